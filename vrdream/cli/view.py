@@ -1,0 +1,99 @@
+"""``vrdream view``: stand inside the photosphere; where you look, the raw dissolves into the dream.
+
+In the headset (OpenXR) by default, in a window with ``--desktop``, or as a still image with
+``--screenshot`` (offscreen EGL: no display or GPU needed). Without ``--raw`` the raw panorama
+is the one the dream records in its ``vrdream:Raw`` XMP field.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import InputError, VrdreamError
+from ._common import add_quiet
+
+ORDER = 70
+
+
+def _pair(text: str) -> tuple[float, float]:
+    try:
+        y, p = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YAW,PITCH in degrees, got {text!r}") from None
+    return y, p
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    if not (0 < w <= 16384 and 0 < h <= 16384):
+        raise argparse.ArgumentTypeError(f"size {text!r} out of range (1..16384 a side)")
+    return w, h
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("view", help="view a dream in VR (or a window, or as a screenshot)",
+                              description=__doc__.split("\n\n")[0].replace("``", ""))
+    p.add_argument("dream", type=Path, metavar="DREAM", help="the dreamed photosphere")
+    p.add_argument("--raw", type=Path, help="the raw photosphere (default: the one DREAM records)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--desktop", action="store_true", help="view in a window: drag to look, scroll to zoom, "
+                                                              "the mouse is the gaze")
+    where.add_argument("--screenshot", type=Path, metavar="OUT.png", help="render one view to an image and exit")
+    p.add_argument("--yaw", type=float, default=None, help="screenshot: view yaw, degrees (default: the "
+                                                           "photosphere's initial view)")
+    p.add_argument("--pitch", type=float, default=None, help="screenshot: view pitch, degrees (up positive)")
+    p.add_argument("--fov", type=float, default=90.0, help="horizontal field of view of the screenshot or window, degrees (90)")
+    p.add_argument("--gaze", type=_pair, default=None, metavar="Y,P",
+                   help="screenshot: where the viewer looks, yaw,pitch degrees (default: the view centre; "
+                        "write --gaze=-30,10 for a negative yaw)")
+    p.add_argument("--size", type=_size, default=(1024, 768), metavar="WxH", help="screenshot size (1024x768)")
+    p.add_argument("--mode", choices=("dream-where-you-look", "raw-where-you-look"), default="dream-where-you-look",
+                   help="where the dream shows (default: where you look)")
+    p.add_argument("--fade", type=float, default=None, metavar="F",
+                   help="screenshot: a plain global crossfade instead, 0 = raw … 1 = dream")
+    p.add_argument("--overwrite", action="store_true", help="replace the screenshot if it exists")
+    add_quiet(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from viewer.panorama import load_panoramas
+
+    for path in (args.dream, args.raw):
+        if path is not None and not path.is_file():
+            raise InputError(path, "no such file")
+    if args.fade is not None and not 0.0 <= args.fade <= 1.0:
+        raise VrdreamError(f"--fade {args.fade}: must be between 0 (raw) and 1 (dream)")
+    if not args.desktop and args.screenshot is None:
+        # Probe before loading: a missing runtime should say so at once, not after reading 16k pixels.
+        from viewer.xr import probe_runtime
+
+        probe_runtime()
+    pano = load_panoramas(args.dream, args.raw)
+    if pano.note and not args.quiet:
+        print(f"vrdream: {pano.note}")
+    if args.screenshot is not None:
+        import math
+
+        from viewer.preview import render_preview
+
+        yaw = math.degrees(pano.start_yaw) if args.yaw is None else args.yaw
+        pitch = math.degrees(pano.start_pitch) if args.pitch is None else args.pitch
+        render_preview(pano, out=args.screenshot, yaw=yaw, pitch=pitch, fov=args.fov, gaze=args.gaze,
+                       size=args.size, mode=args.mode, fade=args.fade, overwrite=args.overwrite)
+        if not args.quiet:
+            print(args.screenshot)
+        return 0
+    if args.desktop:
+        from viewer.desktop import run_desktop
+
+        run_desktop(pano, mode=args.mode, hfov=args.fov, quiet=args.quiet)
+        return 0
+    from viewer.xr import run_xr
+
+    run_xr(pano, quiet=args.quiet, mode=args.mode)
+    return 0

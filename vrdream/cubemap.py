@@ -1,0 +1,209 @@
+"""Cube maps in torch: equirect -> faces (``e2c``), faces -> equirect (``c2e``), padded and rotated faces.
+
+Faces are ``(B, 6, C, N, N)`` in the order **F R B L U D**, each oriented exactly as py360convert's
+``e2c(cube_format="list")``: looking at a face from the centre of the sphere, its columns run along
+``right`` and its rows down ``up``, with (right, up, forward) per face given by :data:`FACE_BASIS`.
+
+Where we deliberately differ from py360convert (1.0.x): pixel *centres*. py360convert's face
+pixels run ``linspace(-1, 1, N)`` across a face (the outer pixels sit on the cube's edges, so
+neighbouring faces share their border pixels and a face is 90 + 90/(N-1) degrees wide), its
+``c2e`` puts equirect columns at ``linspace(-pi, pi, W)`` (column 0 and W-1 are both yaw 180
+degrees) and reads faces half a pixel off from where its ``e2c`` wrote them. Here a face of N pixels
+is N equal cells covering exactly 90 degrees, pixel ``i`` at ``u = (2 i + 1) / N - 1``, and equirect
+pixels follow docs/conventions.md. That is what makes padded faces exact: a face padded by ``p`` is
+a pinhole view of FOV ``2 atan(1 + 2p/N)`` whose central N x N pixels are the face's pixels
+(bit-for-bit, not just close), and what makes e2c -> c2e round trips line up. On smooth images the
+two conventions differ by well under 1/255 on average (tests/test_geometry.py measures it).
+
+Rotations: a cube frame ``R`` (3, 3) or (B, 3, 3) maps cube directions to the world, so
+``e2c(equi, rotation=R)`` are the faces of a cube turned by ``R`` (equivalently the faces of the
+sphere turned by ``R^T``), and ``c2e(faces, rotation=R)`` puts them back.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .equirect import PAD, Mode, equirect_dirs, equirect_grid, grid_dtype, grid_sample_batched, pad_equirect, rotate
+
+FACES = ("F", "R", "B", "L", "U", "D")
+
+#: Per face (F R B L U D), its (right, up, forward) unit vectors in the world (x right, y up, z forward):
+#: py360convert's ``xyzcube``.
+FACE_BASIS = (
+    ((1, 0, 0), (0, 1, 0), (0, 0, 1)),     # F
+    ((0, 0, -1), (0, 1, 0), (1, 0, 0)),    # R
+    ((-1, 0, 0), (0, 1, 0), (0, 0, -1)),   # B
+    ((0, 0, 1), (0, 1, 0), (-1, 0, 0)),    # L
+    ((1, 0, 0), (0, 0, -1), (0, 1, 0)),    # U
+    ((1, 0, 0), (0, 0, 1), (0, -1, 0)),    # D
+)
+
+# Face looking along +x, -x, +y, -y, +z, -z: index ``2 * axis + (component < 0)``.
+_FACE_OF_AXIS = (1, 3, 4, 5, 0, 2)
+
+
+def padded_fov(face_size: int, pad: int) -> float:
+    """Field of view (radians) of a face of ``face_size`` pixels padded by ``pad`` on each side."""
+    return 2 * math.atan(1 + 2 * pad / face_size)
+
+
+def _pixel_centres(n: int, pad: int) -> Tensor:
+    """Face-plane coordinates (float64) of pixels ``-pad .. n + pad - 1``: ``(2 i + 1) / n - 1``."""
+    return (2 * torch.arange(-pad, n + pad, dtype=torch.float64) + 1) / n - 1
+
+
+def _face_points(u: Tensor, v: Tensor) -> Tensor:
+    """Cube-surface points ``forward + u right + v up`` of every face: (6, *shape of u/v, 3), in u's dtype.
+
+    The basis vectors are signed axes, so each component is a copy of +-u, +-v or +-1: built by
+    assignment, exact in any dtype, and no matmul (which TF32 would round on a GPU).
+    """
+    out = u.new_empty(6, *u.shape, 3)
+    for k, vectors in enumerate(FACE_BASIS):
+        for axis in range(3):
+            sign, src = next((vec[axis], (u, v, None)[i]) for i, vec in enumerate(vectors) if vec[axis])
+            out[k, ..., axis] = sign if src is None else (src if sign > 0 else -src)
+    return out
+
+
+def face_dirs(face_size: int, pad: int = 0, *, dtype: torch.dtype = torch.float32,
+              device: torch.device | str | None = None) -> Tensor:
+    """(6, N + 2 pad, N + 2 pad, 3) cube-frame directions (on the cube, not unit) of face pixel centres."""
+    t = _pixel_centres(face_size, pad).to(dtype=dtype, device=device)
+    u, v = torch.broadcast_tensors(t[None, :], -t[:, None])
+    return _face_points(u, v)
+
+
+def cube_coords(dirs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The face each direction (..., 3) hits and where: (face index (...) long, u, v in [-1, 1]).
+
+    ``u`` runs along the face's right vector, ``v`` along its up vector. Exact ties (cube edges and
+    corners) go to the first axis x, y, z; both faces hold the same value there.
+    """
+    mag, axis = dirs.abs().max(dim=-1)
+    negative = torch.gather(dirs, -1, axis[..., None])[..., 0] < 0
+    face = torch.tensor(_FACE_OF_AXIS, device=dirs.device)[2 * axis + negative]
+    # The right/up vectors are signed axes, so u and v are one signed component over |forward|.
+    basis = torch.tensor(FACE_BASIS, device=dirs.device)  # (6, 3, 3) ints
+    rax, rsign = basis[:, 0].abs().argmax(-1)[face], basis[:, 0].sum(-1)[face]
+    uax, usign = basis[:, 1].abs().argmax(-1)[face], basis[:, 1].sum(-1)[face]
+    u = rsign * torch.gather(dirs, -1, rax[..., None])[..., 0] / mag
+    v = usign * torch.gather(dirs, -1, uax[..., None])[..., 0] / mag
+    return face, u, v
+
+
+def cubemap_grid(dirs: Tensor, face_size: int, ring: int) -> Tensor:
+    """``grid_sample`` coordinates (align_corners=False) of ``dirs`` (..., 3) in the face stack.
+
+    The stack is the (6 (N + 2 ring), N + 2 ring) image of the faces on top of each other in F R B L U D
+    order, each with a border of ``ring`` pixels (:func:`pad_faces`). With ``ring=0`` coordinates are
+    clamped to the face's pixel centres, so that bilinear sampling never reads the next face of the
+    stack (used to fill the rings themselves).
+    """
+    n, m = face_size, face_size + 2 * ring
+    face, u, v = cube_coords(dirs)
+    x = (u + 1) * (n / 2) - 0.5
+    y = (1 - v) * (n / 2) - 0.5
+    if ring == 0:
+        x, y = x.clamp(0, n - 1), y.clamp(0, n - 1)
+    x = x + ring
+    y = y + ring + face.to(y.dtype) * m
+    return torch.stack([(x + 0.5) * (2 / m) - 1, (y + 0.5) * (2 / (6 * m)) - 1], dim=-1)
+
+
+def pad_faces(faces: Tensor, ring: int) -> Tensor:
+    """(B, 6, C, N, N) -> (B, 6, C, N + 2 ring, N + 2 ring): each face with a border from its neighbours.
+
+    Border pixel ``i`` is what the neighbouring face shows in that pixel's direction (bilinear in the
+    neighbour), not a copy of the neighbour's edge row: a border pixel's direction lands up to half
+    a pixel away from the neighbour's pixel centres along the edge. This is what keeps bilinear
+    sampling in :func:`sample_cubemap` continuous across face edges.
+    """
+    b, _, c, n, _ = faces.shape
+    m = n + 2 * ring
+    border = torch.ones(m, m, dtype=torch.bool)
+    border[ring:m - ring, ring:m - ring] = False
+    rows, cols = border.nonzero().unbind(1)
+    t = _pixel_centres(n, ring).to(dtype=grid_dtype(faces.dtype), device=faces.device)
+    dirs = _face_points(t[cols.to(t.device)], -t[rows.to(t.device)])  # (6, R, 3)
+    stack = faces.transpose(1, 2).reshape(b, c, 6 * n, n)
+    values = grid_sample_batched(stack, cubemap_grid(dirs[None], n, 0))  # (B, C, 6, R)
+    out = faces.new_empty(b, c, 6, m, m)
+    out[..., ring:m - ring, ring:m - ring] = faces.transpose(1, 2)
+    out[..., border.to(faces.device)] = values
+    return out.transpose(1, 2)
+
+
+def sample_cubemap(faces: Tensor, dirs: Tensor, *, mode: Mode = "bilinear", grid: Tensor | None = None) -> Tensor:
+    """Sample the cube ``faces`` (B, 6, C, N, N) along ``dirs`` (B or 1, *S, 3) -> (B, C, *S).
+
+    Each direction reads the face it hits; near an edge, interpolation reads the border that
+    :func:`pad_faces` brought in from the neighbour, so there is no seam. Differentiable w.r.t.
+    ``faces``. ``grid``: ``cubemap_grid(dirs, N, PAD[mode])`` computed beforehand (``dirs`` unused).
+    """
+    b, _, c, n, _ = faces.shape
+    ring = PAD[mode]
+    stack = pad_faces(faces, ring).transpose(1, 2).reshape(b, c, 6 * (n + 2 * ring), n + 2 * ring)
+    return grid_sample_batched(stack, cubemap_grid(dirs, n, ring) if grid is None else grid, mode)
+
+
+def e2c_grid(h: int, w: int, face_size: int, *, pad: int = 0, rotation: Tensor | None = None,
+             mode: Mode = "bilinear", dtype: torch.dtype = torch.float32,
+             device: torch.device | str | None = None) -> Tensor:
+    """The sampling grid :func:`e2c` uses for an (h, w) equirect, to compute once and pass as ``grid``."""
+    dirs = rotate(face_dirs(face_size, pad, dtype=grid_dtype(dtype), device=device)[None], rotation)
+    return equirect_grid(dirs, h, w, PAD[mode])
+
+
+def e2c(equi: Tensor, face_size: int, *, pad: int = 0, rotation: Tensor | None = None,
+        mode: Mode = "bilinear", grid: Tensor | None = None) -> Tensor:
+    """Equirect (B, C, H, W) -> cube faces (B, 6, C, N + 2 pad, N + 2 pad), N = ``face_size``.
+
+    ``pad`` > 0 gives padded faces (FOV :func:`padded_fov`) whose pad shows the neighbouring faces.
+    ``rotation`` (3, 3) or (B, 3, 3): the cube frame (see the module docstring).
+    """
+    h, w = equi.shape[-2:]
+    if grid is None:
+        grid = e2c_grid(h, w, face_size, pad=pad, rotation=rotation, mode=mode, dtype=equi.dtype,
+                        device=equi.device)
+    return grid_sample_batched(pad_equirect(equi, PAD[mode]), grid, mode).transpose(1, 2)
+
+
+def c2e_grid(face_size: int, h: int, w: int, *, rotation: Tensor | None = None, mode: Mode = "bilinear",
+             dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
+    """The sampling grid :func:`c2e` uses, to compute once and pass as ``grid``."""
+    dirs = equirect_dirs(h, w, dtype=grid_dtype(dtype), device=device)[None]
+    return cubemap_grid(rotate(dirs, None if rotation is None else rotation.transpose(-1, -2)), face_size, PAD[mode])
+
+
+def c2e(faces: Tensor, h: int, w: int, *, rotation: Tensor | None = None, mode: Mode = "bilinear",
+        grid: Tensor | None = None) -> Tensor:
+    """Cube faces (B, 6, C, N, N) -> equirect (B, C, h, w), any size.
+
+    ``rotation``: the cube frame the faces were taken in (inverse of ``e2c(..., rotation=R)``).
+    """
+    if grid is None:
+        grid = c2e_grid(faces.shape[-1], h, w, rotation=rotation, mode=mode, dtype=faces.dtype, device=faces.device)
+    return sample_cubemap(faces, None, mode=mode, grid=grid)
+
+
+def resample_cubemap(faces: Tensor, *, face_size: int | None = None, pad: int = 0, rotation: Tensor | None = None,
+                     mode: Mode = "bilinear") -> Tensor:
+    """The (padded) faces of cube frame ``rotation`` sampled from cube ``faces`` (B, 6, C, N, N).
+
+    -> (B, 6, C, M + 2 pad, M + 2 pad) with M = ``face_size`` (default N). This is how a cube canvas
+    yields rotated padded faces every dream step (gradients flow back onto ``faces``); the inverse
+    is ``resample_cubemap(crop_pad(out, pad), rotation=R.T)``.
+    """
+    m = faces.shape[-1] if face_size is None else face_size
+    dirs = rotate(face_dirs(m, pad, dtype=grid_dtype(faces.dtype), device=faces.device)[None], rotation)
+    return sample_cubemap(faces, dirs, mode=mode).transpose(1, 2)
+
+
+def crop_pad(faces: Tensor, pad: int) -> Tensor:
+    """(…, N + 2 pad, N + 2 pad) -> (…, N, N): the interior of padded faces."""
+    return faces if pad == 0 else faces[..., pad:-pad, pad:-pad]

@@ -1,0 +1,74 @@
+"""Where and how the tensors run: device, precision, threads, memory budget."""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+
+from .errors import VrdreamError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` is the first CUDA device when there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise VrdreamError(f"device {name!r}: no CUDA device is available (use --device cpu)")
+    return dev
+
+
+def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The reduced precision to autocast to, or None for plain fp32.
+
+    ``auto`` is bf16 where the hardware runs it natively (CUDA with bf16
+    support; CPUs with AVX512-BF16/AMX, where a bf16 matmul is ~2-4x fp32),
+    fp32 elsewhere. A dream is a gradient *direction* normalised every step,
+    so bf16's 8-bit mantissa costs nothing visible (see bench/dream.py).
+    """
+    table = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision in table:
+        return table[precision]
+    if precision != "auto":
+        raise VrdreamError(f"precision {precision!r}: choose auto, fp32, bf16 or fp16")
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if _cpu_has_bf16() else None
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read(1 << 16)
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
+    """An autocast context for ``dtype``, or a no-op for fp32."""
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def memory_budget(device: torch.device, fraction: float = 0.5) -> int:
+    """Bytes the dream's activations may use: a fraction of what is free now."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * fraction)
+    return int(_available_ram() * fraction)
+
+
+def _available_ram() -> int:
+    """MemAvailable (free + reclaimable cache), which is what a new allocation can really get."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -1,0 +1,215 @@
+"""The DeepDream optimiser loop: gradient ascent on the image over an octave pyramid.
+
+A dream is four separate pieces (as in lucid):
+
+- an **objective** (:mod:`vrdream.objective`): what to amplify;
+- a **parameterisation** (:class:`Param`): where the image lives (a flat
+  image, or the six faces of a cube canvas for a sphere) and how it is shown
+  to the network, jitter included;
+- the **backbone** (:mod:`vrdream.backbones`): the network that sees;
+- this loop: octaves, steps, gradient normalisation, clamping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from .backbones import Backbone, create_backbone
+from .device import autocast, autocast_dtype, memory_budget, resolve_device
+from .errors import VrdreamError
+from .gradient import activation_bytes_per_pixel, input_gradient, tile_for_budget
+from .objective import Objective, parse_objective
+from .octave import normalize_gradient, octave_sizes, resize
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DreamSettings:
+    """How to dream. Every field has a CLI flag of the same name (``--octave-scale`` …)."""
+
+    backbone: str = "efficientnet_lite0"
+    #: What to amplify, in :mod:`vrdream.objective`'s language; empty means the backbone's default layer.
+    objective: str = ""
+    #: Number of octaves (scales), coarsest first; octaves under the backbone's minimum size are dropped.
+    octaves: int = 4
+    #: Size ratio between consecutive octaves.
+    octave_scale: float = 1.4
+    #: Gradient steps per octave.
+    steps: int = 10
+    #: Change per step in [0, 1] intensity units, applied to the normalised gradient (mean |g| = 1).
+    step_size: float = 0.008
+    #: Gradient normalisation: ``mean`` (mean |g|, the original) or ``laplacian`` (per pyramid band).
+    normalize: str = "mean"
+    #: Jitter in pixels of the finest octave (a random roll for flat images; for spheres, the tilt of the random rotation).
+    jitter: int = 32
+    #: Seed of every random choice (jitter, tile offsets): the same seed gives the same dream on the CPU.
+    seed: int = 0
+    #: ``auto`` (bf16 where the hardware has it), ``fp32``, ``bf16`` or ``fp16``.
+    precision: str = "auto"
+    #: ``auto``, ``cpu``, ``cuda``, ``cuda:1`` …
+    device: str = "auto"
+    #: Tile side for the network's input; None picks the largest that fits ``memory_fraction`` of free memory.
+    tile: int | None = None
+    #: Share of free RAM/VRAM the network's activations may take when ``tile`` is None.
+    memory_fraction: float = 0.4
+
+    def replace(self, **changes: object) -> "DreamSettings":
+        return dataclasses.replace(self, **changes)
+
+
+class Param(Protocol):
+    """Where the dreamed image lives and how the network sees it.
+
+    The *canvas* is the tensor the optimiser changes (an image, or cube faces);
+    its shape at each octave comes from :meth:`shapes`.
+    """
+
+    def shapes(self, octaves: int, scale: float, min_size: int) -> list[Shape]:
+        """Canvas shapes from coarsest to finest."""
+
+    def base(self, shape: Shape) -> Tensor:
+        """The raw image as a canvas of ``shape``."""
+
+    def resize(self, canvas: Tensor, shape: Shape) -> Tensor:
+        """A canvas-shaped tensor (e.g. the dream's detail) resampled to ``shape``."""
+
+    def mask(self, shape: Shape) -> Tensor | None:
+        """Where to dream (1) and where not (0), broadcastable to the canvas; None for everywhere."""
+
+    def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> tuple[Tensor, Tensor | None]:
+        """Network inputs (B, 3, h, w) made differentiably from ``canvas``, and per-pixel blend
+        weights (B, 1, h, w) or None when every canvas pixel is seen exactly once."""
+
+
+@dataclass(frozen=True)
+class FlatParam:
+    """An ordinary image (1, 3, H, W); jitter is a random roll (the original notebook's)."""
+
+    raw: Tensor
+    where: Tensor | None = None  # (1, 1, H, W) in [0, 1]
+
+    def shapes(self, octaves: int, scale: float, min_size: int) -> list[Shape]:
+        h, w = self.raw.shape[-2:]
+        return [(1, 3, sh, sw) for sh, sw in octave_sizes(h, w, octaves, scale, min_size)]
+
+    def base(self, shape: Shape) -> Tensor:
+        return resize(self.raw, shape[-2:])
+
+    def resize(self, canvas: Tensor, shape: Shape) -> Tensor:
+        return resize(canvas, shape[-2:])
+
+    def mask(self, shape: Shape) -> Tensor | None:
+        return None if self.where is None else resize(self.where, shape[-2:]).clamp(0, 1)
+
+    def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> tuple[Tensor, Tensor | None]:
+        j = max(int(round(jitter)), 0)
+        dy, dx = (torch.randint(-j, j + 1, (2,), generator=generator).tolist() if j else (0, 0))
+        return torch.roll(canvas, shifts=(dy, dx), dims=(-2, -1)), None
+
+
+class Dreamer:
+    """A backbone, an objective and settings, ready to dream any :class:`Param`.
+
+    Build once and reuse (video frames, zoom steps): loading the backbone and
+    measuring its memory use happen here, not per dream.
+    """
+
+    def __init__(self, settings: DreamSettings = DreamSettings(), *, backbone: Backbone | None = None,
+                 guide: Tensor | None = None) -> None:
+        self.settings = settings
+        self.device = resolve_device(settings.device)
+        self.dtype = autocast_dtype(self.device, settings.precision)
+        self.backbone = backbone if backbone is not None else create_backbone(settings.backbone, device=self.device)
+        self.objective = build_objective(self.backbone, settings.objective, guide, self.dtype)
+        self._bytes_per_pixel = activation_bytes_per_pixel(self.backbone, self.objective, self.device, self.dtype)
+
+    def tile(self, batch: int) -> int:
+        """Tile side for ``batch`` views at once: the setting, or the largest that fits the memory budget."""
+        if self.settings.tile is not None:
+            return self.settings.tile
+        budget = memory_budget(self.device, self.settings.memory_fraction)
+        return tile_for_budget(budget, self._bytes_per_pixel, batch, self.backbone.spec.min_size)
+
+    def total_steps(self, param: Param, init: Tensor | None = None) -> int:
+        s = self.settings
+        return s.steps if init is not None else s.steps * len(param.shapes(s.octaves, s.octave_scale, self.backbone.spec.min_size))
+
+    def __call__(self, param: Param, *, init: Tensor | None = None,
+                 on_step: Callable[[], None] | None = None) -> Tensor:
+        """Dream ``param``; returns the finest canvas.
+
+        With ``init`` (a finest-size canvas, e.g. the previous video frame's dream
+        warped onto this one) the octaves are skipped and ``steps`` are run on it.
+        """
+        s = self.settings
+        generator = torch.Generator().manual_seed(s.seed)
+        shapes = param.shapes(s.octaves, s.octave_scale, self.backbone.spec.min_size)
+        if init is not None:
+            return self._ascend(param, init.to(self.device), shapes[-1], generator, on_step)
+        detail: Tensor | None = None
+        canvas = param.base(shapes[0])
+        for shape in shapes:
+            base = param.base(shape)
+            canvas = base if detail is None else (base + param.resize(detail, shape)).clamp(0, 1)
+            canvas = self._ascend(param, canvas, shape, generator, on_step)
+            detail = canvas - base
+        return canvas
+
+    def _ascend(self, param: Param, canvas: Tensor, shape: Shape, generator: torch.Generator,
+                on_step: Callable[[], None] | None) -> Tensor:
+        s = self.settings
+        where = param.mask(shape)
+        # jitter is given at the finest octave; coarser octaves jitter proportionally less
+        finest = param.shapes(1, s.octave_scale, self.backbone.spec.min_size)[-1]
+        jitter = s.jitter * shape[-1] / finest[-1]
+        for _ in range(s.steps):
+            g = self.canvas_gradient(param, canvas, generator, jitter)
+            if where is not None:
+                g = g * where
+            canvas = (canvas + s.step_size * normalize_gradient(g, s.normalize, where)).clamp(0, 1)
+            if on_step is not None:
+                on_step()
+        return canvas
+
+    def canvas_gradient(self, param: Param, canvas: Tensor, generator: torch.Generator, jitter: float) -> Tensor:
+        """The objective's gradient on the canvas, seen through ``param``'s jittered views.
+
+        The network runs on the detached views (tiled to the memory budget);
+        the views' gradient is then carried back onto the canvas through the
+        (differentiable) view map. Where views overlap, their gradients are
+        averaged with the views' blend weights, so overlaps are neither
+        stronger nor weaker than the rest.
+        """
+        canvas = canvas.detach().requires_grad_(True)
+        views, weight = param.views(canvas, generator, jitter)
+        g_views = input_gradient(self.backbone, self.objective, views.detach(), tile=self.tile(views.shape[0]),
+                                 generator=generator, dtype=self.dtype)
+        if weight is None:
+            (g,) = torch.autograd.grad(views, canvas, g_views)
+            return g
+        (g,) = torch.autograd.grad(views, canvas, g_views * weight, retain_graph=True)
+        (coverage,) = torch.autograd.grad(views, canvas, weight.expand_as(views))
+        return g / coverage.clamp_min(1e-6)
+
+
+def build_objective(backbone: Backbone, text: str, guide: Tensor | None, dtype: torch.dtype | None) -> Objective:
+    """Parse ``text`` for ``backbone``; a guide image (1, 3, H, W) becomes its activations at the guide layer."""
+    text = text or backbone.spec.default_layer
+    guide_feats = None
+    if "guide:" in text:
+        if guide is None:
+            raise VrdreamError(f"objective {text!r}: a guide term needs a guide image (--guide FILE)")
+        layer = text.split("guide:", 1)[1].split("*")[0].split("+")[0]
+        probe = parse_objective(layer, layers=list(backbone.spec.layers))
+        with torch.no_grad(), autocast(guide.device, dtype):
+            act = backbone.features(guide.to(next(backbone.parameters()).device), probe.layers)[probe.layers[0]]
+        guide_feats = act[0].float().flatten(1)  # (C, M)
+    return parse_objective(text, layers=list(backbone.spec.layers), class_names=backbone.class_names,
+                           guide=guide_feats)

@@ -1,0 +1,98 @@
+"""The gradient of an objective with respect to the network's input, in tiles.
+
+Memory is bounded by evaluating big inputs tile by tile. Tiles are cut from
+a grid shifted by a random offset at every call, so tile borders (where the
+network sees a truncated context) never stay in one place and never show.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .backbones import Backbone
+from .device import autocast
+from .objective import LOGITS, Objective
+
+
+def evaluate(backbone: Backbone, objective: Objective, x: Tensor) -> Tensor:
+    """The objective's value on network input ``x`` (B, 3, H, W) in [0, 1]."""
+    wanted = [layer for layer in objective.layers if layer != LOGITS]
+    feats = dict(backbone.features(x, wanted)) if wanted else {}
+    if LOGITS in objective.layers:
+        feats[LOGITS] = backbone.logits(x)
+    return objective(feats)
+
+
+def input_gradient(backbone: Backbone, objective: Objective, x: Tensor, *, tile: int | None = None,
+                   generator: torch.Generator | None = None, dtype: torch.dtype | None = None) -> Tensor:
+    """d objective / d x for x (B, 3, H, W), computed tile by tile; returns fp32 (B, 3, H, W).
+
+    Each tile's objective is weighted by its share of the image area, so the
+    tiles' gradients add up to what one untiled pass would give (up to the
+    context lost at tile borders, which the random grid offset moves around).
+    """
+    h, w = x.shape[-2:]
+    min_len = backbone.spec.min_size
+    rows = _cuts(h, tile, min_len, generator)
+    cols = _cuts(w, tile, min_len, generator)
+    grad = torch.zeros_like(x, dtype=torch.float32)
+    for r0, r1 in zip(rows[:-1], rows[1:]):
+        for c0, c1 in zip(cols[:-1], cols[1:]):
+            part = x[..., r0:r1, c0:c1].detach().requires_grad_(True)
+            with autocast(x.device, dtype):
+                value = evaluate(backbone, objective, part) * ((r1 - r0) * (c1 - c0) / (h * w))
+            (g,) = torch.autograd.grad(value, part)
+            grad[..., r0:r1, c0:c1] = g
+    return grad
+
+
+def _cuts(length: int, tile: int | None, min_len: int, generator: torch.Generator | None) -> list[int]:
+    """Tile boundaries along one axis: a grid of pitch ``tile`` at a random offset.
+
+    Boundaries closer than ``min_len`` to another are dropped, so no tile is
+    smaller than what the backbone can see (except a whole axis shorter than that).
+    """
+    if tile is None or length <= tile:
+        return [0, length]
+    offset = int(torch.randint(0, tile, (1,), generator=generator))
+    inner = [c for c in range(offset, length, tile) if min_len <= c <= length - min_len]
+    cuts = [0]
+    for c in inner:
+        if c - cuts[-1] >= min_len:
+            cuts.append(c)
+    return cuts + [length]
+
+
+def activation_bytes_per_pixel(backbone: Backbone, objective: Objective, device: torch.device,
+                               dtype: torch.dtype | None, probe: int = 128) -> float:
+    """Bytes autograd keeps for the backward pass, per input pixel, measured on a small probe.
+
+    Counting the tensors saved for backward (rather than guessing per
+    architecture) gives the real cost of any backbone, layer and precision.
+    """
+    size = max(probe, backbone.spec.min_size)
+    x = torch.rand(1, 3, size, size, device=device, requires_grad=True)
+    saved = 0
+
+    def pack(t: Tensor) -> Tensor:
+        nonlocal saved
+        saved += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(device, dtype):
+        evaluate(backbone, objective, x)
+    return saved / (size * size)
+
+
+def tile_for_budget(budget_bytes: int, bytes_per_pixel: float, batch: int, min_size: int,
+                    multiple: int = 32) -> int:
+    """The largest square tile (a multiple of ``multiple``) whose activations for ``batch`` images fit the budget.
+
+    Autograd's saved tensors are about half of the peak (the backward pass
+    allocates gradients of similar size), hence the factor 2.
+    """
+    side = math.sqrt(budget_bytes / (2 * bytes_per_pixel * max(batch, 1)))
+    return max(min_size, int(side) // multiple * multiple)

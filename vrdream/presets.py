@@ -1,0 +1,49 @@
+"""Named dream settings in the users' words, picked by looking at results (docs/presets.png).
+
+Lower layers of an ImageNet network respond to edges and colour gratings,
+middle ones to textures and repeating patterns, later ones to object parts
+(eyes, fur, wheels: the classic dog-faces) and whole objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .dream import DreamSettings
+from .errors import VrdreamError
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    settings: DreamSettings
+
+
+_LITE0 = DreamSettings(backbone="efficientnet_lite0")
+
+PRESETS = MappingProxyType({p.name: p for p in (
+    Preset("edges", "fine lines and colour fringes along every contour",
+           _LITE0.replace(objective="blocks.1", octaves=3, steps=10, step_size=0.010)),
+    Preset("textures", "woven, scaly and furry textures",
+           _LITE0.replace(objective="blocks.2", octaves=4, steps=10, step_size=0.010)),
+    Preset("patterns", "swirls, eyes-to-be and repeating ornaments",
+           _LITE0.replace(objective="blocks.3", octaves=4, steps=10, step_size=0.008)),
+    Preset("parts", "eyes, snouts, fur and feathers: the classic dog-face dream",
+           _LITE0.replace(objective="blocks.4", octaves=4, steps=10, step_size=0.008)),
+    Preset("objects", "whole creatures and things growing out of the scene",
+           _LITE0.replace(objective="blocks.5", octaves=5, steps=12, step_size=0.008)),
+    Preset("classic", "the TensorFlow DeepDream tutorial's look on Inception-v3",
+           DreamSettings(backbone="inception_v3", objective="mixed3+mixed5", octaves=4, octave_scale=1.4,
+                         steps=10, step_size=0.008)),
+)})
+
+#: The preset used when none is named.
+DEFAULT_PRESET = "parts"
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise VrdreamError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name]

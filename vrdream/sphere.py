@@ -1,0 +1,177 @@
+"""Seamless 360° dreaming: one cube canvas for the whole sphere, seen through rotated padded faces.
+
+Why not simpler:
+
+- dreaming the equirect itself distorts the poles and breaks at the 0°/360° wrap;
+- dreaming six padded faces independently lets each face's dream diverge in the
+  overlaps, so seams show where the faces are cut back and joined.
+
+Here the optimiser changes a single canvas, the six faces of a cube (``(1, 6, 3, N, N)``).
+Every step the sphere is turned by a random rotation (the spherical form of the
+original notebook's random roll), six *padded* faces of the turned cube are
+resampled from the canvas, the network sees them as one batch, and their
+gradients flow back onto the canvas through the (differentiable) resampling.
+Each view's gradient is weighted by a feather that falls to zero at the view's
+outer border (where the network sees a truncated context) and the canvas
+gradient is divided by the summed weights, so overlaps are averaged, never
+doubled. Because the cut lines move every step, no face edge is ever special.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from .cubemap import c2e, e2c, resample_cubemap
+from .equirect import axis_angle_matrix, rotation_matrix
+from .dream import FlatParam
+from .octave import resize
+
+if TYPE_CHECKING:
+    from .dream import Dreamer
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SphereParam:
+    """The sphere as a cube canvas; implements :class:`vrdream.dream.Param`.
+
+    ``raw`` (1, 3, H, W) equirect in [0, 1]; ``where`` (1, 1, H, W) where to dream (None: everywhere);
+    ``face_size`` the finest octave's face side; ``pad`` the padding as a fraction of the face side.
+    """
+
+    raw: Tensor
+    face_size: int
+    pad: float = 0.125
+    where: Tensor | None = None
+
+    def shapes(self, octaves: int, scale: float, min_size: int) -> list[Shape]:
+        sizes = []
+        for i in range(octaves):
+            n = round(self.face_size * scale ** -i)
+            if i > 0 and n + 2 * self.pad_px(n) < min_size:
+                break
+            sizes.append((1, 6, 3, n, n))
+        return sizes[::-1]
+
+    def pad_px(self, n: int) -> int:
+        return max(1, round(self.pad * n))
+
+    def base(self, shape: Shape) -> Tensor:
+        return faces_of(self.raw, shape[-1])
+
+    def resize(self, canvas: Tensor, shape: Shape) -> Tensor:
+        return resample_cubemap(canvas, face_size=shape[-1])
+
+    def mask(self, shape: Shape) -> Tensor | None:
+        return None if self.where is None else faces_of(self.where, shape[-1]).clamp(0, 1)
+
+    def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> tuple[Tensor, Tensor]:
+        n = canvas.shape[-1]
+        p = self.pad_px(n)
+        rotation = jitter_rotation(generator, tilt=jitter * (math.pi / 2) / n).to(canvas)
+        views = resample_cubemap(canvas, pad=p, rotation=rotation)[0]  # (6, 3, n + 2p, n + 2p)
+        return views, feather(n, p, dtype=canvas.dtype, device=canvas.device).expand(6, 1, -1, -1)
+
+
+def faces_of(equi: Tensor, n: int) -> Tensor:
+    """Cube faces (B, 6, C, n, n) of an equirect, antialiased when the equirect is much finer.
+
+    Shrinking the equirect to the cube's own angular resolution first (width 4n)
+    keeps an 8K panorama from aliasing into a small octave.
+    """
+    if equi.shape[-1] > 4 * n:
+        equi = resize(equi, (2 * n, 4 * n))
+    return e2c(equi, n)
+
+
+def jitter_rotation(generator: torch.Generator, tilt: float) -> Tensor:
+    """A random turn of the sphere: any yaw, and a tilt of the pole by at most ``tilt`` radians.
+
+    Any yaw moves the vertical cube edges anywhere; the bounded tilt moves the
+    horizontal edges and the face corners while keeping "up" roughly up, so
+    the network still sees an upright world (full SO(3) jitter would dream
+    upside-down creatures).
+    """
+    yaw, axis_angle, amount = torch.rand(3, generator=generator, dtype=torch.float64).tolist()
+    turn = rotation_matrix(yaw=2 * math.pi * yaw, dtype=torch.float64)
+    axis = torch.tensor([math.cos(2 * math.pi * axis_angle), 0.0, math.sin(2 * math.pi * axis_angle)],
+                        dtype=torch.float64)
+    return axis_angle_matrix(axis, torch.tensor(tilt * amount, dtype=torch.float64)) @ turn
+
+
+def feather(n: int, pad: int, *, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """(1, 1, n + 2 pad, n + 2 pad) view weights: 1 on the face, falling linearly to 0 across the pad.
+
+    The outermost pixels carry the least weight because a convolutional net
+    sees only part of their context; every direction also lies inside exactly
+    one view's face, so the summed weight is at least 1 everywhere.
+    """
+    m = n + 2 * pad
+    d = torch.arange(m, dtype=torch.float32, device=device)
+    edge = torch.minimum(d, m - 1 - d)  # distance to the border, in pixels
+    ramp = ((edge + 0.5) / pad).clamp(max=1.0) if pad else torch.ones_like(d)
+    return torch.minimum(ramp[:, None], ramp[None, :]).to(dtype)[None, None]
+
+
+def detail_equirect(canvas: Tensor, base: Tensor, height: int, width: int) -> Tensor:
+    """The dream's change (canvas - base, both (1, 6, 3, N, N)) as an equirect (1, 3, height, width).
+
+    Adding this to the full-resolution raw keeps the raw's own sharpness where
+    the dream changed little, whatever resolution the dream ran at.
+    """
+    return c2e(canvas - base, height, width, mode="bicubic")
+
+
+
+@dataclass(frozen=True)
+class SphereOptions:
+    """How the sphere is laid out for dreaming."""
+
+    #: Width of the equirect the dream runs at; None: the input's own width. Lower is faster,
+    #: and the dream's detail is brought back up onto the full-resolution raw (or by super-resolution).
+    dream_width: int | None = None
+    #: Cube face side at the finest octave; None: a quarter of ``dream_width`` (the cube's matching density).
+    face_size: int | None = None
+    #: Padding of each view, as a fraction of the face side (context from the neighbouring faces).
+    pad: float = 0.125
+
+    def face_for(self, width: int) -> int:
+        return self.face_size or max(8, round((self.dream_width or width) / 4))
+
+
+def dream_sphere(raw: Tensor, dreamer: Dreamer, options: SphereOptions = SphereOptions(), *,
+                 where: Tensor | None = None, on_step: Callable[[], None] | None = None) -> Tensor:
+    """Dream an equirect ``raw`` (1, 3, H, W) seamlessly; returns the dreamed equirect (1, 3, H, W).
+
+    ``where`` (1, 1, H, W) in [0, 1] limits the dream (selections, the real
+    pixels of a partial photosphere); elsewhere the output is the raw, exactly.
+    """
+    h, w = raw.shape[-2:]
+    raw = raw.to(dreamer.device)
+    where = None if where is None else where.to(dreamer.device)
+    param = SphereParam(raw, options.face_for(w), options.pad, where)
+    canvas = dreamer(param, on_step=on_step)
+    detail = detail_equirect(canvas, param.base(canvas.shape), h, w)
+    if where is not None:
+        detail = detail * where
+    return (raw + detail).clamp(0, 1)
+
+
+def dream_faces_independently(raw: Tensor, dreamer: Dreamer, options: SphereOptions = SphereOptions(), *,
+                              on_step: Callable[[], None] | None = None) -> Tensor:
+    """The naive method, for comparison only (docs/seamless.png, bench/sphere.py): each padded face
+    dreamed on its own as a flat image, cropped, and the six put back together. Seams show."""
+    h, w = raw.shape[-2:]
+    n = options.face_for(w)
+    p = max(1, round(options.pad * n))
+    faces = e2c(raw.to(dreamer.device), n, pad=p)[0]  # (6, 3, n + 2p, n + 2p)
+    dreamed = torch.cat([dreamer(FlatParam(face[None]), on_step=on_step) for face in faces])
+    base = faces_of(raw.to(dreamer.device), n)
+    return (raw.to(dreamer.device) + detail_equirect(dreamed[None, :, :, p:-p, p:-p], base, h, w)).clamp(0, 1)

