@@ -360,3 +360,18 @@ def test_cuda_matches_cpu():
                                atol=1e-4, rtol=0)
     grid = e2c_grid(64, 128, 32, device="cuda")
     torch.testing.assert_close(e2c(equi.cuda(), 32, grid=grid).cpu(), e2c(equi, 32), atol=1e-4, rtol=0)
+
+
+def test_threaded_cpu_path_is_the_same():
+    """Big CPU grids are cut into one grid_sample batch item per thread; results are unchanged."""
+    equi = torch.rand(1, 3, 128, 256, generator=torch.Generator().manual_seed(0))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = e2c(equi, 128, pad=2)  # 6 x 132^2 points: enough to be cut
+        torch.set_num_threads(4)
+        with torch.inference_mode():
+            four = e2c(equi, 128, pad=2)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, four)

@@ -20,8 +20,8 @@ from videos import attractor_dream, load_panorama, make_video
 
 from vrdream.checkpoint import job_key
 from vrdream.spherical import read_spherical
-from vrdream.video import (HALLUCINATION_MACHINE, VideoSettings, dream_video, next_dream, to_tensor,
-                           warped_difference)
+from vrdream.pipeline import to_tensor
+from vrdream.video import HALLUCINATION_MACHINE, VideoSettings, dream_video, next_dream, warped_difference
 from vrdream.videoio import iter_frames, probe
 
 FRAMES = 10

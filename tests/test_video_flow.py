@@ -13,7 +13,7 @@ from videos import load_panorama, scene
 
 from vrdream.equirect import equirect_dirs, rotate, rotation_matrix, sample_equirect
 from vrdream.flow import motion_mask, sphere_flow, warp
-from vrdream.video import to_array, to_tensor
+from vrdream.pipeline import to_numpy, to_tensor
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +72,12 @@ def test_flow_over_the_poles(pano: np.ndarray) -> None:
     assert flow.angle[0, 0, south].median() == pytest.approx(expected[south].median().item(), rel=0.15)
     ours = err(warp(base, flow), cur)[south].mean()
     # Baseline: Farneback on the equirect itself, warped with OpenCV (what the original did).
-    gray = [cv2.cvtColor((to_array(t) * 255).round().astype(np.uint8), cv2.COLOR_RGB2GRAY) for t in (cur, base)]
+    gray = [cv2.cvtColor((to_numpy(t) * 255).round().astype(np.uint8), cv2.COLOR_RGB2GRAY) for t in (cur, base)]
     f = cv2.calcOpticalFlowFarneback(gray[0], gray[1], None, 0.5, 3, 15, 3, 5, 1.2, 0)
     mx = (np.arange(256)[None] + f[..., 0]).astype(np.float32)
     my = (np.arange(128)[:, None] + f[..., 1]).astype(np.float32)
-    naive = np.abs(cv2.remap(to_array(base), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                   - to_array(cur))[south].mean()
+    naive = np.abs(cv2.remap(to_numpy(base), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                   - to_numpy(cur))[south].mean()
     assert ours < 0.25 * err(base, cur)[south].mean()
     assert ours < 0.5 * naive, (ours, naive)
 

@@ -142,17 +142,17 @@ def test_tiled_upload_matches_one_texture(ctx, noise):
     """A panorama wider than GL_MAX_TEXTURE_SIZE is split in column tiles; the render must not change."""
     from viewer.renderer import SphereRenderer, TileLayout
 
-    layout = TileLayout.plan(256, 128, 192)
-    assert len(layout.starts) == 4 and layout.margin > 0
+    layout = TileLayout.plan(256, 128, 128)
+    assert layout.starts == (0, 96, 192) and layout.margin == 16 and layout.tile_width == 128
     dwell = steady_dwell(yaw_pitch_to_dir(D(180), 0), SETTINGS)
     for rotation, fov, size in (VIEWS["across-wrap"], VIEWS["minified-wide"], VIEWS["pole"]):
         out = []
-        for limit in (None, 192):
+        for limit in (None, 128):
             r = SphereRenderer(ctx, make_dream(noise), noise, dwell.shape, max_texture_size=limit)
             r.set_dwell(dwell)
             out.append(render_offscreen(r, rotation, fov, *size, 0.0, 1.0).astype(int))
             r.release()
-        assert np.abs(out[0] - out[1]).mean() <= 0.5
+        assert np.abs(out[0] - out[1]).mean() <= 0.1
 
 
 def test_scripted_gaze_path_renders_the_dynamics(ctx, mars):

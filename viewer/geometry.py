@@ -114,7 +114,8 @@ def xr_orientation_to_rotation(x: float, y: float, z: float, w: float) -> np.nda
     return _FLIP_Z @ quaternion_to_matrix(x, y, z, w) @ _FLIP_Z
 
 
-def pixel_ray_gradients(rotation: np.ndarray, fov: Fov, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pixel_ray_gradients(rotation: np.ndarray, fov: Fov, width: int,
+                        height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unnormalised world rays (height, width, 3) and their derivatives (3,) per pixel step right and down.
 
     Row 0 is the top of the image (as in an image file, not as in a GL framebuffer). The view

@@ -49,6 +49,8 @@ def render_preview(dream: str | Path | np.ndarray | Panoramas, raw: str | Path |
         gives a plain global crossfade instead of the gaze one.
     """
     pano = _as_panoramas(dream, raw)
+    if out is not None:   # refuse before rendering, not after
+        check_output(out, inputs=[p for p in (pano.dream_path, pano.raw_path) if p], overwrite=overwrite)
     width, height = size
     rotation = rotation_yaw_pitch_roll(math.radians(yaw), math.radians(pitch))
     gy, gp = gaze if gaze is not None else (yaw, pitch)
@@ -62,7 +64,6 @@ def render_preview(dream: str | Path | np.ndarray | Panoramas, raw: str | Path |
     finally:
         ctx.release()
     if out is not None:
-        check_output(out, inputs=[p for p in (pano.dream_path, pano.raw_path) if p], overwrite=overwrite)
         with atomic_path(out) as tmp:
             Image.fromarray(image).save(tmp)
     return image

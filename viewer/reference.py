@@ -35,7 +35,8 @@ def bilinear_wrap_u(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
     return top * (1 - fy) + bottom * fy
 
 
-def sample_trilinear(pyramid_linear: list[np.ndarray], uv: np.ndarray, duv_dx: np.ndarray, duv_dy: np.ndarray) -> np.ndarray:
+def sample_trilinear(pyramid_linear: list[np.ndarray], uv: np.ndarray, duv_dx: np.ndarray,
+                     duv_dy: np.ndarray) -> np.ndarray:
     """Trilinear (GL_LINEAR_MIPMAP_LINEAR) samples (..., C) of a pyramid of linear images.
 
     The level of detail is ``log2`` of the longer uv derivative in level-0 texels, as

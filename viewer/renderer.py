@@ -29,9 +29,11 @@ GL_SRGB8_ALPHA8 = 0x8C43
 GL_FRAMEBUFFER_SRGB = 0x8DB9
 #: Panoramas wider than the GL limit are split into at most this many column tiles.
 MAX_TILES = 4
-#: Columns copied from each neighbour into a tile's margins, so that mip levels up to
-#: log2(TILE_MARGIN) blend across tile borders exactly as they do inside a tile.
-TILE_MARGIN = 64
+#: Columns copied from each neighbour into a tile's margins (at most an eighth of the texture
+#: limit). Tiles start on multiples of the margin, a power of two, so their mip levels up to
+#: log2(margin) hold exactly the texels of the whole panorama's and blend across tile borders
+#: as they would inside one texture.
+TILE_MARGIN = 256
 
 _VERTEX = """
 #version 330
@@ -54,9 +56,9 @@ uniform sampler2D u_dwell;   // gaze weight, an equirect (R32F, u wraps)
 struct Tiles {
     int n;                   // column tiles (1 unless wider than GL_MAX_TEXTURE_SIZE)
     float width;             // panorama width in texels
-    float margin;            // texels of neighbour copied each side of a tile
-    vec4 start;              // first column of each tile
-    vec4 w;                  // columns of each tile, margins excluded
+    float margin;            // columns of the left neighbour in front of each tile
+    float tile_width;        // columns in each tile's texture
+    vec4 start;              // first column each tile is used for
 };
 uniform Tiles u_dream_tiles, u_raw_tiles;
 uniform sampler2D u_dream0, u_dream1, u_dream2, u_dream3;
@@ -83,9 +85,8 @@ vec3 pano(Tiles t, sampler2D t0, sampler2D t1, sampler2D t2, sampler2D t3, vec2 
     float x = uv.x * t.width;
     int i = 0;
     for (int k = 1; k < 4; ++k) if (k < t.n && x >= t.start[k]) i = k;
-    float w = t.w[i] + 2.0 * t.margin;
-    vec2 luv = vec2((x - t.start[i] + t.margin) / w, uv.y);
-    vec2 s = vec2(t.width / w, 1.0);
+    vec2 luv = vec2((x - t.start[i] + t.margin) / t.tile_width, uv.y);
+    vec2 s = vec2(t.width / t.tile_width, 1.0);
     if (i == 0) return textureGrad(t0, luv, gx * s, gy * s).rgb;
     if (i == 1) return textureGrad(t1, luv, gx * s, gy * s).rgb;
     if (i == 2) return textureGrad(t2, luv, gx * s, gy * s).rgb;
@@ -116,33 +117,37 @@ void main() {
 
 @dataclass(frozen=True)
 class TileLayout:
-    """How a panorama of ``width`` columns is split: tile ``i`` holds columns
-    ``starts[i] - margin`` to ``starts[i] + widths[i] + margin`` (wrapping)."""
+    """How a panorama of ``width`` columns is split: tile ``i`` is a texture of ``tile_width``
+    columns starting at column ``starts[i] - margin`` (wrapping), and is used for columns
+    ``starts[i]`` up to the next start."""
 
     width: int
     starts: tuple[int, ...]
-    widths: tuple[int, ...]
     margin: int
+    tile_width: int
 
     @classmethod
     def plan(cls, width: int, height: int, max_size: int) -> "TileLayout":
-        """One tile when it fits (no margin: the texture wraps), else the fewest tiles with margins."""
+        """One texture when it fits (no margin: it wraps by itself), else the fewest aligned tiles."""
         if height > max_size:
             raise VrdreamError(f"panorama height {height} exceeds this GPU's texture limit {max_size}; "
                                "downscale it first")
         if width <= max_size:
-            return cls(width, (0,), (width,), 0)
-        n = math.ceil(width / (max_size - 2 * TILE_MARGIN))
+            return cls(width, (0,), 0, width)
+        margin = 1 << (min(TILE_MARGIN, max_size // 8).bit_length() - 1)
+        payload = (max_size - 2 * margin) // margin * margin
+        n = math.ceil(width / payload)
         if n > MAX_TILES:
             raise VrdreamError(f"panorama width {width} needs {n} tiles of at most {max_size} texels; "
                                f"the viewer supports {MAX_TILES}")
-        edges = [round(i * width / n) for i in range(n + 1)]
-        return cls(width, tuple(edges[:-1]), tuple(b - a for a, b in zip(edges, edges[1:])), TILE_MARGIN)
+        return cls(width, tuple(i * payload for i in range(n)), margin, payload + 2 * margin)
 
     def tile(self, image: np.ndarray, i: int) -> np.ndarray:
-        """Tile ``i`` (H, widths[i] + 2·margin, C) of ``image`` (H, W, C), margins wrapped around."""
-        cols = np.arange(self.starts[i] - self.margin, self.starts[i] + self.widths[i] + self.margin) % self.width
-        return np.ascontiguousarray(image[:, cols] if len(self.starts) > 1 else image)
+        """Tile ``i`` (H, tile_width, C) of ``image`` (H, W, C), columns wrapped around the seam."""
+        if len(self.starts) == 1:
+            return np.ascontiguousarray(image)
+        cols = np.arange(self.starts[i] - self.margin, self.starts[i] - self.margin + self.tile_width) % self.width
+        return np.ascontiguousarray(image[:, cols])
 
 
 class SphereRenderer:
@@ -200,8 +205,8 @@ class SphereRenderer:
         self.prog[f"u_{name}_tiles.n"].value = n
         self.prog[f"u_{name}_tiles.width"].value = float(layout.width)
         self.prog[f"u_{name}_tiles.margin"].value = float(layout.margin)
+        self.prog[f"u_{name}_tiles.tile_width"].value = float(layout.tile_width)
         self.prog[f"u_{name}_tiles.start"].value = pad(layout.starts)
-        self.prog[f"u_{name}_tiles.w"].value = pad(layout.widths)
         self._bind_tiles(name, n, unit)
         return textures
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +28,9 @@ from .geometry import rotation_yaw_pitch_roll
 from .glwindow import open_window
 from .panorama import Panoramas
 from .renderer import SphereRenderer
-from .xr_logic import (BINDINGS, GL_SRGB8_ALPHA8, SessionAction, choose_swapchain_format, eye_gaze_supported, fov_from_xr,
-                       gaze_from_xr, head_yaw, pressed, rotation_from_xr, session_action, should_submit_frames)
+from .xr_logic import (BINDINGS, GL_SRGB8_ALPHA8, SessionAction, choose_swapchain_format, eye_gaze_supported,
+                       fov_from_xr, gaze_from_xr, head_yaw, pressed, rotation_from_xr, session_action,
+                       should_submit_frames)
 
 NO_RUNTIME = ("no OpenXR runtime found (start your headset's runtime, e.g. SteamVR or Monado, or point "
               "XR_RUNTIME_JSON at one); to view on a monitor use --desktop")
@@ -89,7 +91,7 @@ def run_xr(pano: Panoramas, settings: GazeSettings = GazeSettings(), *, mode: Mo
            log: Callable[[str], None] = print) -> None:
     """View in the headset until the runtime ends the session (or ``max_frames`` frames, for tests)."""
     import moderngl
-    from xr.utils.gl import GLXGraphicsBinding
+    from xr.utils.gl import GLXGraphicsBinding, WGLGraphicsBinding
 
     xr = _import_xr()
     extensions = probe_runtime()
@@ -112,6 +114,7 @@ def run_xr(pano: Panoramas, settings: GazeSettings = GazeSettings(), *, mode: Mo
                                "to view on a monitor use --desktop") from exc
         eye_props = xr.SystemEyeGazeInteractionPropertiesEXT()
         props = xr.SystemProperties(next=ctypes.cast(ctypes.pointer(eye_props), ctypes.c_void_p))
+        # If the call fails the flag stays 0 and the gaze is the head direction, the documented fallback.
         xr.raw_functions.xrGetSystemProperties(instance, system, ctypes.byref(props))
         use_eyes = eye_gaze_supported(extensions, eye_props.supports_eye_gaze_interaction)
 
@@ -120,12 +123,15 @@ def run_xr(pano: Panoramas, settings: GazeSettings = GazeSettings(), *, mode: Mo
         get_reqs = ctypes.cast(xr.get_instance_proc_addr(instance, "xrGetOpenGLGraphicsRequirementsKHR"),
                                xr.PFN_xrGetOpenGLGraphicsRequirementsKHR)
         reqs = xr.GraphicsRequirementsOpenGLKHR()
-        xr.check_result(xr.Result(get_reqs(instance, system, ctypes.byref(reqs))))
-        binding = GLXGraphicsBinding(gl)
+        result = xr.check_result(xr.Result(get_reqs(instance, system, ctypes.byref(reqs))))
+        if result.is_exception():
+            raise result
+        binding = (WGLGraphicsBinding if sys.platform == "win32" else GLXGraphicsBinding)(gl)
         session = xr.create_session(instance, xr.SessionCreateInfo(next=binding.pointer, system_id=system))
         ctx = moderngl.create_context()
-        _run_session(xr, ctx, instance, system, session, pano, settings, ViewerState(mode=mode, yaw_offset=pano.start_yaw),
-                     use_eyes, quiet, max_frames, capture, log)
+        state = ViewerState(mode=mode, yaw_offset=pano.start_yaw)
+        _run_session(xr, ctx, instance, system, session, pano, settings, state, use_eyes, quiet, max_frames,
+                     capture, log)
     finally:
         if session is not None:
             xr.destroy_session(session)

@@ -42,10 +42,6 @@ FACE_BASIS = (
     ((1, 0, 0), (0, 0, 1), (0, -1, 0)),    # D
 )
 
-# Face looking along +x, -x, +y, -y, +z, -z: index ``2 * axis + (component < 0)``.
-_FACE_OF_AXIS = (1, 3, 4, 5, 0, 2)
-
-
 def padded_fov(face_size: int, pad: int) -> float:
     """Field of view (radians) of a face of ``face_size`` pixels padded by ``pad`` on each side."""
     return 2 * math.atan(1 + 2 * pad / face_size)
@@ -81,18 +77,19 @@ def face_dirs(face_size: int, pad: int = 0, *, dtype: torch.dtype = torch.float3
 def cube_coords(dirs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """The face each direction (..., 3) hits and where: (face index (...) long, u, v in [-1, 1]).
 
-    ``u`` runs along the face's right vector, ``v`` along its up vector. Exact ties (cube edges and
-    corners) go to the first axis x, y, z; both faces hold the same value there.
+    ``u`` runs along the face's right vector, ``v`` along its up vector (:data:`FACE_BASIS`). Exact
+    ties (cube edges and corners) go to the first axis x, y, z; both faces hold the same value there.
     """
-    mag, axis = dirs.abs().max(dim=-1)
-    negative = torch.gather(dirs, -1, axis[..., None])[..., 0] < 0
-    face = torch.tensor(_FACE_OF_AXIS, device=dirs.device)[2 * axis + negative]
-    # The right/up vectors are signed axes, so u and v are one signed component over |forward|.
-    basis = torch.tensor(FACE_BASIS, device=dirs.device)  # (6, 3, 3) ints
-    rax, rsign = basis[:, 0].abs().argmax(-1)[face], basis[:, 0].sum(-1)[face]
-    uax, usign = basis[:, 1].abs().argmax(-1)[face], basis[:, 1].sum(-1)[face]
-    u = rsign * torch.gather(dirs, -1, rax[..., None])[..., 0] / mag
-    v = usign * torch.gather(dirs, -1, uax[..., None])[..., 0] / mag
+    x, y, z = dirs.unbind(-1)
+    ax, ay, az = x.abs(), y.abs(), z.abs()
+    xmaj = (ax >= ay) & (ax >= az)
+    ymaj = ~xmaj & (ay >= az)
+    # FACE_BASIS written out per major axis (element-wise selects beat gathers from a face table 3x):
+    # +-x: u = -z / x, v = y / |x|;  +-y: u = x / |y|, v = -z / y;  +-z: u = x / z, v = y / |z|.
+    u = torch.where(xmaj, -z / x, torch.where(ymaj, x / ay, x / z))
+    v = torch.where(xmaj, y / ax, torch.where(ymaj, -z / y, y / az))
+    face = torch.where(xmaj, torch.where(x < 0, 3, 1), torch.where(ymaj, torch.where(y < 0, 5, 4),
+                                                                  torch.where(z < 0, 2, 0)))
     return face, u, v
 
 
@@ -132,6 +129,8 @@ def pad_faces(faces: Tensor, ring: int) -> Tensor:
     dirs = _face_points(t[cols.to(t.device)], -t[rows.to(t.device)])  # (6, R, 3)
     stack = faces.transpose(1, 2).reshape(b, c, 6 * n, n)
     values = grid_sample_batched(stack, cubemap_grid(dirs[None], n, 0))  # (B, C, 6, R)
+    # Laid out (B, C, 6, m, m) so that sample_cubemap's stack is a view. (Channels last would let
+    # grid_sample read faster, but transposing 6 faces of 2K costs more than it saves.)
     out = faces.new_empty(b, c, 6, m, m)
     out[..., ring:m - ring, ring:m - ring] = faces.transpose(1, 2)
     out[..., border.to(faces.device)] = values
@@ -170,7 +169,8 @@ def e2c(equi: Tensor, face_size: int, *, pad: int = 0, rotation: Tensor | None =
     if grid is None:
         grid = e2c_grid(h, w, face_size, pad=pad, rotation=rotation, mode=mode, dtype=equi.dtype,
                         device=equi.device)
-    return grid_sample_batched(pad_equirect(equi, PAD[mode]), grid, mode).transpose(1, 2)
+    padded = pad_equirect(equi, PAD[mode], memory_format=torch.channels_last)
+    return grid_sample_batched(padded, grid, mode).transpose(1, 2)
 
 
 def c2e_grid(face_size: int, h: int, w: int, *, rotation: Tensor | None = None, mode: Mode = "bilinear",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import torch
 from torch import Tensor
@@ -28,6 +28,15 @@ from .objective import Objective, parse_objective
 from .octave import normalize_gradient, octave_sizes, resize
 
 Shape = tuple[int, ...]
+
+
+class Views(NamedTuple):
+    """What the network sees of a canvas in one step."""
+
+    #: Network inputs (B, 3, h, w) in [0, 1].
+    images: Tensor
+    #: Maps a gradient on ``images`` to a gradient on the canvas (overlaps averaged, not summed).
+    to_canvas: Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -83,9 +92,8 @@ class Param(Protocol):
     def mask(self, shape: Shape) -> Tensor | None:
         """Where to dream (1) and where not (0), broadcastable to the canvas; None for everywhere."""
 
-    def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> tuple[Tensor, Tensor | None]:
-        """Network inputs (B, 3, h, w) made differentiably from ``canvas``, and per-pixel blend
-        weights (B, 1, h, w) or None when every canvas pixel is seen exactly once."""
+    def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> Views:
+        """Jittered network inputs made from ``canvas``, and the map of their gradient back onto it."""
 
 
 @dataclass(frozen=True)
@@ -108,10 +116,11 @@ class FlatParam:
     def mask(self, shape: Shape) -> Tensor | None:
         return None if self.where is None else resize(self.where, shape[-2:]).clamp(0, 1)
 
-    def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> tuple[Tensor, Tensor | None]:
+    def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> Views:
         j = max(int(round(jitter)), 0)
         dy, dx = (torch.randint(-j, j + 1, (2,), generator=generator).tolist() if j else (0, 0))
-        return torch.roll(canvas, shifts=(dy, dx), dims=(-2, -1)), None
+        return Views(torch.roll(canvas, shifts=(dy, dx), dims=(-2, -1)),
+                     lambda g: torch.roll(g, shifts=(-dy, -dx), dims=(-2, -1)))
 
 
 class Dreamer:
@@ -181,22 +190,13 @@ class Dreamer:
     def canvas_gradient(self, param: Param, canvas: Tensor, generator: torch.Generator, jitter: float) -> Tensor:
         """The objective's gradient on the canvas, seen through ``param``'s jittered views.
 
-        The network runs on the detached views (tiled to the memory budget);
-        the views' gradient is then carried back onto the canvas through the
-        (differentiable) view map. Where views overlap, their gradients are
-        averaged with the views' blend weights, so overlaps are neither
-        stronger nor weaker than the rest.
+        The network runs on the views (tiled to the memory budget); the views'
+        gradient is then carried back onto the canvas by the parameterisation.
         """
-        canvas = canvas.detach().requires_grad_(True)
-        views, weight = param.views(canvas, generator, jitter)
-        g_views = input_gradient(self.backbone, self.objective, views.detach(), tile=self.tile(views.shape[0]),
-                                 generator=generator, dtype=self.dtype)
-        if weight is None:
-            (g,) = torch.autograd.grad(views, canvas, g_views)
-            return g
-        (g,) = torch.autograd.grad(views, canvas, g_views * weight, retain_graph=True)
-        (coverage,) = torch.autograd.grad(views, canvas, weight.expand_as(views))
-        return g / coverage.clamp_min(1e-6)
+        views = param.views(canvas, generator, jitter)
+        g = input_gradient(self.backbone, self.objective, views.images, tile=self.tile(views.images.shape[0]),
+                           generator=generator, dtype=self.dtype)
+        return views.to_canvas(g)
 
 
 def build_objective(backbone: Backbone, text: str, guide: Tensor | None, dtype: torch.dtype | None) -> Objective:

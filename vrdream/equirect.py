@@ -98,9 +98,9 @@ def equirect_dirs(h: int, w: int, *, dtype: torch.dtype = torch.float32,
     """(H, W, 3) unit directions of the equirect pixel centres."""
     yaw = ((torch.arange(w, dtype=torch.float64) + 0.5) / w - 0.5) * (2 * math.pi)
     pitch = (0.5 - (torch.arange(h, dtype=torch.float64) + 0.5) / h) * math.pi
-    cp, sp = torch.cos(pitch)[:, None], torch.sin(pitch)[:, None]
-    dirs = torch.stack([cp * torch.sin(yaw), sp.expand(h, w), cp * torch.cos(yaw)], dim=-1)
-    return dirs.to(dtype=dtype, device=device)
+    # Trigonometry in float64 on the 1-D axes, then only products in the output dtype.
+    sy, cy, sp, cp = (t.to(dtype=dtype, device=device) for t in (yaw.sin(), yaw.cos(), pitch.sin(), pitch.cos()))
+    return torch.stack([cp[:, None] * sy, sp[:, None].expand(h, w), cp[:, None] * cy], dim=-1)
 
 
 def perspective_dirs(h: int, w: int, fov: float | tuple[float, float, float, float], *,
@@ -125,13 +125,14 @@ def perspective_dirs(h: int, w: int, fov: float | tuple[float, float, float, flo
 
 # ------------------------------------------------------------------------------------------------ sampling
 
-def pad_equirect(equi: Tensor, pad: int) -> Tensor:
+def pad_equirect(equi: Tensor, pad: int, *, memory_format: torch.memory_format = torch.contiguous_format) -> Tensor:
     """(B, C, H, W) -> (B, C, H + 2 pad, W + 2 pad), padded *through the sphere*.
 
     Columns wrap around (yaw -pi is yaw +pi). Across a pole, the row above row 0 is row 0 again, half
     a turn away: rows are mirrored and rolled by W/2 (for odd W, the mean of the two nearest rolls).
     Bilinear/bicubic sampling of the padded image is then continuous at the wrap and over the poles.
-    Built from differentiable ops only.
+    Built from differentiable ops only. ``memory_format=torch.channels_last`` lays the copy out for
+    sampling (a sample's channels share cache lines: grid_sample is ~1.5x faster on an 8K CPU image).
     """
     h, w = equi.shape[-2:]
     if pad > min(h, w):
@@ -141,10 +142,16 @@ def pad_equirect(equi: Tensor, pad: int) -> Tensor:
         rolled = torch.roll(rows, w // 2, dims=-1)
         return rolled if w % 2 == 0 else 0.5 * (rolled + torch.roll(rows, w // 2 + 1, dims=-1))
 
-    top = half_turn(equi[..., :pad, :].flip(-2))
-    bottom = half_turn(equi[..., h - pad:, :].flip(-2))
-    tall = torch.cat([top, equi, bottom], dim=-2)
-    return torch.cat([tall[..., w - pad:], tall, tall[..., :pad]], dim=-1)
+    # One copy of the image, then the thin borders written into it: two torch.cat of the whole
+    # image were 8x slower on an 8K panorama. Slice assignment keeps autograd working.
+    out = torch.empty(*equi.shape[:-2], h + 2 * pad, w + 2 * pad, dtype=equi.dtype, device=equi.device,
+                      memory_format=memory_format)
+    out[..., pad:pad + h, pad:pad + w] = equi
+    out[..., :pad, pad:pad + w] = half_turn(equi[..., :pad, :].flip(-2))
+    out[..., pad + h:, pad:pad + w] = half_turn(equi[..., h - pad:, :].flip(-2))
+    out[..., :pad] = out[..., w:w + pad]
+    out[..., pad + w:] = out[..., pad:2 * pad]
+    return out
 
 
 def equirect_grid(dirs: Tensor, h: int, w: int, pad: int) -> Tensor:
@@ -174,8 +181,29 @@ def grid_sample_batched(image: Tensor, grid: Tensor, mode: Mode = "bilinear") ->
     shape = grid.shape[1:-1]
     work = grid_dtype(image.dtype)
     flat = grid.to(work).reshape(grid.shape[0], 1, -1, 2).expand(b, -1, -1, -1)
-    out = F.grid_sample(image.to(work), flat, mode=mode, padding_mode="border", align_corners=False)
+    src = image.to(work)
+    chunks = _cpu_chunks(src, flat)
+    if chunks > 1:
+        # grid_sample's CPU kernel runs one thread per batch item; cut one big grid into `chunks` items
+        # of the same (expanded, not copied) image so that every thread gets a share.
+        out = F.grid_sample(src.expand(chunks, -1, -1, -1), flat.reshape(chunks, 1, -1, 2), mode=mode,
+                            padding_mode="border", align_corners=False)
+        out = out.transpose(0, 1).reshape(1, c, -1)
+    else:
+        out = F.grid_sample(src, flat, mode=mode, padding_mode="border", align_corners=False)
     return out.reshape(b, c, *shape).to(image.dtype)
+
+
+def _cpu_chunks(image: Tensor, grid: Tensor) -> int:
+    """How many pieces to cut a single CPU grid into: one per thread (dividing it exactly), or 1.
+
+    Not when autograd records the image: the expanded image's gradient would take one full copy per piece.
+    """
+    points = grid.shape[2]
+    if image.device.type != "cpu" or image.shape[0] != 1 or points < 1 << 16 or (
+            torch.is_grad_enabled() and image.requires_grad):
+        return 1
+    return next(t for t in range(min(torch.get_num_threads(), points >> 15), 0, -1) if points % t == 0)
 
 
 def sample_equirect(equi: Tensor, dirs: Tensor, *, mode: Mode = "bilinear") -> Tensor:
@@ -186,7 +214,8 @@ def sample_equirect(equi: Tensor, dirs: Tensor, *, mode: Mode = "bilinear") -> T
     """
     h, w = equi.shape[-2:]
     p = PAD[mode]
-    return grid_sample_batched(pad_equirect(equi, p), equirect_grid(dirs, h, w, p), mode)
+    return grid_sample_batched(pad_equirect(equi, p, memory_format=torch.channels_last), equirect_grid(dirs, h, w, p),
+                               mode)
 
 
 def perspective(equi: Tensor, h: int, w: int, fov: float | tuple[float, float, float, float], *,

@@ -72,7 +72,7 @@ def sphere_flow(prev: Tensor, cur: Tensor, settings: FlowSettings = FlowSettings
     h, w = cur.shape[-2:]
     n = settings.face_size or max(16, w // 4)
     p = max(1, round(settings.pad * n))
-    faces = e2c(torch.cat([cur, prev]).float(), n, pad=p)  # (2, 6, 3, n + 2p, n + 2p)
+    faces = e2c(torch.cat([cur, prev]).float(), n, pad=p, mode="bicubic")  # (2, 6, 3, n + 2p, n + 2p)
     # Face pixels are 2/n apart on the face plane; columns run along the face's right vector, rows down its up.
     basis = torch.tensor(FACE_BASIS, dtype=torch.float64)  # (6, (right, up, forward), 3)
     step = 2.0 / n

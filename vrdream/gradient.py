@@ -16,6 +16,9 @@ from .backbones import Backbone
 from .device import autocast
 from .objective import LOGITS, Objective
 
+#: The largest total stride of the bundled backbones: tiles start on multiples of it.
+STRIDE = 32
+
 
 def evaluate(backbone: Backbone, objective: Objective, x: Tensor) -> Tensor:
     """The objective's value on network input ``x`` (B, 3, H, W) in [0, 1]."""
@@ -42,25 +45,28 @@ def input_gradient(backbone: Backbone, objective: Objective, x: Tensor, *, tile:
     for r0, r1 in zip(rows[:-1], rows[1:]):
         for c0, c1 in zip(cols[:-1], cols[1:]):
             part = x[..., r0:r1, c0:c1].detach().requires_grad_(True)
-            with autocast(x.device, dtype):
+            with torch.enable_grad(), autocast(x.device, dtype):
                 value = evaluate(backbone, objective, part) * ((r1 - r0) * (c1 - c0) / (h * w))
-            (g,) = torch.autograd.grad(value, part)
+                (g,) = torch.autograd.grad(value, part)
             grad[..., r0:r1, c0:c1] = g
     return grad
 
 
-def _cuts(length: int, tile: int | None, min_len: int, generator: torch.Generator | None) -> list[int]:
+def _cuts(length: int, tile: int | None, min_len: int, generator: torch.Generator | None,
+          align: int = STRIDE) -> list[int]:
     """Tile boundaries along one axis: a grid of pitch ``tile`` at a random offset.
 
-    Boundaries closer than ``min_len`` to another are dropped, so no tile is
-    smaller than what the backbone can see (except a whole axis shorter than that).
+    Boundaries sit on multiples of ``align`` (the networks' largest stride), so
+    every tile's pixels fall on the same stride grid as in an untiled pass and
+    strided layers see the same samples. Boundaries closer than ``min_len`` to
+    another are dropped, so no tile is smaller than what the backbone can see.
     """
     if tile is None or length <= tile:
         return [0, length]
-    offset = int(torch.randint(0, tile, (1,), generator=generator))
-    inner = [c for c in range(offset, length, tile) if min_len <= c <= length - min_len]
+    tile = max(align, tile // align * align)
+    offset = align * int(torch.randint(0, tile // align, (1,), generator=generator))
     cuts = [0]
-    for c in inner:
+    for c in range(offset, length - min_len + 1, tile):
         if c - cuts[-1] >= min_len:
             cuts.append(c)
     return cuts + [length]
@@ -82,7 +88,7 @@ def activation_bytes_per_pixel(backbone: Backbone, objective: Objective, device:
         saved += t.numel() * t.element_size()
         return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(device, dtype):
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(device, dtype):
         evaluate(backbone, objective, x)
     return saved / (size * size)
 

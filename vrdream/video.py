@@ -36,6 +36,7 @@ from .atomic import check_output
 from .checkpoint import open_job
 from .errors import InputError
 from .flow import FlowSettings, motion_mask, sphere_flow, warp
+from .pipeline import to_numpy, to_tensor
 from .progress import progress
 from .videoio import EncodeSettings, iter_frames, probe, write_video
 
@@ -67,16 +68,6 @@ class VideoSettings:
 #: threshold 6 (of 255). Its dream settings belong to the dream engine (docs/hallucination-machine.md).
 HALLUCINATION_MACHINE = VideoSettings(steps_first=16, steps_next=16, blend_moving=0.9, blend_static=0.05,
                                       flow_threshold=6 / 255)
-
-
-def to_tensor(frame: np.ndarray, device: torch.device | str | None = None) -> Tensor:
-    """``(H, W, 3)`` float array → (1, 3, H, W) float32 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
-
-
-def to_array(image: Tensor) -> np.ndarray:
-    """(1, 3, H, W) tensor → ``(H, W, 3)`` float32 array."""
-    return image[0].permute(1, 2, 0).float().cpu().numpy()
 
 
 def carry_detail(raw: Tensor, prev_raw: Tensor, prev_dream: Tensor, settings: VideoSettings) -> Tensor:
@@ -119,16 +110,16 @@ def dream_video(input_path: str | Path, output: str | Path, dream_frame: DreamFr
     frames = iter_frames(input_path, start=max(0, start - 1))
     prev_raw = prev_dream = None
     if start > 0:  # resume: the last stored dream and its raw frame are the state to carry on from
-        prev_raw = to_tensor(next(frames), device)
-        prev_dream = to_tensor(job.load(start - 1), device)
+        prev_raw = to_tensor(next(frames)).to(device)
+        prev_dream = to_tensor(job.load(start - 1)).to(device)
     done = start
     with progress(info.frames, "dreaming frames", quiet, unit="frame", initial=start) as bar:
         for i, frame in enumerate(frames, start=start):
             if i >= info.frames:
                 break
-            raw = to_tensor(frame, device)
+            raw = to_tensor(frame).to(device)
             dream = next_dream(dream_frame, raw, prev_raw, prev_dream, settings)
-            prev_dream = to_tensor(job.save(i, to_array(dream.clamp(0, 1))), device)
+            prev_dream = to_tensor(job.save(i, to_numpy(dream.clamp(0, 1)))).to(device)
             prev_raw = raw
             done = i + 1
             bar.update(1)

@@ -50,11 +50,6 @@ class VideoInfo:
     codec: str  # video codec name, e.g. "h264"
     audio: tuple[AudioInfo, ...] = ()
 
-    @property
-    def duration(self) -> float:
-        """Seconds of video: ``frames / fps``."""
-        return float(self.frames / self.fps)
-
 
 @dataclass(frozen=True)
 class EncodeSettings:
@@ -204,7 +199,7 @@ class VideoWriter:
         opts = dict(settings.options)
         if settings.crf is not None:
             opts.setdefault("crf", str(settings.crf))
-        if settings.preset is not None and settings.codec.startswith(("libx26", "libsvtav1")):
+        if settings.preset is not None and settings.codec in ("libx264", "libx265"):
             opts.setdefault("preset", settings.preset)
         self._stream.options = opts
         # Convert RGB with the BT.709 matrix and say so: untagged YUV leaves players guessing (601 or

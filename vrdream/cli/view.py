@@ -8,6 +8,8 @@ is the one the dream records in its ``vrdream:Raw`` XMP field.
 from __future__ import annotations
 
 import argparse
+import math
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InputError, VrdreamError
@@ -43,10 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--desktop", action="store_true", help="view in a window: drag to look, scroll to zoom, "
                                                               "the mouse is the gaze")
     where.add_argument("--screenshot", type=Path, metavar="OUT.png", help="render one view to an image and exit")
-    p.add_argument("--yaw", type=float, default=None, help="screenshot: view yaw, degrees (default: the "
-                                                           "photosphere's initial view)")
-    p.add_argument("--pitch", type=float, default=None, help="screenshot: view pitch, degrees (up positive)")
-    p.add_argument("--fov", type=float, default=90.0, help="horizontal field of view of the screenshot or window, degrees (90)")
+    p.add_argument("--yaw", type=float, default=None, help="start view yaw, degrees (default: the photosphere's "
+                                                           "GPano initial view, else 0 = its centre)")
+    p.add_argument("--pitch", type=float, default=None, help="start view pitch, degrees (up positive)")
+    p.add_argument("--fov", type=float, default=90.0,
+                   help="horizontal field of view of the screenshot or window, degrees (90)")
     p.add_argument("--gaze", type=_pair, default=None, metavar="Y,P",
                    help="screenshot: where the viewer looks, yaw,pitch degrees (default: the view centre; "
                         "write --gaze=-30,10 for a negative yaw)")
@@ -76,14 +79,15 @@ def run(args: argparse.Namespace) -> int:
     pano = load_panoramas(args.dream, args.raw)
     if pano.note and not args.quiet:
         print(f"vrdream: {pano.note}")
+    if args.yaw is not None:
+        pano = replace(pano, start_yaw=math.radians(args.yaw))
+    if args.pitch is not None:
+        pano = replace(pano, start_pitch=math.radians(args.pitch))
     if args.screenshot is not None:
-        import math
-
         from viewer.preview import render_preview
 
-        yaw = math.degrees(pano.start_yaw) if args.yaw is None else args.yaw
-        pitch = math.degrees(pano.start_pitch) if args.pitch is None else args.pitch
-        render_preview(pano, out=args.screenshot, yaw=yaw, pitch=pitch, fov=args.fov, gaze=args.gaze,
+        render_preview(pano, out=args.screenshot, yaw=math.degrees(pano.start_yaw),
+                       pitch=math.degrees(pano.start_pitch), fov=args.fov, gaze=args.gaze,
                        size=args.size, mode=args.mode, fade=args.fade, overwrite=args.overwrite)
         if not args.quiet:
             print(args.screenshot)

@@ -1,0 +1,116 @@
+"""Super-resolution speed and memory: seconds per input megapixel of every model, tiled and untiled.
+
+For each device (the CPU with ``BENCH_THREADS`` threads, default 1: steadier than 2 on a shared
+machine; CUDA when there is one) and precision (fp32, plus bf16/fp16 where the device runs them
+natively), each model upscales x4 a panorama (samples/mars.jpg resized) once as a single tile
+("untiled") and once cut into tiles as tall as the panorama, 2-3 across ("tiled", the default 32 px overlap), through
+:func:`vrdream.upscale.upscale_equirect`, weights loading included. The FLOPs of the network
+(torch.utils.flop_counter) over the measured matmul ceiling (bench.common.matmul_flops) say how well
+the hardware is used. The last row is the memory check: ``vrdream upscale --scale 4`` of a
+4096x2048 panorama to 16384x8192 in a child process, its peak RSS.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench.common import best_of, matmul_flops, write_results
+from vrdream.device import autocast, autocast_dtype
+from vrdream.srmodels import SR_MODELS, load_sr_model
+from vrdream.upscale import scaled_forward, upscale_equirect
+
+SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mars.jpg"
+#: Input width per architecture on the CPU (height half of it), sized for seconds, not minutes; x4 on a GPU.
+WIDTH = {"esrgan": 256, "compact": 512, "upconv7": 256}
+SCALE = 4
+
+
+def panorama(width: int) -> torch.Tensor:
+    """(1, 3, width/2, width) float32: the repo's sample panorama resized (no shared data needed)."""
+    t = torch.from_numpy(np.asarray(Image.open(SAMPLE).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+    return F.interpolate(t, size=(width // 2, width), mode="bicubic", align_corners=False, antialias=True).clamp(0, 1)
+
+
+def flops_per_pixel(name: str, device: str, dtype: torch.dtype | None) -> float:
+    """Network FLOPs per input pixel at x4, counted on a 64x64 input."""
+    net = load_sr_model(name, device=device)
+    x = torch.rand(1, 3, 64, 64, device=device)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode(), autocast(torch.device(device), dtype):
+        scaled_forward(net, x, SCALE)
+    return counter.get_total_flops() / (64 * 64)
+
+
+def precisions(device: str) -> list[str]:
+    reduced = autocast_dtype(torch.device(device), "auto")
+    return ["fp32"] + ({torch.bfloat16: ["bf16"], torch.float16: ["fp16"]}.get(reduced, []))
+
+
+def memory_row() -> dict:
+    """Peak RSS of ``vrdream upscale --scale 4`` on a 4096x2048 panorama (the CLI, writing the JPEG)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.png", Path(tmp) / "out.jpg"
+        big = panorama(4096)[0].permute(1, 2, 0).numpy()
+        Image.fromarray((big * 255 + 0.5).astype(np.uint8)).save(src)
+        cmd = [sys.executable, "-m", "vrdream", "upscale", str(src), "-o", str(dst), "--scale", "4", "-q",
+               "--sr", "realesr-animevideov3"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        import time
+
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        seconds = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        size = Image.open(dst).size
+    return {"device": "cpu", "threads": torch.get_num_threads(), "model": "realesr-animevideov3",
+            "precision": "auto", "input": "4096x2048", "output": f"{size[0]}x{size[1]}",
+            "s/MP tiled": seconds / (4096 * 2048 / 1e6), "peak RSS MB (CLI)": round(max(peak, before) / 1024)}
+
+
+def main() -> None:
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows: list[dict] = []
+    for device in devices:
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        for precision in precisions(device):
+            dtype = autocast_dtype(torch.device(device), precision)
+            ceiling = matmul_flops(device, dtype)
+            for name, spec in SR_MODELS.items():
+                width = WIDTH[spec.arch] * (4 if device == "cuda" else 1)
+                x = panorama(width).to(device)
+                mp = x.shape[-2] * x.shape[-1] / 1e6
+
+                def run(tile: int) -> None:
+                    upscale_equirect(x, SCALE, name, device=device, tile=tile, precision=precision)
+
+                repeat = 3 if device == "cuda" else 1
+                untiled = best_of(lambda: run(10**5), repeat=repeat, sync=sync)
+                tiled = best_of(lambda: run(width // 2), repeat=repeat, sync=sync)
+                flops = flops_per_pixel(name, device, dtype)
+                rows.append({"device": device, "threads": torch.get_num_threads() if device == "cpu" else "",
+                             "model": name, "precision": precision, "input": f"{width}x{width // 2}",
+                             "s/MP untiled": untiled / mp, "s/MP tiled": tiled / mp, "tiled/untiled": tiled / untiled,
+                             "GFLOP/MP": flops / 1e3, "% of matmul ceiling": 100 * flops * mp * 1e6 / untiled / ceiling})
+                print(rows[-1], flush=True)
+    rows.append(memory_row())
+    notes = (f"x{SCALE}; seconds per input megapixel, weights loading included; tiled = tiles of width/2 px "
+             "with the default 32 px overlap (costs (1 + 32/step)^2 more pixels), on a panorama padded by 32 px through the sphere; "
+             "the ceiling is a dense 2048^3 matmul in the same precision and thread count. Last row: the CLI "
+             "(auto precision) upscaling 4096x2048 to 16384x8192, JPEG written; its peak RSS is the memory bound. "
+             "LD_PRELOAD jemalloc (see conventions) speeds the SR nets 2-2.7x on the CPU.")
+    write_results("upscale", rows, notes)
+
+
+if __name__ == "__main__":
+    main()

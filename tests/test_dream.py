@@ -1,0 +1,141 @@
+"""The dream engine: objectives, octaves, tiled gradients, the optimiser loop, presets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vrdream.backbones import create_backbone, list_backbones
+from vrdream.dream import Dreamer, DreamSettings, FlatParam
+from vrdream.errors import VrdreamError
+from vrdream.gradient import _cuts, input_gradient
+from vrdream.objective import ClassLogit, LayerActivation, WeightedSum, parse_objective
+from vrdream.octave import laplacian_merge, laplacian_split, normalize_gradient, octave_sizes
+from vrdream.pipeline import to_tensor
+from vrdream.presets import PRESETS, get_preset
+
+FAST = DreamSettings(objective="blocks.2", octaves=2, steps=2, precision="fp32", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return create_backbone("efficientnet_lite0")
+
+
+@pytest.fixture(scope="module")
+def photo(sample_pano) -> torch.Tensor:
+    from vrdream.photosphere import read_photosphere
+
+    return to_tensor(read_photosphere(sample_pano).pixels)[..., 160:288, 400:528].contiguous()  # (1, 3, 128, 128)
+
+
+def test_octave_sizes_coarse_to_fine_and_respect_min_size():
+    assert octave_sizes(512, 1024, 4, 2.0, 32) == [(64, 128), (128, 256), (256, 512), (512, 1024)]
+    assert octave_sizes(100, 100, 5, 2.0, 40) == [(50, 50), (100, 100)]
+    assert octave_sizes(20, 20, 3, 1.5, 64) == [(20, 20)]  # the finest octave always stays
+
+
+def test_laplacian_pyramid_is_exact_and_normalisation_is_scale_free():
+    g = torch.randn(2, 3, 37, 50)
+    assert torch.allclose(laplacian_merge(laplacian_split(g, 4)), g, atol=1e-5)
+    for mode in ("mean", "laplacian"):
+        a, b = normalize_gradient(g, mode), normalize_gradient(1000 * g, mode)
+        assert torch.allclose(a, b, atol=1e-4)
+    assert normalize_gradient(g, "mean").abs().mean() == pytest.approx(1.0, rel=1e-4)
+
+
+def test_objective_language(lite0):
+    layers = list(lite0.spec.layers)
+    assert parse_objective("blocks.4", layers=layers) == LayerActivation("blocks.4")
+    two = parse_objective("blocks.3*0.5+blocks.4[1,2]", layers=layers)
+    assert isinstance(two, WeightedSum) and two.layers == ("blocks.3", "blocks.4")
+    assert two.terms[0][0] == 0.5 and two.terms[1][1].channels == (1, 2)
+    banana = parse_objective("class:banana", layers=layers, class_names=lite0.class_names)
+    assert isinstance(banana, ClassLogit) and "banana" in banana.name.lower()
+    for bad in ("blocks.99", "class:notathing", "guide:blocks.4", "blocks.4**2"):
+        with pytest.raises(VrdreamError):
+            parse_objective(bad, layers=layers, class_names=lite0.class_names)
+
+
+def test_tile_cuts_cover_the_axis_on_the_stride_grid():
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(50):
+        cuts = _cuts(300, 64, 32, gen)
+        assert cuts[0] == 0 and cuts[-1] == 300
+        assert all(c % 32 == 0 for c in cuts[:-1])
+        assert all(b - a >= 32 for a, b in zip(cuts[:-1], cuts[1:]))
+        assert max(b - a for a, b in zip(cuts[:-1], cuts[1:])) < 64 + 32
+    assert _cuts(50, None, 32, gen) == [0, 50]
+
+
+def test_tiled_gradient_matches_untiled_inside_tiles(lite0, photo):
+    obj = LayerActivation("blocks.2")
+    full = input_gradient(lite0, obj, photo)
+    gen = torch.Generator().manual_seed(0)
+    tiled = input_gradient(lite0, obj, photo, tile=64, generator=torch.Generator().manual_seed(0))
+    keep = []
+    for _ in "rows", "cols":
+        inner = torch.ones(128, dtype=torch.bool)
+        for c in _cuts(128, 64, lite0.spec.min_size, gen)[1:-1]:
+            inner[max(0, c - 24):c + 24] = False  # the context a tile border takes away (measured: ~24 px)
+        keep.append(inner)
+    keep = keep[0][:, None] & keep[1][None, :]
+    a, b = full[..., keep].flatten(), tiled[..., keep].flatten()
+    assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.9
+    assert b.abs().mean() / a.abs().mean() == pytest.approx(1.0, abs=0.2)
+
+
+def test_flat_dream_changes_the_image_and_is_reproducible(lite0, photo):
+    a = Dreamer(FAST, backbone=lite0)(FlatParam(photo))
+    b = Dreamer(FAST, backbone=lite0)(FlatParam(photo))
+    c = Dreamer(FAST.replace(seed=1), backbone=lite0)(FlatParam(photo))
+    assert a.shape == photo.shape and a.min() >= 0 and a.max() <= 1
+    assert (a - photo).abs().mean() > 0.01  # a real dream, not a no-op
+    assert torch.equal(a, b)  # same seed, same dream on the CPU
+    assert not torch.equal(a, c)
+
+
+def test_dream_raises_the_objective(lite0, photo):
+    from vrdream.gradient import evaluate
+
+    obj = LayerActivation("blocks.2")
+    out = Dreamer(FAST, backbone=lite0)(FlatParam(photo))
+    with torch.no_grad():
+        assert evaluate(lite0, obj, out) > 1.5 * evaluate(lite0, obj, photo)
+
+
+def test_mask_keeps_unselected_pixels(lite0, photo):
+    where = torch.zeros(1, 1, 128, 128)
+    where[..., :, 64:] = 1
+    out = Dreamer(FAST, backbone=lite0)(FlatParam(photo, where))
+    assert torch.equal(out[..., :, :56], photo[..., :, :56])
+    assert (out[..., :, 72:] - photo[..., :, 72:]).abs().mean() > 0.01
+
+
+def test_class_and_guide_objectives_run(lite0, photo):
+    banana = Dreamer(FAST.replace(objective="class:banana", octaves=1), backbone=lite0)
+    assert (banana(FlatParam(photo)) - photo).abs().mean() > 0.005
+    guide = torch.rand(1, 3, 64, 64)
+    guided = Dreamer(FAST.replace(objective="guide:blocks.2", octaves=1), backbone=lite0, guide=guide)
+    assert (guided(FlatParam(photo)) - photo).abs().mean() > 0.005
+
+
+def test_bf16_dream_raises_the_objective_like_fp32(lite0, photo):
+    from vrdream.gradient import evaluate
+
+    obj = LayerActivation("blocks.2")
+    with torch.no_grad():
+        before = evaluate(lite0, obj, photo)
+        gains = [evaluate(lite0, obj, Dreamer(FAST.replace(precision=p), backbone=lite0)(FlatParam(photo))) - before
+                 for p in ("fp32", "bf16")]
+    assert gains[1] > 0.7 * gains[0] > 0
+
+
+def test_presets_are_valid():
+    assert {"edges", "textures", "patterns", "parts", "objects", "classic"} <= set(PRESETS)
+    for p in PRESETS.values():
+        spec = next(s for s in list_backbones() if s.name == p.settings.backbone)
+        parse_objective(p.settings.objective, layers=list(spec.layers))
+    with pytest.raises(VrdreamError):
+        get_preset("nope")

@@ -1,0 +1,196 @@
+"""Seamless 360° dreaming: the method, its seamlessness, selections, and the file pipeline."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vrdream import select
+from vrdream.backbones import create_backbone
+from vrdream.cli import main
+from vrdream.cubemap import c2e, padded_fov
+from vrdream.dream import Dreamer, DreamSettings
+from vrdream.equirect import equirect_dirs, perspective, rotation_matrix
+from vrdream.gradient import input_gradient
+from vrdream.photosphere import read_photosphere
+from vrdream.pipeline import dream_file, to_tensor
+from vrdream.sphere import SphereOptions, SphereParam, dream_sphere, faces_of, feather
+
+TINY = DreamSettings(objective="blocks.3", octaves=2, steps=4, precision="fp32", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return create_backbone("efficientnet_lite0")
+
+
+@pytest.fixture(scope="module")
+def sample(sample_pano) -> torch.Tensor:
+    return to_tensor(read_photosphere(sample_pano).pixels)
+
+
+def corr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1])
+
+
+def test_feather_is_one_on_the_face_and_falls_to_the_border():
+    w = feather(32, 8, dtype=torch.float32, device=torch.device("cpu"))[0, 0]
+    assert torch.all(w[8:40, 8:40] == 1)
+    assert w[0, 24] < 0.1 and w[24, 0] < 0.1
+    assert torch.all(torch.diff(w[24, :9]) > 0)
+
+
+def smooth_sphere(h: int = 256, w: int = 512) -> torch.Tensor:
+    """A colour field that varies smoothly with direction: resampling it twice changes it by < 1/200,
+    so two routes to the same view give the same image (an input gradient is chaotic otherwise)."""
+    x, y, z = equirect_dirs(h, w).unbind(-1)
+    return torch.stack([0.5 + 0.3 * torch.sin(6 * x + 2 * y), 0.5 + 0.3 * torch.sin(5 * z - 3 * y + 1),
+                        0.5 + 0.3 * torch.cos(4 * x * z + 7 * y)])[None]
+
+
+def blur(t: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
+    k = torch.exp(-0.5 * (torch.arange(-4, 5.0) / sigma) ** 2)
+    k = k / k.sum()
+    flat = t.reshape(-1, 1, *t.shape[-2:])
+    return F.conv2d(F.conv2d(flat, k.reshape(1, 1, 1, -1), padding=(0, 4)), k.reshape(1, 1, -1, 1), padding=(4, 0))
+
+
+def test_canvas_gradient_at_an_edge_matches_a_view_straddling_it(lite0):
+    """Turn the cube by 45° so that one padded view is centred on the canvas's F|R edge. The gradient
+    the canvas receives there matches the gradient of a perspective view straddling the edge, made
+    independently from the equirect, with the canvas gradient looked at through c2e and that view."""
+    sphere = smooth_sphere()
+    n = 64
+    param = SphereParam(sphere, n)
+    p = param.pad_px(n)
+    views = param.views_at(param.base((1, 6, 3, n, n)), rotation_matrix(yaw=math.pi / 4))
+    obj = Dreamer(TINY, backbone=lite0).objective
+    g_canvas = views.to_canvas(input_gradient(lite0, obj, views.images))
+    m, fov = n + 2 * p, padded_fov(n, p)
+    g_view = input_gradient(lite0, obj, perspective(sphere, m, m, fov, yaw=math.pi / 4))
+    seen = perspective(c2e(g_canvas, 256, 512), m, m, fov, yaw=math.pi / 4)
+    c = slice(m // 2 - 12, m // 2 + 12)  # the middle of the view: the F|R edge runs down its centre
+    assert corr(seen[..., c, c], g_view[..., c, c]) > 0.8
+    assert corr(blur(seen)[..., c, c], blur(g_view)[..., c, c]) > 0.9
+
+
+def test_dream_is_as_strong_at_face_edges_as_inside(lite0, sample):
+    out = dream_sphere(sample, Dreamer(TINY, backbone=lite0), SphereOptions(dream_width=256))
+    detail = (faces_of(out, 64) - faces_of(sample, 64)).abs().mean(dim=2)[0]  # (6, 64, 64)
+    edge = torch.zeros(64, 64, dtype=torch.bool)
+    edge[:4], edge[-4:], edge[:, :4], edge[:, -4:] = True, True, True, True
+    inner = torch.zeros(64, 64, dtype=torch.bool)
+    inner[12:-12, 12:-12] = True
+    strength = float(detail[:, edge].mean() / detail[:, inner].mean())
+    assert float(detail.mean()) > 0.01
+    assert 0.8 < strength < 1.25
+
+
+def test_where_limits_the_dream_exactly(lite0, sample):
+    where = select.region(512, 1024, "sky")
+    out = dream_sphere(sample, Dreamer(TINY.replace(octaves=1, steps=2), backbone=lite0),
+                       SphereOptions(dream_width=256), where=where)
+    ground = where[0, 0] == 0
+    assert torch.equal(out[0][:, ground], sample[0][:, ground])
+    assert (out - sample)[0][:, where[0, 0] == 1].abs().mean() > 0.005
+
+
+def seam_score(raw: Path, dream: Path, shared: Path) -> float:
+    tool = shared.parent / "tools" / "seam_score.py"
+    res = subprocess.run([sys.executable, str(tool), str(raw), str(dream), "--json"], capture_output=True,
+                         text=True, check=True)
+    import json
+
+    return json.loads(res.stdout)["score"]
+
+
+@pytest.mark.slow
+def test_sample_dream_is_seamless(tmp_path, sample_pano, shared_data):
+    out = tmp_path / "dream.png"
+    assert main(["dream", str(sample_pano), "-o", str(out), "--steps", "6", "--octaves", "3", "-q"]) == 0
+    assert seam_score(sample_pano, out, shared_data) <= 1.3
+
+
+# ---------------------------------------------------------------------------------------------- selections
+
+def synthetic_pano(h: int = 128, w: int = 256) -> torch.Tensor:
+    """Grey sphere with a red patch straddling the 0°/360° wrap and a blue cap over the north pole."""
+    img = torch.full((1, 3, h, w), 0.5)
+    img[0, :, 50:80, :20] = torch.tensor([0.9, 0.1, 0.1])[:, None, None]
+    img[0, :, 50:80, -20:] = torch.tensor([0.9, 0.1, 0.1])[:, None, None]
+    img[0, :, :12, :] = torch.tensor([0.1, 0.1, 0.9])[:, None, None]
+    return img
+
+
+def test_magic_wand_crosses_the_wrap():
+    img = synthetic_pano()
+    m = select.magic_wand(img, 175.0, 0.0, feather_deg=0)[0, 0]  # seed on the right side of the wrap
+    assert m[65, 5] == 1 and m[65, -5] == 1  # both halves of the patch
+    assert m[65, 128] == 0 and m[5, 5] == 0   # not the grey, not the cap
+
+
+def test_magic_wand_crosses_the_pole():
+    img = torch.full((1, 3, 128, 256), 0.5)
+    blue = torch.tensor([0.1, 0.1, 0.9])[:, None, None]
+    img[0, :, :8, 0:64] = blue     # yaw -180..-90
+    img[0, :, :8, 128:192] = blue  # yaw 0..90: half a turn away, touching the first block over the pole
+    img[0, :, :8, 80:110] = blue   # a third block, joined to neither in the plane or over the pole
+    m = select.magic_wand(img, -150.0, 88.0, feather_deg=0)[0, 0]
+    assert m[2, 30] == 1 and m[2, 160] == 1
+    assert m[2, 95] == 0 and m[2, 120] == 0
+
+
+def test_feathered_selection_is_soft_and_wraps():
+    img = synthetic_pano()
+    m = select.magic_wand(img, 175.0, 0.0, feather_deg=3)[0, 0]
+    assert 0 < float(m[65, 21]) < 1  # soft edge
+    assert torch.allclose(m[:, 0], m[:, -1], atol=0.15)  # continuous over the wrap
+
+
+def test_region_sky_and_ground():
+    sky, ground = select.region(64, 128, "sky"), select.region(64, 128, "ground")
+    assert sky[0, 0, 0, 0] == 1 and sky[0, 0, -1, 0] == 0
+    assert torch.allclose(sky + ground, torch.ones_like(sky))
+
+
+def test_mask_file(tmp_path):
+    from PIL import Image
+
+    a = np.zeros((50, 100), np.uint8)
+    a[:, 50:] = 255
+    Image.fromarray(a).save(tmp_path / "m.png")
+    m = select.from_file(tmp_path / "m.png", 64, 128)[0, 0]
+    assert m[:, :60].max() == 0 and m[:, 70:].min() == 1
+
+
+# ------------------------------------------------------------------------------------------------- files
+
+def test_partial_photosphere_dreams_only_real_pixels(tmp_path, partial_photosphere, lite0):
+    out = tmp_path / "dream.jpg"
+    dream_file(partial_photosphere, out, TINY.replace(octaves=1, steps=2), sphere=SphereOptions(dream_width=256),
+               quiet=True)
+    src, res = read_photosphere(partial_photosphere), read_photosphere(out)
+    assert res.crop == src.crop and res.gpano == src.gpano
+    assert res.vrdream["Kind"] == "dream" and (out.parent / res.vrdream["Raw"]).resolve() == partial_photosphere.resolve()
+    left, top, w, h = src.crop
+    change = np.abs(res.pixels - src.pixels)[top:top + h, left:left + w].mean()
+    assert change > 0.005
+    assert res.pixels[:top].max() == 0  # outside the crop stays unknown
+
+
+def test_cli_flat_dream_and_bad_input(tmp_path, sample_pano, capsys):
+    out = tmp_path / "flat.png"
+    assert main(["dream", str(sample_pano), "--flat", "-o", str(out), "--steps", "1", "--octaves", "1", "-q"]) == 0
+    assert read_photosphere(out, flat=True).pixels.shape == (512, 1024, 3)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    assert main(["dream", str(bad), "-o", str(tmp_path / "x.jpg"), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.jpg" in err[0]
