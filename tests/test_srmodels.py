@@ -19,7 +19,7 @@ from PIL import Image
 
 from vrdream.errors import InputError, VrdreamError
 from vrdream.ncnn import read_param, read_weights
-from vrdream.srmodels import SR_MODELS, SRNet, load_sr_model, ncnn_files, net_from_ncnn, sr_model_lines
+from vrdream.srmodels import SR_MODELS, SRNet, converted_weights, load_sr_model, ncnn_files, net_from_ncnn, sr_model_lines
 from vrdream.upscale import scaled_forward
 
 REF = Path(__file__).parent / "data" / "sr"
@@ -138,7 +138,7 @@ def test_sr_weights_from_a_param_file_or_a_state_dict(tmp_path: Path) -> None:
 def test_missing_package_says_how_to_supply_weights() -> None:
     spec = dataclasses.replace(SR_MODELS["realesrgan-x4plus"], module="vrdream_no_such_ncnn_package")
     with pytest.raises(VrdreamError, match="--sr-weights FILE"):
-        ncnn_files(spec)
+        converted_weights(spec)
     with pytest.raises(VrdreamError, match="choose one of"):
         load_sr_model("no-such-model")
 

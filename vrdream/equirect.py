@@ -160,10 +160,9 @@ def equirect_grid(dirs: Tensor, h: int, w: int, pad: int) -> Tensor:
     x, y, z = dirs.unbind(-1)
     yaw = torch.atan2(x, z)
     pitch = torch.atan2(y, torch.hypot(x, z))
-    # Pixel-edge coordinates (0 = left/top edge) of the padded image, then to [-1, 1].
-    gx = ((yaw * (0.5 / math.pi) + 0.5) * w + pad) * (2.0 / (w + 2 * pad)) - 1
-    gy = ((0.5 - pitch / math.pi) * h + pad) * (2.0 / (h + 2 * pad)) - 1
-    return torch.stack([gx, gy], dim=-1)
+    # Column (yaw / 2pi + 0.5) w - 0.5 + pad of w + 2 pad, row (0.5 - pitch / pi) h - 0.5 + pad of
+    # h + 2 pad, normalised as (p + 0.5) 2/size - 1: the offsets cancel.
+    return torch.stack([yaw * (w / (math.pi * (w + 2 * pad))), pitch * (-2 * h / (math.pi * (h + 2 * pad)))], dim=-1)
 
 
 def grid_dtype(dtype: torch.dtype) -> torch.dtype:

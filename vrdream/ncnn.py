@@ -42,7 +42,7 @@ class NcnnLayer:
     tops: tuple[str, ...]
     params: dict[int, str] = field(default_factory=dict)
 
-    def int(self, key: int, default: int | None = None) -> int:
+    def get_int(self, key: int, default: int | None = None) -> int:
         if key not in self.params:
             if default is None:
                 raise KeyError(f"ncnn layer {self.name}: no parameter {key}")
@@ -108,18 +108,18 @@ def read_weights(param_path: str | Path, bin_path: str | Path) -> list[NcnnWeigh
     pos, out = 0, []
     for layer in read_param(param_path):
         if layer.type in ("Convolution", "Deconvolution"):
-            n_out, k = layer.int(0), layer.int(1)
-            kh, size = layer.int(11, k), layer.int(6)
+            n_out, k = layer.get_int(0), layer.get_int(1)
+            kh, size = layer.get_int(11, k), layer.get_int(6)
             try:
                 weight, pos = _tagged(buf, pos, size, bin_path)
                 bias = None
-                if layer.int(5, 0):
+                if layer.get_int(5, 0):
                     bias, pos = _raw32(buf, pos, n_out)
             except ValueError as exc:  # np.frombuffer past the end
                 raise InputError(bin_path, f"ends inside the weights of layer {layer.name}") from exc
             out.append(NcnnWeights(layer, weight.reshape(n_out, size // (n_out * k * kh), kh, k), bias))
         elif layer.type == "PReLU":
-            slope, pos = _raw32(buf, pos, layer.int(0, 1))
+            slope, pos = _raw32(buf, pos, layer.get_int(0, 1))
             out.append(NcnnWeights(layer, slope, None))
         elif layer.type not in WEIGHTLESS:
             raise InputError(param_path, f"layer {layer.name}: ncnn layer type {layer.type} is not supported")

@@ -170,10 +170,10 @@ def converted_weights(spec: SRModel) -> Path:
     The file name carries the package version, so upgrading the package converts again. The
     weights' license notice is copied beside the converted file.
     """
+    param, bin_path = ncnn_files(spec)  # first: where the package is missing, this says what to do
     version = importlib.metadata.version(spec.package)
     dest = cache_dir() / f"{spec.name}-{spec.package}-{version}.pth"
     if not dest.exists():
-        param, bin_path = ncnn_files(spec)
         net = net_from_ncnn(spec.arch, param, bin_path)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(dest) as tmp:

@@ -4,8 +4,9 @@ The image is padded by a margin of context, cut into overlapping tiles, and the 
 blended with linear ramps across their overlaps (weights that sum to exactly 1), so the tiling
 leaves no trace; the margin's output is dropped. For an equirect the margin comes *through the
 sphere* (:func:`vrdream.equirect.pad_equirect`: the columns wrap at 0/360 degrees, the rows
-continue over the poles half a turn away), so neither the wrap nor the poles show a seam. Real-ESRGAN's own tiling crops tiles without blending and
-reflect-pads at the 0/360 border; that is what this module avoids.
+continue over the poles half a turn away), so neither the wrap nor the poles show a seam.
+Real-ESRGAN's own tiling crops tiles without blending and reflect-pads at the 0/360 border; that
+is what this module avoids.
 
 Memory: the output is the only full-size buffer; the tile size bounds the rest (an explicit
 ``memory_budget`` in bytes, by default a share of what the device has free).
@@ -27,10 +28,10 @@ from .errors import VrdreamError
 from .srmodels import SR_MODELS, SRNet, load_sr_model
 
 Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each tile
-#: Working memory of the network per input pixel of a tile, fp32, bytes (the largest live
-#: activations: RRDB keeps 3 maps of 64 channels at 4x resolution; the others stay at input
-#: resolution until the last layer). Measured with bench/upscale.py's peak RSS, rounded up.
-BYTES_PER_PIXEL = {"esrgan": 16384, "compact": 3072, "upconv7": 4096}
+#: Working memory of the network per input pixel of a tile at x4, fp32, bytes: peak RSS growth of
+#: one tile measured on the CPU (RRDB 13.4 KB: 64-channel maps at 4x resolution; UpConv7 13.7 KB:
+#: its second pass runs on 4x the pixels; the compact net 0.9 KB), rounded up with a margin.
+BYTES_PER_PIXEL = {"esrgan": 16384, "compact": 2048, "upconv7": 16384}
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,10 @@ def scaled_forward(net: SRNet, x: Tensor, scale: int) -> Tensor:
     """(B, 3, H, W) -> (B, 3, scale H, scale W): the network as many times as needed, then a bicubic
     downscale to ``scale`` when it overshoots (how Real-ESRGAN makes its x2/x3 models from the x4
     net, and how a x2 waifu2x makes x4: twice)."""
-    for _ in range(passes(net.scale, scale)):
+    n = passes(net.scale, scale)
+    for _ in range(n):
         x = net(x)
-    h = x.shape[-2] * scale // (net.scale ** passes(net.scale, scale))
-    w = x.shape[-1] * scale // (net.scale ** passes(net.scale, scale))
+    h, w = x.shape[-2] * scale // net.scale**n, x.shape[-1] * scale // net.scale**n
     if (h, w) != tuple(x.shape[-2:]):
         x = F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False)
     return x
@@ -153,7 +154,9 @@ def upscale(img: Tensor, scale: int, model: str = "auto", *, sphere: bool, devic
     name = choose_sr_model(device)[0] if model == "auto" else model
     net = load_sr_model(name, weights=weights, device=device)
     dtype = autocast_dtype(device, precision)
-    budget = memory_budget if memory_budget is not None else min(free_memory_budget(device, 0.25), 2 << 30)
+    budget = memory_budget if memory_budget is not None else free_memory_budget(device, 0.25)
+    if memory_budget is None and device.type == "cpu":
+        budget = min(budget, 2 << 30)  # the output lives in the same RAM: keep x4 of 4096x2048 under 6 GB
     side = tile or tiles.tile or auto_tile(SR_MODELS[name].arch, img.shape[0], budget)
     if side <= 2 * tiles.overlap:
         raise VrdreamError(f"tile {side}: must be more than twice the overlap ({tiles.overlap} px)")
@@ -175,7 +178,7 @@ def upscale_equirect(img: Tensor, scale: int, model: str = "auto", *, device: to
     ``model``: a name from :data:`vrdream.srmodels.SR_MODELS` or ``auto`` (:func:`choose_sr_model`).
     ``device``: where the network runs (default: the image's device); the result stays on the
     image's device. ``tile``: tile side in input pixels (default: from ``memory_budget`` bytes,
-    itself by default a quarter of the free memory, at most 2 GiB). ``weights``: see
+    itself by default a quarter of the device's free memory, at most 2 GiB on the CPU). ``weights``: see
     :func:`vrdream.srmodels.load_sr_model`. ``precision``: ``auto`` (default: bf16 where the hardware
     runs it natively, see :func:`vrdream.device.autocast_dtype`; bf16 output is 51-62 dB PSNR from
     fp32's, invisible, and 1.8-3x faster on an AVX512-BF16 CPU), ``fp32``, ``bf16`` or ``fp16``.

@@ -28,14 +28,31 @@ def backbone_lines() -> list[str]:
     return lines
 
 
+def preset_lines() -> list[str]:
+    """Each dream preset: its backbone, objective and look (``*`` marks the default)."""
+    from ..presets import DEFAULT_PRESET, PRESETS
+
+    width = max(map(len, PRESETS))
+    return [f"{'*' if name == DEFAULT_PRESET else ' '} {name:<{width}}  {p.settings.backbone} {p.settings.objective}: "
+            f"{p.description}" for name, p in PRESETS.items()]
+
+
+def sr_lines() -> list[str]:
+    from ..srmodels import sr_model_lines
+
+    return sr_model_lines()
+
+
 # (title, provider of the section's lines), in listing order.
 SECTIONS: tuple[tuple[str, Callable[[], list[str]]], ...] = (
     ("Backbones and their dream layers (* = default layer)", backbone_lines),
+    ("Dream presets (--preset; * = default)", preset_lines),
+    ("Super-resolution models (--sr, --upscale)", sr_lines),
 )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("models", help="list the dream backbones and their layers",
+    p = subparsers.add_parser("models", help="list backbones, layers, presets and super-resolution models",
                               description=__doc__.splitlines()[0].replace("``", ""))
     p.set_defaults(run=run)
 

@@ -1,0 +1,63 @@
+"""``vrdream demo``: the whole pipeline on the bundled sample, with everything a newcomer wants to see.
+
+Writes into one folder: ``raw.jpg`` (the input, metadata intact), ``dream.jpg``
+(the seamless dream, a Photo Sphere that records its raw), ``side_by_side.jpg``
+and ``contact_sheet.png`` (views of raw and dream, and headset previews of the
+gaze crossfade rendered offscreen).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .equirect import perspective
+from .errors import VrdreamError
+from .photosphere import read_photosphere
+from .pipeline import dream_file, to_numpy, to_tensor
+from .presets import DEFAULT_PRESET, get_preset
+from .sheet import contact_sheet, to_image
+
+SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mars.jpg"
+#: (label, yaw, pitch) of the views on the contact sheet.
+VIEWS = (("ahead", 0.0, -10.0), ("right", 90.0, 0.0), ("behind, across the 0°/360° wrap", 180.0, 5.0),
+         ("up, over the pole", 0.0, 80.0))
+
+
+def run_demo(out_dir: str | Path = "vrdream-demo", sample: str | Path | None = None, *, preset: str = DEFAULT_PRESET,
+             quiet: bool = False) -> dict[str, Path]:
+    """Dream ``sample`` (default: samples/mars.jpg) into ``out_dir``; return the files written by name."""
+    src = Path(sample) if sample else SAMPLE
+    if not src.is_file():
+        raise VrdreamError(f"{src}: sample panorama not found; give one: vrdream demo PANORAMA")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"raw": out / f"raw{src.suffix.lower()}", "dream": out / "dream.jpg",
+             "side_by_side": out / "side_by_side.jpg", "sheet": out / "contact_sheet.png"}
+    if src.resolve() != files["raw"].resolve():
+        shutil.copyfile(src, files["raw"])
+    dream_file(files["raw"], files["dream"], get_preset(preset).settings, preset=preset, overwrite=True, quiet=quiet)
+    raw_px, dream_px = read_photosphere(files["raw"]).pixels, read_photosphere(files["dream"]).pixels
+    to_image(np.concatenate([raw_px, dream_px], axis=0)).save(files["side_by_side"], quality=92)
+    contact_sheet(_tiles(raw_px, dream_px, files["dream"]), 4, 300,
+                  title=f"vrdream demo: {src.name}, preset {preset}").save(files["sheet"])
+    return files
+
+
+def _tiles(raw: np.ndarray, dream: np.ndarray, dream_path: Path) -> list[tuple[str, np.ndarray]]:
+    from viewer import render_preview
+
+    tiles = []
+    for name, px in (("raw", raw), ("dream", dream)):
+        equi = to_tensor(px)
+        for label, yaw, pitch in VIEWS:
+            view = perspective(equi, 300, 300, math.radians(75), yaw=math.radians(yaw), pitch=math.radians(pitch))
+            tiles.append((f"{name}: {label}", to_numpy(view)))
+    for label, gaze in (("headset: looking at the horizon", (20.0, -5.0)), ("headset: looking at the rover", (-30.0, -40.0))):
+        tiles.append((label, render_preview(dream_path, yaw=0, pitch=-15, fov=100, gaze=gaze, size=(600, 600))))
+    tiles.append(("headset: raw where you look", render_preview(dream_path, yaw=0, pitch=-15, fov=100, gaze=(0.0, -15.0),
+                                                                 size=(600, 600), mode="raw-where-you-look")))
+    return tiles
