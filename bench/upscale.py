@@ -17,6 +17,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,9 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import best_of, matmul_flops, write_results
-from vrdream.device import autocast, autocast_dtype
+from vrdream.device import autocast
 from vrdream.srmodels import SR_MODELS, load_sr_model
-from vrdream.upscale import TileSettings, auto_tile, scaled_forward, tile_starts, upscale_equirect
+from vrdream.upscale import TileSettings, auto_tile, scaled_forward, sr_dtype, tile_starts, upscale_equirect
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mars.jpg"
 #: Input width per architecture on the CPU (height half of it), sized for seconds, not minutes; x4 on a GPU.
@@ -65,7 +66,7 @@ def auto_overhead(arch: str) -> float:
 
 
 def precisions(device: str) -> list[str]:
-    reduced = autocast_dtype(torch.device(device), "auto")
+    reduced = sr_dtype(torch.device(device), "auto")
     return ["fp32"] + ({torch.bfloat16: ["bf16"], torch.float16: ["fp16"]}.get(reduced, []))
 
 
@@ -78,8 +79,6 @@ def memory_row() -> dict:
         cmd = [sys.executable, "-m", "vrdream", "upscale", str(src), "-o", str(dst), "--scale", "4", "-q",
                "--sr", "realesr-animevideov3"]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        import time
-
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
         seconds = time.perf_counter() - t0
@@ -97,7 +96,7 @@ def main() -> None:
     for device in devices:
         sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
         for precision in precisions(device):
-            dtype = autocast_dtype(torch.device(device), precision)
+            dtype = sr_dtype(torch.device(device), precision)
             ceiling = matmul_flops(device, dtype)
             for name, spec in SR_MODELS.items():
                 width = WIDTH[spec.arch] * (4 if device == "cuda" else 1)

@@ -31,7 +31,7 @@ from vrdream.fade import FadeSettings, fade_video, fade_weights  # noqa: E402
 from vrdream.flow import motion_mask, sphere_flow, warp  # noqa: E402
 from vrdream.pipeline import to_numpy, to_tensor  # noqa: E402
 from vrdream.sheet import contact_sheet, to_image  # noqa: E402
-from vrdream.sphere import SphereOptions, SphereParam, detail_equirect, dream_sphere, faces_of  # noqa: E402
+from vrdream.sphere import SphereOptions, dream_sphere  # noqa: E402
 from vrdream.video import DreamFrame, VideoSettings, next_dream, warped_difference  # noqa: E402
 from vrdream.videoio import iter_frames  # noqa: E402
 
@@ -83,21 +83,11 @@ def flow_sheet(pano: np.ndarray) -> Image.Image:
 
 
 def sphere_dream_frame(settings: DreamSettings) -> DreamFrame:
-    """The seamless sphere engine as ``dream_frame(raw, init, steps)``; ``init`` continues from a canvas."""
-    dreamers: dict[int, Dreamer] = {}
-    options = SphereOptions()
+    """The seamless sphere engine as ``dream_frame(raw, init, steps)`` (what ``vrdream video`` passes)."""
+    dreamer = Dreamer(settings)
 
     def dream_frame(raw: Tensor, init: Tensor | None, steps: int) -> Tensor:
-        if steps not in dreamers:  # one backbone shared by the dreamers of each step count
-            shared = next(iter(dreamers.values()), None)
-            dreamers[steps] = Dreamer(settings.replace(steps=steps), backbone=shared and shared.backbone)
-        d = dreamers[steps]
-        if init is None:
-            return dream_sphere(raw, d, options)
-        h, w = raw.shape[-2:]
-        param = SphereParam(raw.to(d.device), options.face_for(w), options.pad)
-        canvas = d(param, init=faces_of(init.to(d.device), param.face_size))
-        return (param.raw + detail_equirect(canvas, param.base(canvas.shape), h, w)).clamp(0, 1)
+        return dream_sphere(raw, dreamer, SphereOptions(), init=init, steps=steps)
 
     return dream_frame
 

@@ -13,8 +13,8 @@ from PIL import Image
 
 from vrdream.cubemap import (FACE_BASIS, c2e, crop_pad, cube_coords, e2c, e2c_grid, face_dirs, pad_faces,
                              padded_fov, resample_cubemap, sample_cubemap)
-from vrdream.equirect import (equirect_dirs, pad_equirect, perspective, perspective_dirs, random_rotation, rotate,
-                              rotation_matrix, sample_equirect)
+from vrdream.equirect import (axis_angle_matrix, equirect_dirs, pad_equirect, perspective, perspective_dirs,
+                              random_rotation, rotate, rotation_matrix, sample_equirect)
 
 # Face k is the pinhole view looking at (yaw, pitch): F R B L U D.
 FACE_VIEWS = [(0, 0), (math.pi / 2, 0), (math.pi, 0), (-math.pi / 2, 0), (0, math.pi / 2), (0, -math.pi / 2)]
@@ -253,6 +253,9 @@ def test_random_rotation_seeded_uniform_and_bounded():
     small = torch.stack([random_rotation(gen, max_angle=0.1, dtype=torch.float64) for _ in range(200)])
     angles = torch.arccos(((small.diagonal(dim1=1, dim2=2).sum(-1) - 1) / 2).clamp(-1, 1))
     assert angles.max() <= 0.1 + 1e-9 and angles.max() > 0.08
+    torch.testing.assert_close(small @ small.transpose(1, 2), torch.eye(3, dtype=torch.float64).expand(200, 3, 3))
+    yaw = axis_angle_matrix(torch.tensor([0, 2.0, 0], dtype=torch.float64), torch.tensor(0.7, dtype=torch.float64))
+    torch.testing.assert_close(yaw, rotation_matrix(yaw=0.7, dtype=torch.float64))
 
 
 def test_quarter_turn_permutes_the_faces():
@@ -365,13 +368,28 @@ def test_cuda_matches_cpu():
 def test_threaded_cpu_path_is_the_same():
     """Big CPU grids are cut into one grid_sample batch item per thread; results are unchanged."""
     equi = torch.rand(1, 3, 128, 256, generator=torch.Generator().manual_seed(0))
+    # 6 x 132^2 points: enough to be cut. The grid is computed once: vectorised and scalar atan2 differ
+    # by an ulp, and where the vector loop ends depends on the thread count.
+    grid = e2c_grid(128, 256, 128, pad=2)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one = e2c(equi, 128, pad=2)  # 6 x 132^2 points: enough to be cut
+        one = e2c(equi, 128, pad=2, grid=grid)
         torch.set_num_threads(4)
         with torch.inference_mode():
-            four = e2c(equi, 128, pad=2)
+            four = e2c(equi, 128, pad=2, grid=grid)
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(one, four)
+
+
+def test_one_image_many_rotations():
+    """A batch of rotations on one image gives one set of faces per rotation."""
+    gen = torch.Generator().manual_seed(6)
+    rs = torch.stack([random_rotation(gen) for _ in range(3)])
+    equi = torch.rand(1, 3, 32, 64, generator=gen)
+    many = e2c(equi, 8, pad=1, rotation=rs)
+    assert many.shape == (3, 6, 3, 10, 10)
+    torch.testing.assert_close(many[2], e2c(equi, 8, pad=1, rotation=rs[2])[0])
+    canvas = torch.rand(1, 6, 3, 8, 8, generator=gen)
+    assert resample_cubemap(canvas, pad=2, rotation=rs).shape == (3, 6, 3, 12, 12)

@@ -146,39 +146,44 @@ class Dreamer:
         budget = memory_budget(self.device, self.settings.memory_fraction)
         return tile_for_budget(budget, self._bytes_per_pixel, batch, self.backbone.spec.min_size)
 
-    def total_steps(self, param: Param, init: Tensor | None = None) -> int:
+    def total_steps(self, param: Param, init: Tensor | None = None, steps: int | None = None) -> int:
         s = self.settings
-        return s.steps if init is not None else s.steps * len(param.shapes(s.octaves, s.octave_scale, self.backbone.spec.min_size))
+        per_octave = s.steps if steps is None else steps
+        if init is not None:
+            return per_octave
+        return per_octave * len(param.shapes(s.octaves, s.octave_scale, self.backbone.spec.min_size))
 
-    def __call__(self, param: Param, *, init: Tensor | None = None,
+    def __call__(self, param: Param, *, init: Tensor | None = None, steps: int | None = None,
                  on_step: Callable[[], None] | None = None) -> Tensor:
         """Dream ``param``; returns the finest canvas.
 
-        With ``init`` (a finest-size canvas, e.g. the previous video frame's dream
-        warped onto this one) the octaves are skipped and ``steps`` are run on it.
+        ``steps`` overrides the settings' steps per octave. With ``init`` (a
+        finest-size canvas, e.g. the previous video frame's dream moved onto
+        this one) the octaves are skipped and only the finest is dreamed, from ``init``.
         """
         s = self.settings
+        steps = s.steps if steps is None else steps
         generator = torch.Generator().manual_seed(s.seed)
         shapes = param.shapes(s.octaves, s.octave_scale, self.backbone.spec.min_size)
         if init is not None:
-            return self._ascend(param, init.to(self.device), shapes[-1], generator, on_step)
+            return self._ascend(param, init.to(self.device), shapes[-1], steps, generator, on_step)
         detail: Tensor | None = None
         canvas = param.base(shapes[0])
         for shape in shapes:
             base = param.base(shape)
             canvas = base if detail is None else (base + param.resize(detail, shape)).clamp(0, 1)
-            canvas = self._ascend(param, canvas, shape, generator, on_step)
+            canvas = self._ascend(param, canvas, shape, steps, generator, on_step)
             detail = canvas - base
         return canvas
 
-    def _ascend(self, param: Param, canvas: Tensor, shape: Shape, generator: torch.Generator,
+    def _ascend(self, param: Param, canvas: Tensor, shape: Shape, steps: int, generator: torch.Generator,
                 on_step: Callable[[], None] | None) -> Tensor:
         s = self.settings
         where = param.mask(shape)
         # jitter is given at the finest octave; coarser octaves jitter proportionally less
         finest = param.shapes(1, s.octave_scale, self.backbone.spec.min_size)[-1]
         jitter = s.jitter * shape[-1] / finest[-1]
-        for _ in range(s.steps):
+        for _ in range(steps):
             g = self.canvas_gradient(param, canvas, generator, jitter)
             if where is not None:
                 g = g * where

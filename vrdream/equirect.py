@@ -56,7 +56,8 @@ def axis_angle_matrix(axis: Tensor, angle: Tensor) -> Tensor:
                      dim=-1).reshape(*k.shape[:-1], 3, 3)
     a = angle[..., None, None]
     eye = torch.eye(3, dtype=k.dtype, device=k.device)
-    return eye + torch.sin(a) * kx + (1 - torch.cos(a)) * (kx @ kx)
+    # [k]x^2 = k k^T - I for a unit k, written element-wise (no matmul for TF32 to round).
+    return eye + torch.sin(a) * kx + (1 - torch.cos(a)) * (k[..., :, None] * k[..., None, :] - eye)
 
 
 def random_rotation(gen: torch.Generator, max_angle: float | None = None, *,
@@ -85,10 +86,10 @@ def rotate(dirs: Tensor, rotation: Tensor | None) -> Tensor:
     if rotation is None:
         return dirs
     r = rotation.to(dirs).reshape(-1, *(1,) * (dirs.ndim - 2), 3, 3)
-    x, y, z = dirs.unbind(-1)
+    x, y, z = planar(dirs)
     # Element-wise, not a matmul: TF32 matmuls (allowed on GPUs by torch.set_float32_matmul_precision)
     # would round directions to ~1e-3, a pixel on a 1K face.
-    return torch.stack([x * r[..., i, 0] + y * r[..., i, 1] + z * r[..., i, 2] for i in range(3)], dim=-1)
+    return torch.stack([x * r[..., i, 0] + y * r[..., i, 1] + z * r[..., i, 2] for i in range(3)]).movedim(0, -1)
 
 
 # ---------------------------------------------------------------------------------------------- directions
@@ -100,7 +101,7 @@ def equirect_dirs(h: int, w: int, *, dtype: torch.dtype = torch.float32,
     pitch = (0.5 - (torch.arange(h, dtype=torch.float64) + 0.5) / h) * math.pi
     # Trigonometry in float64 on the 1-D axes, then only products in the output dtype.
     sy, cy, sp, cp = (t.to(dtype=dtype, device=device) for t in (yaw.sin(), yaw.cos(), pitch.sin(), pitch.cos()))
-    return torch.stack([cp[:, None] * sy, sp[:, None].expand(h, w), cp[:, None] * cy], dim=-1)
+    return torch.stack([cp[:, None] * sy, sp[:, None].expand(h, w), cp[:, None] * cy]).movedim(0, -1)
 
 
 def perspective_dirs(h: int, w: int, fov: float | tuple[float, float, float, float], *,
@@ -154,10 +155,20 @@ def pad_equirect(equi: Tensor, pad: int, *, memory_format: torch.memory_format =
     return out
 
 
+def planar(dirs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The x, y, z components of ``dirs`` (..., 3) as three contiguous tensors (free for planar dirs).
+
+    torch's CPU math on strided components is not vectorised (atan2 on an 8K cube's 25M directions:
+    1.5 s strided, 0.1 s contiguous), so the direction makers here store the components planar
+    (3, ...) and return them as a (..., 3) view, and this only copies other layouts.
+    """
+    return tuple(c.contiguous() for c in dirs.unbind(-1))  # type: ignore[return-value]
+
+
 def equirect_grid(dirs: Tensor, h: int, w: int, pad: int) -> Tensor:
     """``grid_sample`` coordinates (align_corners=False) of ``dirs`` (..., 3) in an (h, w) equirect
     padded by :func:`pad_equirect` with ``pad`` -> (..., 2)."""
-    x, y, z = dirs.unbind(-1)
+    x, y, z = planar(dirs)
     yaw = torch.atan2(x, z)
     pitch = torch.atan2(y, torch.hypot(x, z))
     # Column (yaw / 2pi + 0.5) w - 0.5 + pad of w + 2 pad, row (0.5 - pitch / pi) h - 0.5 + pad of
@@ -171,16 +182,18 @@ def grid_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def grid_sample_batched(image: Tensor, grid: Tensor, mode: Mode = "bilinear") -> Tensor:
-    """``grid_sample`` of ``image`` (B, C, H, W) at ``grid`` (B or 1, *S, 2) -> (B, C, *S).
+    """``grid_sample`` of ``image`` (B, C, H, W) at ``grid`` (B', *S, 2) -> (max(B, B'), C, *S).
 
-    A grid without a batch of its own (leading 1) is shared by the whole batch. 16-bit images are
-    sampled in float32 (their grids would be off by pixels) and the result cast back.
+    A batch of 1 on either side is shared: one grid for all images, or one image seen through B'
+    grids (e.g. B' rotations). 16-bit images are sampled in float32 (their grids would be off by
+    pixels) and the result cast back.
     """
-    b, c = image.shape[:2]
+    c = image.shape[1]
+    b = max(image.shape[0], grid.shape[0])
     shape = grid.shape[1:-1]
     work = grid_dtype(image.dtype)
     flat = grid.to(work).reshape(grid.shape[0], 1, -1, 2).expand(b, -1, -1, -1)
-    src = image.to(work)
+    src = image.to(work).expand(b, -1, -1, -1)
     chunks = _cpu_chunks(src, flat)
     if chunks > 1:
         # grid_sample's CPU kernel runs one thread per batch item; cut one big grid into `chunks` items
@@ -206,7 +219,7 @@ def _cpu_chunks(image: Tensor, grid: Tensor) -> int:
 
 
 def sample_equirect(equi: Tensor, dirs: Tensor, *, mode: Mode = "bilinear") -> Tensor:
-    """Sample ``equi`` (B, C, H, W) along ``dirs`` (B or 1, *S, 3) -> (B, C, *S).
+    """Sample ``equi`` (B, C, H, W) along ``dirs`` (B', *S, 3) -> (max(B, B'), C, *S); a batch of 1 is shared.
 
     Correct across the yaw +-pi wrap and over the poles (see :func:`pad_equirect`); gradients flow
     back onto ``equi``.

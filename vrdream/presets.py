@@ -37,6 +37,9 @@ PRESETS = MappingProxyType({p.name: p for p in (
     Preset("classic", "the TensorFlow DeepDream tutorial's look on Inception-v3",
            DreamSettings(backbone="inception_v3", objective="mixed3+mixed5", octaves=4, octave_scale=1.4,
                          steps=10, step_size=0.008)),
+    Preset("hallucination-machine", "Suzuki et al. 2017's video dream (docs/hallucination-machine.md)",
+           DreamSettings(backbone="inception_v3", objective="mixed5", octaves=3, octave_scale=1.8, steps=16,
+                         step_size=1.5 / 255, normalize="mean", jitter=32)),
 )})
 
 #: The preset used when none is named.

@@ -201,6 +201,8 @@ class VideoWriter:
             opts.setdefault("crf", str(settings.crf))
         if settings.preset is not None and settings.codec in ("libx264", "libx265"):
             opts.setdefault("preset", settings.preset)
+        if settings.codec == "libx265":
+            opts.setdefault("x265-params", "log-level=error")  # x265 logs every setting to stderr otherwise
         self._stream.options = opts
         # Convert RGB with the BT.709 matrix and say so: untagged YUV leaves players guessing (601 or
         # 709 by frame size), which shifts colours; 709 is what HD/4K players and headsets assume.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..dream import DreamSettings
+    from ..videoio import EncodeSettings
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
@@ -56,3 +58,59 @@ def settings_from_args(args: argparse.Namespace) -> DreamSettings:
     names = {f.name for f in dataclasses.fields(DreamSettings)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None and k != "preset"}
     return get_preset(args.preset).settings.replace(**given)
+
+
+def parse_fov(text: str) -> tuple[float, float]:
+    """``"H,V"`` → (h, v) degrees, for argparse."""
+    try:
+        h, v = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not H,V (two numbers in degrees, e.g. 120,90)") from None
+    return h, v
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    """``--fov H,V``, ``--flat`` and ``--max-pixels N``: how to read an input panorama."""
+    from ..photosphere import MAX_PIXELS
+
+    p.add_argument("--fov", type=parse_fov, metavar="H,V",
+                   help="field of view in degrees of an image without Photo Sphere metadata that is not 2:1; "
+                        "placed as a partial panorama centred at yaw 0, pitch 0")
+    p.add_argument("--flat", action="store_true", help="an ordinary picture, not a panorama")
+    p.add_argument("--max-pixels", type=int, default=MAX_PIXELS, metavar="N",
+                   help=f"refuse images of more than N pixels (default {MAX_PIXELS})")
+
+
+def read_kwargs(args: argparse.Namespace) -> dict:
+    """The :func:`vrdream.photosphere.read_photosphere` keywords from :func:`add_input_options`' flags."""
+    return {"fov": args.fov, "flat": args.flat, "max_pixels": args.max_pixels}
+
+
+def parse_fps(text: str) -> Fraction:
+    """``30``, ``29.97`` or ``30000/1001`` → an exact Fraction, for argparse."""
+    try:
+        fps = Fraction(text).limit_denominator(1001)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate (e.g. 30, 29.97 or 30000/1001)") from None
+    if fps <= 0:
+        raise argparse.ArgumentTypeError(f"frame rate must be positive, not {text}")
+    return fps
+
+
+def add_encode_options(p: argparse.ArgumentParser) -> None:
+    """``--codec``, ``--crf``, ``--preset``: how the video track is encoded (shared by the video commands)."""
+    from ..videoio import EncodeSettings  # a light import (PyAV), but keep --help fast
+
+    d = EncodeSettings()
+    p.add_argument("--codec", default=d.codec,
+                   help=f"FFmpeg video encoder (default {d.codec}; e.g. libx265, libvpx-vp9, mpeg4)")
+    p.add_argument("--crf", type=int, default=d.crf, help=f"constant rate factor, lower is better (default {d.crf})")
+    p.add_argument("--encoder-preset", default=d.preset, help=f"x264/x265 speed preset (default {d.preset})")
+    p.add_argument("--pix-fmt", default=d.pix_fmt, help=f"pixel format (default {d.pix_fmt}, what players expect)")
+
+
+def encode_settings(args: argparse.Namespace) -> EncodeSettings:
+    """The :class:`vrdream.videoio.EncodeSettings` from :func:`add_encode_options`' flags."""
+    from ..videoio import EncodeSettings
+
+    return EncodeSettings(codec=args.codec, pix_fmt=args.pix_fmt, crf=args.crf, preset=args.encoder_preset)

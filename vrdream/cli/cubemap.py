@@ -6,7 +6,7 @@ import argparse
 
 from ..photosphere import MAX_PIXELS
 from ._common import add_output_options
-from .info import parse_fov
+from ._common import parse_fov
 
 ORDER = 20
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_dream_options, add_output_options, settings_from_args
-from .info import add_input_options
+from ._common import add_dream_options, add_input_options, add_output_options, settings_from_args
 
 ORDER = 30
 

@@ -5,39 +5,9 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 
-from ._common import add_output_options
+from ._common import add_encode_options, add_output_options, encode_settings, parse_fps
 
 ORDER = 60
-
-
-def parse_fps(text: str) -> Fraction:
-    """``30``, ``29.97`` or ``30000/1001`` → an exact Fraction, for argparse."""
-    try:
-        fps = Fraction(text).limit_denominator(1001)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate (e.g. 30, 29.97 or 30000/1001)") from None
-    if fps <= 0:
-        raise argparse.ArgumentTypeError(f"frame rate must be positive, not {text}")
-    return fps
-
-
-def add_encode_options(p: argparse.ArgumentParser) -> None:
-    """``--codec``, ``--crf``, ``--preset``: how the video track is encoded (shared by the video commands)."""
-    from ..videoio import EncodeSettings  # a light import (PyAV), but keep --help fast
-
-    d = EncodeSettings()
-    p.add_argument("--codec", default=d.codec,
-                   help=f"FFmpeg video encoder (default {d.codec}; e.g. libx265, libvpx-vp9, mpeg4)")
-    p.add_argument("--crf", type=int, default=d.crf, help=f"constant rate factor, lower is better (default {d.crf})")
-    p.add_argument("--preset", default=d.preset, help=f"x264/x265 speed preset (default {d.preset})")
-    p.add_argument("--pix-fmt", default=d.pix_fmt, help=f"pixel format (default {d.pix_fmt}, what players expect)")
-
-
-def encode_settings(args: argparse.Namespace):  # -> EncodeSettings (lazy import)
-    """The :class:`vrdream.videoio.EncodeSettings` from :func:`add_encode_options`' flags."""
-    from ..videoio import EncodeSettings
-
-    return EncodeSettings(codec=args.codec, pix_fmt=args.pix_fmt, crf=args.crf, preset=args.preset)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

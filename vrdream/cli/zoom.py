@@ -1,0 +1,47 @@
+"""``vrdream zoom IN -o OUT.mp4``: dream, zoom a little toward a direction, dream again: a seamless 360° zoom video."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_dream_options, add_encode_options, add_output_options, encode_settings, settings_from_args
+from .dream import _yaw_pitch
+
+ORDER = 55
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..zoom import ZoomSettings
+
+    d = ZoomSettings()
+    p = sub.add_parser("zoom", help="endless-zoom dream video (Möbius zoom on the sphere)",
+                       description=__doc__.splitlines()[0].replace("``", ""))
+    p.add_argument("input", metavar="IN", help="photosphere (or a picture with --flat)")
+    add_output_options(p)
+    add_dream_options(p)
+    z = p.add_argument_group("zoom")
+    z.add_argument("--frames", type=int, default=d.frames, help=f"frames (default {d.frames})")
+    z.add_argument("--zoom", type=float, default=d.zoom, help=f"zoom per frame (default {d.zoom})")
+    z.add_argument("--steps-per-frame", type=int, default=d.steps, help=f"dream steps per frame (default {d.steps})")
+    z.add_argument("--toward", type=_yaw_pitch, default=d.toward, metavar="YAW,PITCH", help="direction to zoom toward")
+    z.add_argument("--spin", type=float, default=d.spin, help="degrees turned about the zoom axis per frame")
+    z.add_argument("--fps", type=int, default=d.fps, help=f"frames per second (default {d.fps})")
+    z.add_argument("--flat", action="store_true", help="an ordinary picture: planar zoom into its centre, no 360° metadata")
+    z.add_argument("--dream-width", type=int, help="equirect width the dream runs at (default: the input's)")
+    add_encode_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..dream import Dreamer
+    from ..sphere import SphereOptions
+    from ..zoom import ZoomSettings, zoom_video
+
+    settings = settings_from_args(args)
+    zoom = ZoomSettings(args.frames, args.zoom, args.steps_per_frame, args.toward, args.spin, args.fps)
+    out = zoom_video(args.input, args.output, Dreamer(settings), zoom, sphere=SphereOptions(dream_width=args.dream_width),
+                     flat=args.flat, dream_id=repr(settings), encode=encode_settings(args), overwrite=args.overwrite,
+                     quiet=args.quiet)
+    if not args.quiet:
+        print(f"wrote {out}")
+    return 0
