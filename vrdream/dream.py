@@ -23,7 +23,7 @@ from torch import Tensor
 from .backbones import Backbone, create_backbone
 from .device import autocast, autocast_dtype, memory_budget, resolve_device
 from .errors import VrdreamError
-from .gradient import activation_bytes_per_pixel, input_gradient, tile_for_budget
+from .gradient import activation_bytes_per_pixel, input_gradient, passes_for_budget
 from .objective import Objective, parse_objective
 from .octave import normalize_gradient, octave_sizes, resize
 
@@ -64,7 +64,9 @@ class DreamSettings:
     precision: str = "auto"
     #: ``auto``, ``cpu``, ``cuda``, ``cuda:1`` …
     device: str = "auto"
-    #: Tile side for the network's input; None picks the largest that fits ``memory_fraction`` of free memory.
+    #: Run the network in NHWC layout (measured 1.2-1.8x faster on this CPU for EfficientNet-Lite; see bench/dream.py).
+    channels_last: bool = True
+    #: Tile side for the network's input; None: whole views, batched as far as ``memory_fraction`` of free memory allows.
     tile: int | None = None
     #: Share of free RAM/VRAM the network's activations may take when ``tile`` is None.
     memory_fraction: float = 0.4
@@ -135,16 +137,18 @@ class Dreamer:
         self.settings = settings
         self.device = resolve_device(settings.device)
         self.dtype = autocast_dtype(self.device, settings.precision)
-        self.backbone = backbone if backbone is not None else create_backbone(settings.backbone, device=self.device)
+        self.backbone = backbone if backbone is not None else create_backbone(
+            settings.backbone, device=self.device, channels_last=settings.channels_last)
         self.objective = build_objective(self.backbone, settings.objective, guide, self.dtype)
         self._bytes_per_pixel = activation_bytes_per_pixel(self.backbone, self.objective, self.device, self.dtype)
 
-    def tile(self, batch: int) -> int:
-        """Tile side for ``batch`` views at once: the setting, or the largest that fits the memory budget."""
+    def passes(self, shape: tuple[int, ...]) -> tuple[int, int | None]:
+        """(images per pass, tile side or None) for network inputs of ``shape``: the ``tile`` setting,
+        or what fits the memory budget (whole images first)."""
         if self.settings.tile is not None:
-            return self.settings.tile
+            return 1, self.settings.tile
         budget = memory_budget(self.device, self.settings.memory_fraction)
-        return tile_for_budget(budget, self._bytes_per_pixel, batch, self.backbone.spec.min_size)
+        return passes_for_budget(budget, self._bytes_per_pixel, tuple(shape), self.backbone.spec.min_size)
 
     def total_steps(self, param: Param, init: Tensor | None = None, steps: int | None = None) -> int:
         s = self.settings
@@ -199,7 +203,8 @@ class Dreamer:
         gradient is then carried back onto the canvas by the parameterisation.
         """
         views = param.views(canvas, generator, jitter)
-        g = input_gradient(self.backbone, self.objective, views.images, tile=self.tile(views.images.shape[0]),
+        batch, tile = self.passes(views.images.shape)
+        g = input_gradient(self.backbone, self.objective, views.images, tile=tile, batch=batch,
                            generator=generator, dtype=self.dtype)
         return views.to_canvas(g)
 

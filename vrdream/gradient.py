@@ -30,25 +30,31 @@ def evaluate(backbone: Backbone, objective: Objective, x: Tensor) -> Tensor:
 
 
 def input_gradient(backbone: Backbone, objective: Objective, x: Tensor, *, tile: int | None = None,
-                   generator: torch.Generator | None = None, dtype: torch.dtype | None = None) -> Tensor:
-    """d objective / d x for x (B, 3, H, W), computed tile by tile; returns fp32 (B, 3, H, W).
+                   batch: int | None = None, generator: torch.Generator | None = None,
+                   dtype: torch.dtype | None = None) -> Tensor:
+    """d objective / d x for x (B, 3, H, W), in passes of at most ``batch`` images, each cut into tiles
+    of side ``tile`` when it is larger; returns fp32 (B, 3, H, W).
 
-    Each tile's objective is weighted by its share of the image area, so the
-    tiles' gradients add up to what one untiled pass would give (up to the
-    context lost at tile borders, which the random grid offset moves around).
+    Each piece's objective is weighted by its share of the whole input, so the
+    pieces' gradients add up to what one pass would give (up to the context
+    lost at tile borders, which the random grid offset moves around). Whole
+    images are preferred to tiles: they lose no context.
     """
-    h, w = x.shape[-2:]
+    b, _, h, w = x.shape
+    step = b if batch is None else max(1, batch)
     min_len = backbone.spec.min_size
-    rows = _cuts(h, tile, min_len, generator)
-    cols = _cuts(w, tile, min_len, generator)
     grad = torch.zeros_like(x, dtype=torch.float32)
-    for r0, r1 in zip(rows[:-1], rows[1:]):
-        for c0, c1 in zip(cols[:-1], cols[1:]):
-            part = x[..., r0:r1, c0:c1].detach().requires_grad_(True)
-            with torch.enable_grad(), autocast(x.device, dtype):
-                value = evaluate(backbone, objective, part) * ((r1 - r0) * (c1 - c0) / (h * w))
-                (g,) = torch.autograd.grad(value, part)
-            grad[..., r0:r1, c0:c1] = g
+    for i in range(0, b, step):
+        rows = _cuts(h, tile, min_len, generator)
+        cols = _cuts(w, tile, min_len, generator)
+        for r0, r1 in zip(rows[:-1], rows[1:]):
+            for c0, c1 in zip(cols[:-1], cols[1:]):
+                part = x[i:i + step, :, r0:r1, c0:c1].detach().requires_grad_(True)
+                share = part.shape[0] * (r1 - r0) * (c1 - c0) / (b * h * w)
+                with torch.enable_grad(), autocast(x.device, dtype):
+                    value = evaluate(backbone, objective, part) * share
+                    (g,) = torch.autograd.grad(value, part)
+                grad[i:i + step, :, r0:r1, c0:c1] = g
     return grad
 
 
@@ -93,12 +99,17 @@ def activation_bytes_per_pixel(backbone: Backbone, objective: Objective, device:
     return saved / (size * size)
 
 
-def tile_for_budget(budget_bytes: int, bytes_per_pixel: float, batch: int, min_size: int,
-                    multiple: int = 32) -> int:
-    """The largest square tile (a multiple of ``multiple``) whose activations for ``batch`` images fit the budget.
+def passes_for_budget(budget_bytes: int, bytes_per_pixel: float, shape: tuple[int, ...], min_size: int,
+                      multiple: int = STRIDE) -> tuple[int, int | None]:
+    """(images per pass, tile side or None) so that one pass's activations fit ``budget_bytes``.
 
-    Autograd's saved tensors are about half of the peak (the backward pass
-    allocates gradients of similar size), hence the factor 2.
+    Whole images are batched as far as the budget allows; only an image that
+    does not fit alone is tiled, with the largest square tile (a multiple of
+    ``multiple``) that fits. Autograd's saved tensors are about half of the
+    peak (the backward pass allocates gradients of similar size), hence the factor 2.
     """
-    side = math.sqrt(budget_bytes / (2 * bytes_per_pixel * max(batch, 1)))
-    return max(min_size, int(side) // multiple * multiple)
+    b, _, h, w = shape
+    pixels = budget_bytes / (2 * bytes_per_pixel)
+    if h * w <= pixels:
+        return max(1, min(b, int(pixels // (h * w)))), None
+    return 1, max(min_size, int(math.sqrt(pixels)) // multiple * multiple)

@@ -141,7 +141,7 @@ def dream_file(src: str | Path, dst: str | Path, settings: DreamSettings, *, pre
     kw = {"max_pixels": max_pixels} if max_pixels else {}
     ps = read_photosphere(src, fov=fov, flat=flat, **kw)
     device = resolve_device(settings.device)
-    backbone = create_backbone(settings.backbone, weights=weights, device=device)
+    backbone = create_backbone(settings.backbone, weights=weights, device=device, channels_last=settings.channels_last)
     guide_img = to_tensor(read_photosphere(guide, flat=True).pixels) if guide else None
     dreamer = Dreamer(settings, backbone=backbone, guide=guide_img)
     settings = dreamer.settings.replace(objective=settings.objective or backbone.spec.default_layer)
