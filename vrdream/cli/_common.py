@@ -60,20 +60,26 @@ def settings_from_args(args: argparse.Namespace) -> DreamSettings:
     return get_preset(args.preset).settings.replace(**given)
 
 
-def parse_fov(text: str) -> tuple[float, float]:
-    """``"H,V"`` → (h, v) degrees, for argparse."""
+def number_pair(text: str) -> tuple[float, float]:
+    """``"A,B"`` → (a, b): YAW,PITCH and H,V options (degrees), for argparse."""
     try:
-        h, v = (float(x) for x in text.split(","))
+        a, b = (float(x) for x in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not H,V (two numbers in degrees, e.g. 120,90)") from None
-    return h, v
+        raise argparse.ArgumentTypeError(f"{text!r} is not two numbers in degrees separated by a comma, "
+                                         "e.g. 30,-10") from None
+    return a, b
+
+
+def command(sub: argparse._SubParsersAction, name: str, doc: str, help: str, **kw: object) -> argparse.ArgumentParser:
+    """A sub-command's parser, described by the first line of its module's docstring."""
+    return sub.add_parser(name, help=help, description=doc.splitlines()[0].replace("``", ""), **kw)
 
 
 def add_input_options(p: argparse.ArgumentParser) -> None:
     """``--fov H,V``, ``--flat`` and ``--max-pixels N``: how to read an input panorama."""
     from ..photosphere import MAX_PIXELS
 
-    p.add_argument("--fov", type=parse_fov, metavar="H,V",
+    p.add_argument("--fov", type=number_pair, metavar="H,V",
                    help="field of view in degrees of an image without Photo Sphere metadata that is not 2:1; "
                         "placed as a partial panorama centred at yaw 0, pitch 0")
     p.add_argument("--flat", action="store_true", help="an ordinary picture, not a panorama")

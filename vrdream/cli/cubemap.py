@@ -5,16 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ..photosphere import MAX_PIXELS
-from ._common import add_output_options
-from ._common import parse_fov
+from ._common import add_output_options, command, number_pair
 
 ORDER = 20
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "cubemap", help="equirect panorama -> cube faces F R B L U D (py360convert's orientation)",
-        description=__doc__.splitlines()[0].replace("``", ""),
+    p = command(sub, "cubemap", __doc__, help="equirect panorama -> cube faces F R B L U D (py360convert's orientation)",
         epilog="--layout faces writes six files beside OUT: -o out/cube.png gives out/cube_F.png, cube_R, "
                "cube_B, cube_L, cube_U, cube_D. dice is the 4:3 cross (U above F; L F R B; D below F) that "
                "Unity and Unreal import; horizon is the 6:1 strip F R B L U D. A partial panorama's unknown "
@@ -25,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--face-size", type=int, metavar="N", help="face width in pixels (default: panorama width / 4)")
     p.add_argument("--interpolation", choices=("bilinear", "bicubic"), default="bicubic",
                    help="resampling (default bicubic: sharper, and e2c -> c2e loses less)")
-    p.add_argument("--fov", type=parse_fov, metavar="H,V",
+    p.add_argument("--fov", type=number_pair, metavar="H,V",
                    help="field of view in degrees of an image without Photo Sphere metadata that is not 2:1")
     p.add_argument("--max-pixels", type=int, default=MAX_PIXELS, metavar="N",
                    help=f"refuse images of more than N pixels (default {MAX_PIXELS})")

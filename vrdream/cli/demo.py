@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_quiet
+from ._common import add_quiet, command
 
 ORDER = 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="dream the bundled sample panorama and write previews",
-                       description=__doc__.splitlines()[0].replace("``", ""))
+    p = command(sub, "demo", __doc__, help="dream the bundled sample panorama and write previews")
     p.add_argument("sample", nargs="?", help="panorama to use instead of samples/mars.jpg")
     p.add_argument("-o", "--output", default="vrdream-demo", help="folder for the results (default ./vrdream-demo)")
     p.add_argument("--preset", default=None, help="dream preset (default: the default preset)")

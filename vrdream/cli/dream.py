@@ -5,21 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_dream_options, add_input_options, add_output_options, settings_from_args
+from ._common import (
+    add_dream_options,
+    add_input_options,
+    add_output_options,
+    command,
+    number_pair,
+    settings_from_args,
+)
 
 ORDER = 30
 
 
-def _yaw_pitch(text: str) -> tuple[float, float]:
-    try:
-        yaw, pitch = (float(x) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not YAW,PITCH (degrees, e.g. 30,-10)") from None
-    return yaw, pitch
-
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("dream", help="dream a photosphere (or --flat picture)", description=__doc__.splitlines()[0].replace("``", ""))
+    p = command(sub, "dream", __doc__, help="dream a photosphere (or --flat picture)")
     p.add_argument("input", metavar="IN", help="photosphere (JPEG, PNG, TIFF, WebP)")
     add_output_options(p)
     add_input_options(p)
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--keep-faces", metavar="DIR", help="also write the dreamed cube faces into DIR")
     w = p.add_argument_group("where to dream")
     w.add_argument("--mask", type=Path, help="grey equirect mask image (white = dream)")
-    w.add_argument("--select", type=_yaw_pitch, metavar="YAW,PITCH", help="magic wand: dream the region of similar colour around this direction")
+    w.add_argument("--select", type=number_pair, metavar="YAW,PITCH", help="magic wand: dream the region of similar colour around this direction")
     w.add_argument("--tolerance", type=float, default=0.12, help="magic wand colour tolerance (default 0.12)")
     w.add_argument("--region", choices=["sky", "ground"], help="dream only above or below the horizon")
     u = p.add_argument_group("output")

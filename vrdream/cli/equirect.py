@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_output_options
+from ._common import add_output_options, command
 
 ORDER = 21
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "equirect", help="cube faces -> equirect panorama with Photo Sphere metadata",
-        description=__doc__.splitlines()[0].replace("``", ""),
+    p = command(sub, "equirect", __doc__, help="cube faces -> equirect panorama with Photo Sphere metadata",
         epilog="FACES: six face images in the order F R B L U D, or one image holding all six, told apart by "
                "its shape: a 4:3 dice cross (U above F; L F R B; D below F) or a 6:1 strip F R B L U D "
                "(py360convert's layouts, as written by `vrdream cubemap`).")

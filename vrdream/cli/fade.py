@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 
-from ._common import add_encode_options, add_output_options, encode_settings, parse_fps
+from ._common import (
+    add_encode_options,
+    add_output_options,
+    command,
+    encode_settings,
+    parse_fps,
+)
 
 ORDER = 60
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fade", help="raw → dream → raw crossfade video (360°)",
-                       description=__doc__.splitlines()[0].replace("``", ""))
+    p = command(sub, "fade", __doc__, help="raw → dream → raw crossfade video (360°)")
     p.add_argument("raw", metavar="RAW", help="the raw panorama")
     p.add_argument("dream", metavar="DREAM", help="its dream (same 2:1 canvas; the raw is resized to it)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of the whole cycle (default 10)")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import add_input_options, read_kwargs
+from ._common import add_input_options, command, read_kwargs
 
 ORDER = 10
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="describe a panorama file and how it would be processed",
-                       description=__doc__.splitlines()[0].replace("``", ""))
+    p = command(sub, "info", __doc__, help="describe a panorama file and how it would be processed")
     p.add_argument("input", metavar="IN", help="JPEG, PNG, TIFF or WebP panorama")
     add_input_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")

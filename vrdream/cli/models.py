@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from ._common import command
+
 ORDER = 90
 
 
@@ -52,8 +54,7 @@ SECTIONS: tuple[tuple[str, Callable[[], list[str]]], ...] = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("models", help="list backbones, layers, presets and super-resolution models",
-                              description=__doc__.splitlines()[0].replace("``", ""))
+    p = command(subparsers, "models", __doc__, help="list backbones, layers, presets and super-resolution models")
     p.set_defaults(run=run)
 
 

@@ -6,14 +6,13 @@ import argparse
 import os
 from pathlib import Path
 
-from ._common import add_output_options
+from ._common import add_output_options, command
 
 ORDER = 40
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("upscale", help="super-resolve a panorama (or --flat picture) x2..x4",
-                       description=__doc__.splitlines()[0].replace("``", ""),
+    p = command(sub, "upscale", __doc__, help="super-resolve a panorama (or --flat picture) x2..x4",
                        epilog="Panoramas are tiled with their context taken through the sphere, so neither the "
                               "0/360 degree wrap nor the poles show a seam; GPano is rescaled to the new size.")
     p.add_argument("input", metavar="IN", help="panorama or picture (JPEG, PNG, TIFF, WebP)")

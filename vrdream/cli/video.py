@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_dream_options, add_encode_options, add_output_options, encode_settings, settings_from_args
+from ._common import (
+    add_dream_options,
+    add_encode_options,
+    add_output_options,
+    command,
+    encode_settings,
+    settings_from_args,
+)
 
 ORDER = 50
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("video", help="dream a 360° video with temporal coherence",
-                       description=__doc__.splitlines()[0].replace("``", ""))
+    p = command(sub, "video", __doc__, help="dream a 360° video with temporal coherence")
     p.add_argument("input", metavar="IN", help="equirectangular video (any FFmpeg-readable file)")
     add_output_options(p)
     add_dream_options(p)

@@ -13,17 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InputError, VrdreamError
-from ._common import add_quiet
+from ._common import add_quiet, command, number_pair
 
 ORDER = 70
 
-
-def _pair(text: str) -> tuple[float, float]:
-    try:
-        y, p = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YAW,PITCH in degrees, got {text!r}") from None
-    return y, p
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -37,8 +30,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("view", help="view a dream in VR (or a window, or as a screenshot)",
-                              description=__doc__.split("\n\n")[0].replace("``", ""))
+    p = command(subparsers, "view", __doc__, help="view a dream in VR (or a window, or as a screenshot)")
     p.add_argument("dream", type=Path, metavar="DREAM", help="the dreamed photosphere")
     p.add_argument("--raw", type=Path, help="the raw photosphere (default: the one DREAM records)")
     where = p.add_mutually_exclusive_group()
@@ -50,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pitch", type=float, default=None, help="start view pitch, degrees (up positive)")
     p.add_argument("--fov", type=float, default=90.0,
                    help="horizontal field of view of the screenshot or window, degrees (90)")
-    p.add_argument("--gaze", type=_pair, default=None, metavar="Y,P",
+    p.add_argument("--gaze", type=number_pair, default=None, metavar="Y,P",
                    help="screenshot: where the viewer looks, yaw,pitch degrees (default: the view centre; "
                         "write --gaze=-30,10 for a negative yaw)")
     p.add_argument("--size", type=_size, default=(1024, 768), metavar="WxH", help="screenshot size (1024x768)")

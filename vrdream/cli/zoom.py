@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_dream_options, add_encode_options, add_output_options, encode_settings, settings_from_args
-from .dream import _yaw_pitch
+from ._common import (
+    add_dream_options,
+    add_encode_options,
+    add_output_options,
+    command,
+    encode_settings,
+    number_pair,
+    settings_from_args,
+)
 
 ORDER = 55
 
@@ -14,8 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from ..zoom import ZoomSettings
 
     d = ZoomSettings()
-    p = sub.add_parser("zoom", help="endless-zoom dream video (Möbius zoom on the sphere)",
-                       description=__doc__.splitlines()[0].replace("``", ""))
+    p = command(sub, "zoom", __doc__, help="endless-zoom dream video (Möbius zoom on the sphere)")
     p.add_argument("input", metavar="IN", help="photosphere (or a picture with --flat)")
     add_output_options(p)
     add_dream_options(p)
@@ -23,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     z.add_argument("--frames", type=int, default=d.frames, help=f"frames (default {d.frames})")
     z.add_argument("--zoom", type=float, default=d.zoom, help=f"zoom per frame (default {d.zoom})")
     z.add_argument("--steps-per-frame", type=int, default=d.steps, help=f"dream steps per frame (default {d.steps})")
-    z.add_argument("--toward", type=_yaw_pitch, default=d.toward, metavar="YAW,PITCH", help="direction to zoom toward")
+    z.add_argument("--toward", type=number_pair, default=d.toward, metavar="YAW,PITCH", help="direction to zoom toward")
     z.add_argument("--spin", type=float, default=d.spin, help="degrees turned about the zoom axis per frame")
     z.add_argument("--fps", type=int, default=d.fps, help=f"frames per second (default {d.fps})")
     z.add_argument("--flat", action="store_true", help="an ordinary picture: planar zoom into its centre, no 360° metadata")
