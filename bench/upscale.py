@@ -97,7 +97,6 @@ def main() -> None:
         sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
         for precision in precisions(device):
             dtype = sr_dtype(torch.device(device), precision)
-            ceiling = matmul_flops(device, dtype)
             for name, spec in SR_MODELS.items():
                 width = WIDTH[spec.arch] * (4 if device == "cuda" else 1)
                 x = panorama(width).to(device)
@@ -110,13 +109,15 @@ def main() -> None:
                 untiled = best_of(lambda: run(10**5), repeat=repeat, sync=sync)
                 tiled = best_of(lambda: run(width // 2), repeat=repeat, sync=sync)
                 flops = flops_per_pixel(name, device, dtype)
+                ceiling = matmul_flops(device, dtype)  # beside the timing: the load here changes by the minute
                 h = width // 2
                 work = computed_pixels(h, width, 10**5)  # the untiled run's pixels, its margin included
                 rows.append({"device": device, "threads": torch.get_num_threads() if device == "cpu" else "",
                              "model": name, "precision": precision, "input": f"{width}x{width // 2}",
                              "s/MP untiled": untiled / mp, "s/MP tiled": tiled / mp, "tiled/untiled": tiled / untiled,
                              "pixels tiled/untiled": computed_pixels(h, width, width // 2) / work,
-                             "GFLOP/MP": flops / 1e3, "% of matmul ceiling": 100 * flops * work / untiled / ceiling})
+                             "GFLOP/MP": flops / 1e3, "ceiling GFLOP/s": ceiling / 1e9,
+                             "% of matmul ceiling": 100 * flops * work / untiled / ceiling})
                 print(rows[-1], flush=True)
     rows.append(memory_row())
     notes = (f"x{SCALE}; seconds per input megapixel, weights loading included; tiled = tiles of width/2 px "
@@ -124,7 +125,8 @@ def main() -> None:
              f"at 4096x2048 the default CPU tiles cost {auto_overhead('compact'):.3f}x the untiled pixels with the "
              f"compact net, {auto_overhead('esrgan'):.3f}x with RRDB and UpConv7; "
              "% of ceiling counts the FLOPs of the pixels computed (margin included); "
-             "the ceiling is a dense 2048^3 matmul in the same precision and thread count. Last row: the CLI "
+             "the ceiling is a dense 2048^3 matmul in the same precision and thread count, measured beside each row "
+             "(on a shared machine the load changes between rows). Last row: the CLI "
              "(auto precision) upscaling 4096x2048 to 16384x8192, JPEG written; its peak RSS is the memory bound. "
              "LD_PRELOAD jemalloc (see conventions) speeds the SR nets 2-2.7x on the CPU.")
     write_results("upscale", rows, notes)

@@ -194,3 +194,15 @@ def test_cli_flat_dream_and_bad_input(tmp_path, sample_pano, capsys):
     assert main(["dream", str(bad), "-o", str(tmp_path / "x.jpg"), "-q"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.jpg" in err[0]
+
+
+def test_laplacian_normalisation_is_seamless_on_the_cube():
+    """The gradient's Laplacian bands are filtered across face edges: a field that is smooth on the
+    sphere stays smooth (no band-pass response along the cube's edges)."""
+    from vrdream.octave import laplacian_bands
+
+    param = SphereParam(smooth_sphere(), 32)
+    faces = param.base((1, 6, 3, 32, 32))
+    fine = laplacian_bands(faces, 3, param.extend)[0].abs()[0].mean(dim=1)  # (6, 32, 32)
+    edge, inner = fine[:, :, [0, -1]].mean(), fine[:, 8:-8, 8:-8].mean()
+    assert edge < 2 * inner

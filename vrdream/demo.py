@@ -17,7 +17,8 @@ import numpy as np
 from .equirect import perspective
 from .errors import VrdreamError
 from .photosphere import read_photosphere
-from .pipeline import dream_file, to_numpy, to_tensor
+from .dream import DreamSettings
+from .pipeline import dream_file, provenance, to_numpy, to_tensor
 from .presets import DEFAULT_PRESET, get_preset
 from .sheet import contact_sheet, to_image
 
@@ -39,12 +40,23 @@ def run_demo(out_dir: str | Path = "vrdream-demo", sample: str | Path | None = N
              "side_by_side": out / "side_by_side.jpg", "sheet": out / "contact_sheet.png"}
     if src.resolve() != files["raw"].resolve():
         shutil.copyfile(src, files["raw"])
-    dream_file(files["raw"], files["dream"], get_preset(preset).settings, preset=preset, overwrite=True, quiet=quiet)
+    settings = get_preset(preset).settings
+    if not _already_dreamed(files["dream"], files["raw"], settings, preset):  # a rerun reuses a finished dream
+        dream_file(files["raw"], files["dream"], settings, preset=preset, overwrite=True, quiet=quiet)
     raw_px, dream_px = read_photosphere(files["raw"]).pixels, read_photosphere(files["dream"]).pixels
     to_image(np.concatenate([raw_px, dream_px], axis=0)).save(files["side_by_side"], quality=92)
     contact_sheet(_tiles(raw_px, dream_px, files["dream"]), 4, 300,
                   title=f"vrdream demo: {src.name}, preset {preset}").save(files["sheet"])
     return files
+
+
+def _already_dreamed(dream: Path, raw: Path, settings: DreamSettings, preset: str) -> bool:
+    """Whether ``dream`` exists, is newer than ``raw`` and records the same preset and settings."""
+    if not dream.is_file() or dream.stat().st_mtime < raw.stat().st_mtime:
+        return False
+    want = provenance(raw, dream, settings.replace(objective=settings.objective), preset)
+    have = read_photosphere(dream).vrdream
+    return all(have.get(k) == v for k, v in want.items())
 
 
 def _tiles(raw: np.ndarray, dream: np.ndarray, dream_path: Path) -> list[tuple[str, np.ndarray]]:

@@ -25,7 +25,7 @@ from .device import autocast, autocast_dtype, memory_budget, resolve_device
 from .errors import VrdreamError
 from .gradient import activation_bytes_per_pixel, input_gradient, passes_for_budget
 from .objective import Objective, parse_objective
-from .octave import normalize_gradient, octave_sizes, resize
+from .octave import normalize_gradient, octave_sizes, reflect_pad, resize
 
 Shape = tuple[int, ...]
 
@@ -97,6 +97,9 @@ class Param(Protocol):
     def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> Views:
         """Jittered network inputs made from ``canvas``, and the map of their gradient back onto it."""
 
+    def extend(self, canvas: Tensor, r: int) -> Tensor:
+        """``canvas`` with r more pixels around each image, continued as the surface continues."""
+
 
 @dataclass(frozen=True)
 class FlatParam:
@@ -117,6 +120,9 @@ class FlatParam:
 
     def mask(self, shape: Shape) -> Tensor | None:
         return None if self.where is None else resize(self.where, shape[-2:]).clamp(0, 1)
+
+    def extend(self, canvas: Tensor, r: int) -> Tensor:
+        return reflect_pad(canvas, r)
 
     def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> Views:
         j = max(int(round(jitter)), 0)
@@ -191,7 +197,7 @@ class Dreamer:
             g = self.canvas_gradient(param, canvas, generator, jitter)
             if where is not None:
                 g = g * where
-            canvas = (canvas + s.step_size * normalize_gradient(g, s.normalize, where)).clamp(0, 1)
+            canvas = (canvas + s.step_size * normalize_gradient(g, s.normalize, where, pad=param.extend)).clamp(0, 1)
             if on_step is not None:
                 on_step()
         return canvas

@@ -8,6 +8,10 @@ image, and dreaming continues there.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -40,41 +44,54 @@ def resize(img: Tensor, size: tuple[int, int]) -> Tensor:
     return out.reshape(*lead, *out.shape[-3:])
 
 
-def laplacian_split(img: Tensor, levels: int) -> list[Tensor]:
-    """Laplacian pyramid bands of (B, C, H, W), finest first; they sum back to ``img``."""
+def gaussian_blur(img: Tensor, sigma: float, pad: Callable[[Tensor, int], Tensor]) -> Tensor:
+    """Separable Gaussian blur of (..., H, W); ``pad(img, r)`` supplies r pixels around each image
+    (reflection for a flat picture, the neighbouring faces for a cube: so no border shows)."""
+    r = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-r, r + 1, dtype=img.dtype, device=img.device)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    k = k / k.sum()
+    padded = pad(img, r)
+    flat = padded.reshape(-1, 1, *padded.shape[-2:])
+    out = F.conv2d(F.conv2d(flat, k.reshape(1, 1, 1, -1)), k.reshape(1, 1, -1, 1))
+    return out.reshape(img.shape)
+
+
+def reflect_pad(img: Tensor, r: int) -> Tensor:
+    """Reflection padding of (..., H, W) by r (for flat pictures)."""
+    flat = img.reshape(-1, *img.shape[-3:])
+    r = min(r, img.shape[-1] - 1, img.shape[-2] - 1)
+    out = F.pad(flat, (r, r, r, r), mode="reflect")
+    return out.reshape(*img.shape[:-2], *out.shape[-2:])
+
+
+def laplacian_bands(img: Tensor, levels: int, pad: Callable[[Tensor, int], Tensor]) -> list[Tensor]:
+    """Band-pass layers of ``img``, finest first, from Gaussian blurs of σ = 1, 2, 4…; they sum to ``img``.
+
+    Blurs rather than decimation keep every band on the image's own grid, so a
+    cube canvas can be filtered across its face edges through ``pad``.
+    """
     bands = []
     cur = img
-    for _ in range(levels - 1):
-        if min(cur.shape[-2:]) < 4:
-            break
-        low = F.avg_pool2d(cur, 2, ceil_mode=True)
-        up = F.interpolate(low, size=cur.shape[-2:], mode="bilinear", align_corners=False)
-        bands.append(cur - up)
+    for k in range(levels - 1):
+        low = gaussian_blur(cur, 2.0 ** k, pad)
+        bands.append(cur - low)
         cur = low
-    bands.append(cur)
-    return bands
+    return bands + [cur]
 
 
-def laplacian_merge(bands: list[Tensor]) -> Tensor:
-    """Inverse of :func:`laplacian_split`."""
-    cur = bands[-1]
-    for band in reversed(bands[:-1]):
-        cur = band + F.interpolate(cur, size=band.shape[-2:], mode="bilinear", align_corners=False)
-    return cur
-
-
-def normalize_gradient(g: Tensor, mode: str, mask: Tensor | None = None, levels: int = 4, eps: float = 1e-8) -> Tensor:
+def normalize_gradient(g: Tensor, mode: str, mask: Tensor | None = None, *,
+                       pad: Callable[[Tensor, int], Tensor] = reflect_pad, levels: int = 4, eps: float = 1e-8) -> Tensor:
     """Scale-free gradient for a fixed step size.
 
     ``mean``: divide by mean |g| (the original DeepDream notebook).
-    ``laplacian``: divide each Laplacian band by its own standard deviation
+    ``laplacian``: divide each band of :func:`laplacian_bands` by its own standard deviation
     (lucid's ``lap_normalize``), which evens out coarse and fine structure.
-    ``mask`` (broadcastable to g) restricts the statistics to where the dream is applied.
+    ``mask`` (broadcastable to g) restricts the statistics to where the dream is applied;
+    ``pad`` is how the canvas continues past its borders (see :func:`gaussian_blur`).
     """
     if mode == "laplacian":
-        flat = g.reshape(-1, *g.shape[-3:])
-        bands = [b / (b.std() + eps) for b in laplacian_split(flat, levels)]
-        g = laplacian_merge(bands).reshape(g.shape)
+        g = sum(b / (b.std() + eps) for b in laplacian_bands(g, levels, pad))
     if mask is None:
         return g / (g.abs().mean() + eps)
     weight = mask.expand_as(g)

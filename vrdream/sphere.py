@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .cubemap import FACE_BASIS, c2e, e2c, face_dirs, resample_cubemap
+from .cubemap import FACE_BASIS, c2e, e2c, face_dirs, pad_faces, resample_cubemap
 from .equirect import axis_angle_matrix, rotate, rotation_matrix
 from .dream import FlatParam, Views
 from .octave import resize
@@ -74,6 +74,9 @@ class SphereParam:
     def mask(self, shape: Shape) -> Tensor | None:
         return None if self.where is None else faces_of(self.where, shape[-1]).clamp(0, 1)
 
+    def extend(self, canvas: Tensor, r: int) -> Tensor:
+        return pad_faces(canvas, r)
+
     def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> Views:
         rotation = jitter_rotation(generator, tilt=jitter * (math.pi / 2) / canvas.shape[-1])
         return self.views_at(canvas, rotation)
@@ -106,20 +109,40 @@ def gather_views(values: Tensor, weight: Tensor, rotation: Tensor, n: int, pad: 
     m = n + 2 * pad
     c = values.shape[1]
     local = rotate(face_dirs(n, device=values.device, dtype=torch.float32)[None], rotation.transpose(0, 1))[0]
-    basis = torch.tensor(FACE_BASIS, dtype=local.dtype, device=local.device)  # (6 views, right/up/forward, 3)
+    comps = local.unbind(-1)  # x, y, z of every canvas pixel in the turned cube's frame, each (6, n, n)
     stacked = torch.cat([values * weight, weight.expand(6, 1, m, m)], dim=1)  # (6, C + 1, m, m)
-    total = values.new_zeros(c + 1, 6, n, n)
-    for v in range(6):
-        right, up, fwd = basis[v]
-        z = local @ fwd
-        x, y = (local @ right) / z, (local @ up) / z
-        # pixel coordinates in the padded view -> grid_sample's [-1, 1] (align_corners=False)
-        gx = ((x + 1) * (n / 2) + pad) * (2 / m) - 1
-        gy = ((1 - y) * (n / 2) + pad) * (2 / m) - 1
-        grid = torch.stack([gx, gy], dim=-1).masked_fill((z <= 0)[..., None], 2.0)  # behind the view: outside
-        total += F.grid_sample(stacked[v:v + 1].expand(6, -1, -1, -1), grid.to(values.dtype), mode="bilinear",
-                               padding_mode="zeros", align_corners=False).transpose(0, 1)
+    total = values.new_zeros(c + 1, 6 * n, n)
+    # grid_sample runs one batch item per thread on the CPU: views go in groups of the thread count
+    group = max(1, torch.get_num_threads())
+    for first in range(0, 6, group):
+        views = range(first, min(6, first + group))
+        grids = torch.stack([_view_grid(comps, FACE_BASIS[v], n, pad) for v in views])  # (g, 6n, n, 2)
+        sampled = F.grid_sample(stacked[first:first + len(views)], grids.to(values.dtype), mode="bilinear",
+                                padding_mode="zeros", align_corners=False)  # (g, C + 1, 6n, n)
+        total += sampled.sum(dim=0)
+    total = total.reshape(c + 1, 6, n, n)
     return (total[:c] / total[c:].clamp_min(1e-6)).transpose(0, 1)[None]
+
+
+def _view_grid(comps: tuple[Tensor, Tensor, Tensor], basis: tuple, n: int, pad: int) -> Tensor:
+    """``grid_sample`` coordinates (6n, n, 2) in one padded view of directions given as components.
+
+    The view's right/up/forward vectors are signed axes, so its coordinates are
+    signed components (no matrix product); directions behind it get coordinates
+    outside the image, which zeros padding turns into "not in this view".
+    """
+    def along(axis: tuple[int, int, int]) -> Tensor:
+        k = max(range(3), key=lambda i: abs(axis[i]))
+        return comps[k] if axis[k] > 0 else -comps[k]
+
+    right, up, fwd = basis
+    z = along(fwd)
+    inv = 1 / z.clamp_min(1e-6)
+    m = n + 2 * pad
+    gx = (along(right) * inv + 1) * (n / m) + (2 * pad / m - 1)
+    gy = (1 - along(up) * inv) * (n / m) + (2 * pad / m - 1)
+    gx = torch.where(z > 0, gx, torch.full_like(gx, 2.0))
+    return torch.stack([gx, gy], dim=-1).reshape(6 * n, n, 2)
 
 
 def faces_of(equi: Tensor, n: int) -> Tensor:

@@ -58,7 +58,7 @@ class VideoSettings:
     0.05 where nothing moves because it then dreamed every frame in full (see
     :data:`HALLUCINATION_MACHINE`); after a short dream, static regions would lose their dream. On the
     test video (docs/video_coherence.png) static 0.9 both keeps the dream and flickers less than 0.05
-    (0.019 vs 0.023; independent per-frame dreams: 0.053).
+    (0.019 vs 0.023; independent per-frame dreams: 0.054).
     """
 
     steps_first: int = 10
