@@ -11,6 +11,7 @@ import json
 import math
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -38,8 +39,7 @@ def main() -> None:
         pixels = resize(pixels, (args.width, args.width // 2))
     raw = to_tensor(pixels)
     dreamer = Dreamer(get_preset(DEFAULT_PRESET).settings)
-    work = DOCS / "_seamless"
-    work.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="vrdream-seamless-"))
     to_image(pixels).save(work / "raw.png")
     results = {}
     for name, fn in (("naive per-face", dream_faces_independently), ("vrdream joint sphere", dream_sphere)):

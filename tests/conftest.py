@@ -75,3 +75,20 @@ def partial_photosphere(tmp_path: Path, sample_pano: Path) -> Path:
     part.save(path, quality=92, exif=phone_exif().tobytes(),
               xmp=_phone_xmp(left, top, width, height, full_w, full_h))
     return path
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    """The default backbone, loaded once for every test that dreams."""
+    from vrdream.backbones import create_backbone
+
+    return create_backbone("efficientnet_lite0")
+
+
+@pytest.fixture(scope="session")
+def sample_equirect(sample_pano: Path):
+    """``samples/mars.jpg`` as a (1, 3, 512, 1024) tensor in [0, 1]."""
+    from vrdream.photosphere import read_photosphere
+    from vrdream.pipeline import to_tensor
+
+    return to_tensor(read_photosphere(sample_pano).pixels)

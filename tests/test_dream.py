@@ -5,28 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vrdream.backbones import create_backbone, list_backbones
+from vrdream.backbones import list_backbones
 from vrdream.dream import Dreamer, DreamSettings, FlatParam
 from vrdream.errors import VrdreamError
 from vrdream.gradient import _cuts, input_gradient
 from vrdream.objective import ClassLogit, LayerActivation, WeightedSum, parse_objective
 from vrdream.octave import laplacian_bands, normalize_gradient, octave_sizes, reflect_pad
-from vrdream.pipeline import to_tensor
 from vrdream.presets import PRESETS, get_preset
 
 FAST = DreamSettings(objective="blocks.2", octaves=2, steps=2, precision="fp32", device="cpu")
 
 
 @pytest.fixture(scope="module")
-def lite0():
-    return create_backbone("efficientnet_lite0")
-
-
-@pytest.fixture(scope="module")
-def photo(sample_pano) -> torch.Tensor:
-    from vrdream.photosphere import read_photosphere
-
-    return to_tensor(read_photosphere(sample_pano).pixels)[..., 160:288, 400:528].contiguous()  # (1, 3, 128, 128)
+def photo(sample_equirect) -> torch.Tensor:
+    return sample_equirect[..., 160:288, 400:528].contiguous()  # (1, 3, 128, 128): horizon, ground and rover
 
 
 def test_octave_sizes_coarse_to_fine_and_respect_min_size():
@@ -138,3 +130,19 @@ def test_presets_are_valid():
         parse_objective(p.settings.objective, layers=list(spec.layers))
     with pytest.raises(VrdreamError):
         get_preset("nope")
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_flat_dream_with_every_preset(tmp_path, photo, preset):
+    from PIL import Image
+
+    from vrdream.cli import main
+    from vrdream.photosphere import read_photosphere
+
+    src, out = tmp_path / "photo.png", tmp_path / "dream.png"
+    Image.fromarray((photo[0, :, :96, :96].permute(1, 2, 0).numpy() * 255).astype("uint8")).save(src)
+    assert main(["dream", str(src), "--flat", "-o", str(out), "--preset", preset, "--steps", "1", "--octaves", "1",
+                 "-q"]) == 0
+    dreamed = read_photosphere(out, flat=True)
+    assert dreamed.pixels.shape == (96, 96, 3)
+    assert dreamed.vrdream["Preset"] == preset

@@ -13,27 +13,21 @@ import torch
 import torch.nn.functional as F
 
 from vrdream import select
-from vrdream.backbones import create_backbone
 from vrdream.cli import main
 from vrdream.cubemap import c2e, padded_fov
 from vrdream.dream import Dreamer, DreamSettings
 from vrdream.equirect import equirect_dirs, perspective, rotation_matrix
 from vrdream.gradient import input_gradient
 from vrdream.photosphere import read_photosphere
-from vrdream.pipeline import dream_file, to_tensor
+from vrdream.pipeline import dream_file
 from vrdream.sphere import SphereOptions, SphereParam, dream_sphere, faces_of, feather
 
 TINY = DreamSettings(objective="blocks.3", octaves=2, steps=4, precision="fp32", device="cpu")
 
 
 @pytest.fixture(scope="module")
-def lite0():
-    return create_backbone("efficientnet_lite0")
-
-
-@pytest.fixture(scope="module")
-def sample(sample_pano) -> torch.Tensor:
-    return to_tensor(read_photosphere(sample_pano).pixels)
+def sample(sample_equirect) -> torch.Tensor:
+    return sample_equirect
 
 
 def corr(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from videos import attractor_dream, load_panorama, make_video
+from videos import attractor_dream, dream_sequence, load_panorama, make_video
 
 from vrdream.checkpoint import job_key
 from vrdream.spherical import read_spherical
 from vrdream.pipeline import to_tensor
-from vrdream.video import HALLUCINATION_MACHINE, VideoSettings, dream_video, next_dream, warped_difference
+from vrdream.video import HALLUCINATION_MACHINE, VideoSettings, dream_video, warped_difference
 from vrdream.videoio import iter_frames, probe
 
 FRAMES = 10
@@ -125,12 +125,7 @@ def test_coherent_dreams_flicker_less_than_independent_ones(source: Path) -> Non
     raws = [to_tensor(f) for f in iter_frames(source)]
     scores = {}
     for settings in (VideoSettings(), VideoSettings(coherent=False)):
-        dreams, prev_raw, prev_dream = [], None, None
-        for raw in raws:
-            prev_dream = next_dream(attractor_dream, raw, prev_raw, prev_dream, settings)
-            prev_raw = raw
-            dreams.append(prev_dream)
-        scores[settings.coherent] = warped_difference(raws, dreams)
+        scores[settings.coherent] = warped_difference(raws, dream_sequence(attractor_dream, raws, settings))
     assert scores[True] * 2 <= scores[False], scores
 
 

