@@ -29,7 +29,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.common import best_of, matmul_flops, write_results
 from vrdream.device import autocast
 from vrdream.srmodels import SR_MODELS, load_sr_model
-from vrdream.upscale import TileSettings, auto_tile, scaled_forward, sr_dtype, tile_starts, upscale_equirect
+from vrdream.upscale import (
+    TileSettings,
+    auto_tile,
+    scaled_forward,
+    sr_dtype,
+    tile_starts,
+    upscale_equirect,
+)
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mars.jpg"
 #: Input width per architecture on the CPU (height half of it), sized for seconds, not minutes; x4 on a GPU.

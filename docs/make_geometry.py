@@ -1,8 +1,10 @@
 """Build docs/geometry.png: the sample's faces, a padded face, the dice layout, the round trip."""
 import math
+
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
+
 from vrdream.cubemap import FACES, c2e, e2c, padded_fov
 from vrdream.layout import to_dice
 from vrdream.photosphere import read_photosphere

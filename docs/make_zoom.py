@@ -15,7 +15,6 @@ from vrdream.equirect import perspective
 from vrdream.pipeline import to_numpy, to_tensor
 from vrdream.presets import get_preset
 from vrdream.sheet import contact_sheet
-from vrdream.sphere import SphereOptions
 from vrdream.videoio import iter_frames
 from vrdream.zoom import ZoomSettings, zoom_video
 
@@ -28,7 +27,7 @@ def main() -> None:
     settings = ZoomSettings(frames=16, zoom=1.08, steps=3, toward=TOWARD, spin=2.0)
     with tempfile.TemporaryDirectory() as tmp:
         out = zoom_video(SAMPLE, Path(tmp) / "zoom.mp4", Dreamer(get_preset("parts").settings.replace(octaves=3)),
-                         settings, sphere=SphereOptions(dream_width=512), quiet=False)
+                         settings, quiet=False)
         frames = list(iter_frames(out))
     tiles = []
     for i in range(0, len(frames), 5):

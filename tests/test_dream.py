@@ -10,7 +10,12 @@ from vrdream.dream import Dreamer, DreamSettings, FlatParam
 from vrdream.errors import VrdreamError
 from vrdream.gradient import _cuts, input_gradient
 from vrdream.objective import ClassLogit, LayerActivation, WeightedSum, parse_objective
-from vrdream.octave import laplacian_bands, normalize_gradient, octave_sizes, reflect_pad
+from vrdream.octave import (
+    laplacian_bands,
+    normalize_gradient,
+    octave_sizes,
+    reflect_pad,
+)
 from vrdream.presets import PRESETS, get_preset
 
 FAST = DreamSettings(objective="blocks.2", octaves=2, steps=2, precision="fp32", device="cpu")

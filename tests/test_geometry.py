@@ -11,10 +11,30 @@ import pytest
 import torch
 from PIL import Image
 
-from vrdream.cubemap import (FACE_BASIS, c2e, crop_pad, cube_coords, e2c, e2c_grid, face_dirs, pad_faces,
-                             padded_fov, resample_cubemap, sample_cubemap)
-from vrdream.equirect import (axis_angle_matrix, equirect_dirs, pad_equirect, perspective, perspective_dirs,
-                              random_rotation, rotate, rotation_matrix, sample_equirect)
+from vrdream.cubemap import (
+    FACE_BASIS,
+    c2e,
+    crop_pad,
+    cube_coords,
+    e2c,
+    e2c_grid,
+    face_dirs,
+    pad_faces,
+    padded_fov,
+    resample_cubemap,
+    sample_cubemap,
+)
+from vrdream.equirect import (
+    axis_angle_matrix,
+    equirect_dirs,
+    pad_equirect,
+    perspective,
+    perspective_dirs,
+    random_rotation,
+    rotate,
+    rotation_matrix,
+    sample_equirect,
+)
 
 # Face k is the pinhole view looking at (yaw, pitch): F R B L U D.
 FACE_VIEWS = [(0, 0), (math.pi / 2, 0), (math.pi, 0), (-math.pi / 2, 0), (0, math.pi / 2), (0, -math.pi / 2)]

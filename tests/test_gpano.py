@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from vrdream.errors import InputError
-from vrdream.gpano import GPANO_NS, MAX_XMP_BYTES, RDF_NS, VRDREAM_NS, GPano, build_xmp, parse_xmp
+from vrdream.gpano import (
+    GPANO_NS,
+    MAX_XMP_BYTES,
+    RDF_NS,
+    VRDREAM_NS,
+    GPano,
+    build_xmp,
+    parse_xmp,
+)
 
 SRC = Path("pano.jpg")
 

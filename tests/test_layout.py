@@ -12,8 +12,16 @@ from PIL import Image
 
 from vrdream.cli import main
 from vrdream.errors import InputError, VrdreamError
-from vrdream.layout import (detect_layout, face_paths, from_dice, from_horizon, read_cubemap, to_dice, to_horizon,
-                            write_cubemap)
+from vrdream.layout import (
+    detect_layout,
+    face_paths,
+    from_dice,
+    from_horizon,
+    read_cubemap,
+    to_dice,
+    to_horizon,
+    write_cubemap,
+)
 from vrdream.photosphere import read_photosphere
 
 

@@ -17,7 +17,14 @@ from PIL import Image, ImageCms, ImageOps, PngImagePlugin
 from vrdream.cli import main
 from vrdream.errors import InputError, VrdreamError
 from vrdream.gpano import GPANO_NS, RDF_NS, GPano, build_xmp
-from vrdream.photosphere import Photosphere, describe, orient, read_photosphere, summary, write_photosphere
+from vrdream.photosphere import (
+    Photosphere,
+    describe,
+    orient,
+    read_photosphere,
+    summary,
+    write_photosphere,
+)
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 

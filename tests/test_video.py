@@ -19,9 +19,14 @@ import torch
 from videos import attractor_dream, dream_sequence, load_panorama, make_video
 
 from vrdream.checkpoint import job_key
-from vrdream.spherical import read_spherical
 from vrdream.pipeline import to_tensor
-from vrdream.video import HALLUCINATION_MACHINE, VideoSettings, dream_video, warped_difference
+from vrdream.spherical import read_spherical
+from vrdream.video import (
+    HALLUCINATION_MACHINE,
+    VideoSettings,
+    dream_video,
+    warped_difference,
+)
 from vrdream.videoio import iter_frames, probe
 
 FRAMES = 10

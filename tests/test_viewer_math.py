@@ -9,16 +9,53 @@ import pytest
 import xr
 
 from viewer.controls import CONE_SCALE_RANGE, CONE_STEP, ViewerState, apply_command
-from viewer.gaze import (GazeSettings, approach, cone_weight, dream_amount, dwell_directions, dwell_step, mix_target,
-                         steady_dwell)
-from viewer.geometry import (Fov, dir_to_equirect_uv, dir_to_yaw_pitch, equirect_directions, equirect_uv_gradients,
-                             pixel_ray_gradients, pixel_rays, quaternion_to_matrix, rotation_yaw_pitch_roll,
-                             screen_to_dir, xr_orientation_to_rotation, yaw_pitch_to_dir)
+from viewer.gaze import (
+    GazeSettings,
+    approach,
+    cone_weight,
+    dream_amount,
+    dwell_directions,
+    dwell_step,
+    mix_target,
+    steady_dwell,
+)
+from viewer.geometry import (
+    Fov,
+    dir_to_equirect_uv,
+    dir_to_yaw_pitch,
+    equirect_directions,
+    equirect_uv_gradients,
+    pixel_ray_gradients,
+    pixel_rays,
+    quaternion_to_matrix,
+    rotation_yaw_pitch_roll,
+    screen_to_dir,
+    xr_orientation_to_rotation,
+    yaw_pitch_to_dir,
+)
 from viewer.panorama import recorded_raw, start_direction
-from viewer.srgb import linear_to_srgb, mip_chain_sizes, srgb8_to_linear, srgb_mip_pyramid, srgb_to_linear
-from viewer.xr_logic import (GL_RGBA8, GL_RGBA16F, GL_SRGB8_ALPHA8, SessionAction, choose_swapchain_format,
-                             eye_gaze_supported, fov_from_xr, gaze_from_xr, head_yaw, pressed, rotation_from_xr,
-                             session_action, should_submit_frames)
+from viewer.srgb import (
+    linear_to_srgb,
+    mip_chain_sizes,
+    srgb8_to_linear,
+    srgb_mip_pyramid,
+    srgb_to_linear,
+)
+from viewer.xr_logic import (
+    GL_RGBA8,
+    GL_RGBA16F,
+    GL_SRGB8_ALPHA8,
+    SessionAction,
+    choose_swapchain_format,
+    eye_gaze_supported,
+    fov_from_xr,
+    gaze_from_xr,
+    head_yaw,
+    pressed,
+    rotation_from_xr,
+    session_action,
+    should_submit_frames,
+)
 from vrdream.errors import VrdreamError
 
 D = math.radians

@@ -19,8 +19,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viewer.gaze import GazeSettings, dwell_directions, dwell_step, mix_target, steady_dwell
-from viewer.geometry import Fov, rotation_yaw_pitch_roll, xr_orientation_to_rotation, yaw_pitch_to_dir
+from viewer.gaze import (
+    GazeSettings,
+    dwell_directions,
+    dwell_step,
+    mix_target,
+    steady_dwell,
+)
+from viewer.geometry import (
+    Fov,
+    rotation_yaw_pitch_roll,
+    xr_orientation_to_rotation,
+    yaw_pitch_to_dir,
+)
 from viewer.preview import render_offscreen, render_preview
 from viewer.reference import render_reference
 from viewer.srgb import linear_to_srgb, srgb8_to_linear, srgb_mip_pyramid
@@ -38,9 +49,8 @@ def make_dream(raw: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def ctx():
-    from vrdream.errors import VrdreamError
-
     from viewer.renderer import headless_context
+    from vrdream.errors import VrdreamError
 
     try:
         c = headless_context()

@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import Fov, dir_to_equirect_uv, equirect_uv_gradients, pixel_ray_gradients
 from .gaze import dream_amount
+from .geometry import (
+    Fov,
+    dir_to_equirect_uv,
+    equirect_uv_gradients,
+    pixel_ray_gradients,
+)
 from .srgb import linear_to_srgb, srgb8_to_linear, to_u8
 
 

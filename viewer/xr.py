@@ -28,9 +28,20 @@ from .geometry import rotation_yaw_pitch_roll
 from .glwindow import open_window
 from .panorama import Panoramas
 from .renderer import SphereRenderer
-from .xr_logic import (BINDINGS, GL_SRGB8_ALPHA8, SessionAction, choose_swapchain_format, eye_gaze_supported,
-                       fov_from_xr, gaze_from_xr, head_yaw, pressed, rotation_from_xr, session_action,
-                       should_submit_frames)
+from .xr_logic import (
+    BINDINGS,
+    GL_SRGB8_ALPHA8,
+    SessionAction,
+    choose_swapchain_format,
+    eye_gaze_supported,
+    fov_from_xr,
+    gaze_from_xr,
+    head_yaw,
+    pressed,
+    rotation_from_xr,
+    session_action,
+    should_submit_frames,
+)
 
 NO_RUNTIME = ("no OpenXR runtime found (start your headset's runtime, e.g. SteamVR or Monado, or point "
               "XR_RUNTIME_JSON at one); to view on a monitor use --desktop")

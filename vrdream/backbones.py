@@ -36,7 +36,13 @@ import torch
 from torch import Tensor, nn
 
 from .errors import VrdreamError
-from .weights import bundled_file, load_strict, lukemelas_to_timm, read_state_dict, torchvision_state_dict
+from .weights import (
+    bundled_file,
+    load_strict,
+    lukemelas_to_timm,
+    read_state_dict,
+    torchvision_state_dict,
+)
 
 
 @dataclass(frozen=True)

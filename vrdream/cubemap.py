@@ -30,8 +30,17 @@ import math
 import torch
 from torch import Tensor
 
-from .equirect import (PAD, Mode, equirect_dirs, equirect_grid, grid_dtype, grid_sample_batched, pad_equirect, planar,
-                       rotate)
+from .equirect import (
+    PAD,
+    Mode,
+    equirect_dirs,
+    equirect_grid,
+    grid_dtype,
+    grid_sample_batched,
+    pad_equirect,
+    planar,
+    rotate,
+)
 
 FACES = ("F", "R", "B", "L", "U", "D")
 

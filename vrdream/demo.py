@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .dream import DreamSettings
 from .equirect import perspective
 from .errors import VrdreamError
 from .photosphere import read_photosphere
-from .dream import DreamSettings
 from .pipeline import dream_file, provenance, to_numpy, to_tensor
 from .presets import DEFAULT_PRESET, get_preset
 from .sheet import contact_sheet, to_image

@@ -68,8 +68,11 @@ class DreamSettings:
     channels_last: bool = True
     #: Tile side for the network's input; None: whole views, batched as far as ``memory_fraction`` of free memory allows.
     tile: int | None = None
-    #: Share of free RAM/VRAM the network's activations may take when ``tile`` is None.
+    #: Share of free RAM/VRAM the network's activations may take when ``tile`` is None ...
     memory_fraction: float = 0.4
+    #: ... and at most this many MiB: batching more views buys no speed on a CPU, and an 8K
+    #: panorama's dream then peaks under 4 GB (bench/sphere.py).
+    memory_limit_mb: int = 1536
 
     def replace(self, **changes: object) -> "DreamSettings":
         return dataclasses.replace(self, **changes)
@@ -153,7 +156,7 @@ class Dreamer:
         or what fits the memory budget (whole images first)."""
         if self.settings.tile is not None:
             return 1, self.settings.tile
-        budget = memory_budget(self.device, self.settings.memory_fraction)
+        budget = min(memory_budget(self.device, self.settings.memory_fraction), self.settings.memory_limit_mb << 20)
         return passes_for_budget(budget, self._bytes_per_pixel, tuple(shape), self.backbone.spec.min_size)
 
     def total_steps(self, param: Param, init: Tensor | None = None, steps: int | None = None) -> int:

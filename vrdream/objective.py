@@ -122,7 +122,8 @@ def parse_objective(text: str, *, layers: Sequence[str], class_names: Sequence[s
     for raw in text.replace(" ", "").split("+"):
         m = _TERM.match(raw)
         if not raw or m is None:
-            raise VrdreamError(f"objective {text!r}: cannot read term {raw!r} (e.g. 'blocks.4', 'blocks.4[3,7]*0.5', 'class:banana')")
+            raise VrdreamError(f"objective {text!r}: cannot read term {raw!r} "
+                               "(e.g. 'blocks.4', 'blocks.4[3,7]*0.5', 'class:banana')")
         body, weight = m["body"], float(m["w"] or 1.0)
         if body.startswith("class:"):
             terms.append((weight, _class_logit(body[6:], class_names)))

@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .cubemap import FACE_BASIS, c2e, e2c, face_dirs, pad_faces, resample_cubemap
-from .equirect import axis_angle_matrix, rotate, rotation_matrix
 from .dream import FlatParam, Views
+from .equirect import axis_angle_matrix, rotate, rotation_matrix
 from .octave import resize
 
 if TYPE_CHECKING:

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .device import autocast, autocast_dtype, memory_budget as free_memory_budget
+from .device import autocast, autocast_dtype
+from .device import memory_budget as free_memory_budget
 from .equirect import pad_equirect
 from .errors import VrdreamError
 from .srmodels import SR_MODELS, SRNet, load_sr_model

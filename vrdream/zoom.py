@@ -11,8 +11,8 @@ video is itself a seamless 360° video.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import torch
@@ -65,7 +65,7 @@ def mobius_zoom(equi: Tensor, factor: float, toward: tuple[float, float], spin_d
     r2 = u * u + v * v
     src = torch.stack([2 * u, 2 * v, 1 - r2], dim=-1) / (1 + r2)[..., None]
     world = rotate(src[None], turn)
-    return sample_equirect(equi, world.to(torch.float32).to(equi.device))
+    return sample_equirect(equi, world.to(torch.float32).to(equi.device), mode="bicubic").clamp(0, 1)
 
 
 def planar_zoom(img: Tensor, factor: float) -> Tensor:

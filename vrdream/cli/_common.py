@@ -28,10 +28,12 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     from ..presets import DEFAULT_PRESET, PRESETS
 
     g = p.add_argument_group("dream")
-    g.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help=f"named settings (default {DEFAULT_PRESET}; see `vrdream models`)")
+    g.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
+                   help=f"named settings (default {DEFAULT_PRESET}; see `vrdream models`)")
     g.add_argument("--backbone", help="network (see `vrdream models`)")
     g.add_argument("--weights", help="state-dict file for backbones whose weights are not bundled (googlenet, vgg16)")
-    g.add_argument("--objective", "--layer", dest="objective", help="what to amplify: LAYER, LAYER[ch,...], L1*0.5+L2, class:NAME, guide:LAYER")
+    g.add_argument("--objective", "--layer", dest="objective",
+                   help="what to amplify: LAYER, LAYER[ch,...], L1*0.5+L2, class:NAME, guide:LAYER")
     g.add_argument("--guide", help="guide image for a guide:LAYER objective")
     g.add_argument("--octaves", type=int, help="number of octaves")
     g.add_argument("--octave-scale", type=float, help="size ratio between octaves")

@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--keep-faces", metavar="DIR", help="also write the dreamed cube faces into DIR")
     w = p.add_argument_group("where to dream")
     w.add_argument("--mask", type=Path, help="grey equirect mask image (white = dream)")
-    w.add_argument("--select", type=number_pair, metavar="YAW,PITCH", help="magic wand: dream the region of similar colour around this direction")
+    w.add_argument("--select", type=number_pair, metavar="YAW,PITCH",
+                   help="magic wand: dream the region of similar colour around this direction")
     w.add_argument("--tolerance", type=float, default=0.12, help="magic wand colour tolerance (default 0.12)")
     w.add_argument("--region", choices=["sky", "ground"], help="dream only above or below the horizon")
     u = p.add_argument_group("output")
