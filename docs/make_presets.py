@@ -13,7 +13,7 @@ from vrdream.equirect import perspective
 from vrdream.photosphere import read_photosphere
 from vrdream.pipeline import to_numpy, to_tensor
 from vrdream.presets import PRESETS
-from vrdream.sheet import contact_sheet
+from vrdream.sheet import contact_sheet, save_sheet
 
 DOCS = Path(__file__).parent
 SAMPLE = DOCS.parent / "samples" / "mars.jpg"
@@ -27,7 +27,7 @@ def main() -> None:
         print(name, flush=True)
         out = Dreamer(preset.settings)(FlatParam(view))
         tiles.append((f"{name}: {preset.settings.backbone} {preset.settings.objective}", to_numpy(out)))
-    contact_sheet(tiles, 4, 384, title="vrdream presets (vrdream dream --preset NAME)").save(DOCS / "presets.png")
+    save_sheet(contact_sheet(tiles, 4, 384, title="vrdream presets (vrdream dream --preset NAME)"), DOCS / "presets.png")
 
 
 if __name__ == "__main__":

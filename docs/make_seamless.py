@@ -21,7 +21,7 @@ from vrdream.equirect import perspective
 from vrdream.photosphere import read_photosphere, resize
 from vrdream.pipeline import to_numpy, to_tensor
 from vrdream.presets import DEFAULT_PRESET, get_preset
-from vrdream.sheet import contact_sheet, to_image
+from vrdream.sheet import contact_sheet, save_sheet, to_image
 from vrdream.sphere import dream_faces_independently, dream_sphere
 
 DOCS = Path(__file__).parent
@@ -57,7 +57,7 @@ def main() -> None:
             tiles.append((f"{name}: {spot} (seam score {score['score']:.2f})", to_numpy(view)))
     sheet = contact_sheet(tiles, 3, 320, title=f"{Path(args.panorama).name} at {args.width}x{args.width // 2}, "
                                               f"preset {DEFAULT_PRESET}; each view is centred on the seam")
-    sheet.save(DOCS / "seamless.png")
+    save_sheet(sheet, DOCS / "seamless.png")
     (DOCS / "seamless.json").write_text(json.dumps({k: v[1] for k, v in results.items()}, indent=1))
 
 

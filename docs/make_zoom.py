@@ -14,7 +14,7 @@ from vrdream.dream import Dreamer
 from vrdream.equirect import perspective
 from vrdream.pipeline import to_numpy, to_tensor
 from vrdream.presets import get_preset
-from vrdream.sheet import contact_sheet
+from vrdream.sheet import contact_sheet, save_sheet
 from vrdream.videoio import iter_frames
 from vrdream.zoom import ZoomSettings, zoom_video
 
@@ -34,8 +34,8 @@ def main() -> None:
         equi = to_tensor(frames[i])
         view = perspective(equi, 256, 256, math.radians(90), yaw=math.radians(TOWARD[0]), pitch=math.radians(TOWARD[1]))
         tiles += [(f"frame {i}: equirect", frames[i]), (f"frame {i}: toward {TOWARD}", to_numpy(view))]
-    contact_sheet(tiles, 4, 320, title="vrdream zoom samples/mars.jpg --toward -30,-20 --zoom 1.08 --spin 2 "
-                                       "(every 5th frame)").save(DOCS / "zoom.png")
+    save_sheet(contact_sheet(tiles, 4, 320, title="vrdream zoom samples/mars.jpg --toward -30,-20 --zoom 1.08 --spin 2 "
+                                       "(every 5th frame)"), DOCS / "zoom.png")
 
 
 if __name__ == "__main__":

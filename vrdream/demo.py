@@ -20,7 +20,7 @@ from .errors import VrdreamError
 from .photosphere import read_photosphere
 from .pipeline import dream_file, provenance, to_numpy, to_tensor
 from .presets import DEFAULT_PRESET, get_preset
-from .sheet import contact_sheet, to_image
+from .sheet import contact_sheet, save_sheet, to_image
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mars.jpg"
 #: (label, yaw, pitch) of the views on the contact sheet.
@@ -45,8 +45,8 @@ def run_demo(out_dir: str | Path = "vrdream-demo", sample: str | Path | None = N
         dream_file(files["raw"], files["dream"], settings, preset=preset, overwrite=True, quiet=quiet)
     raw_px, dream_px = read_photosphere(files["raw"]).pixels, read_photosphere(files["dream"]).pixels
     to_image(np.concatenate([raw_px, dream_px], axis=0)).save(files["side_by_side"], quality=92)
-    contact_sheet(_tiles(raw_px, dream_px, files["dream"]), 4, 300,
-                  title=f"vrdream demo: {src.name}, preset {preset}").save(files["sheet"])
+    save_sheet(contact_sheet(_tiles(raw_px, dream_px, files["dream"]), 4, 300,
+                             title=f"vrdream demo: {src.name}, preset {preset}"), files["sheet"])
     return files
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -37,3 +38,12 @@ def contact_sheet(tiles: Sequence[tuple[str, np.ndarray | Image.Image]], columns
             draw.text((x + 3, y + im.height + 3), tiles[r * columns + c][0], fill="black")
         y += heights[r] + 4
     return sheet
+
+
+def save_sheet(sheet: Image.Image, path: str | Path) -> None:
+    """Save a contact sheet as a 256-colour PNG (dithered): a third of the size, and docs stay light."""
+    from .atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        sheet.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(
+            tmp, format="PNG", optimize=True)
