@@ -151,3 +151,13 @@ def test_flat_dream_with_every_preset(tmp_path, photo, preset):
     dreamed = read_photosphere(out, flat=True)
     assert dreamed.pixels.shape == (96, 96, 3)
     assert dreamed.vrdream["Preset"] == preset
+
+
+def test_cli_reruns_itself_under_a_fast_allocator_once():
+    from vrdream.cli import fast_allocator_env
+
+    env = fast_allocator_env({"PATH": "/bin"})
+    assert env is not None and env["VRDREAM_ALLOCATOR"] == "system"
+    assert "jemalloc" in env.get("LD_PRELOAD", "") or "hugetlb" in env.get("GLIBC_TUNABLES", "")
+    assert fast_allocator_env(env) is None  # the re-run does not re-run again
+    assert fast_allocator_env({"VRDREAM_ALLOCATOR": "system"}) is None

@@ -106,10 +106,12 @@ def seam_score(raw: Path, dream: Path, shared: Path) -> float:
 
 
 @pytest.mark.slow
-def test_sample_dream_is_seamless(tmp_path, sample_pano, shared_data):
+def test_default_dream_of_mars_is_seamless(tmp_path, shared_data):
+    """The issue's bound: the default preset on ../shared/data/mars.jpg (2048x1024) scores <= 1.25
+    (naive per-face dreaming reads 1.62 with the same settings: docs/seamless.json)."""
     out = tmp_path / "dream.png"
-    assert main(["dream", str(sample_pano), "-o", str(out), "--steps", "6", "--octaves", "3", "-q"]) == 0
-    assert seam_score(sample_pano, out, shared_data) <= 1.3
+    assert main(["dream", str(shared_data / "mars.jpg"), "-o", str(out), "-q"]) == 0
+    assert seam_score(shared_data / "mars.jpg", out, shared_data) <= 1.25
 
 
 # ---------------------------------------------------------------------------------------------- selections
@@ -200,3 +202,53 @@ def test_laplacian_normalisation_is_seamless_on_the_cube():
     fine = laplacian_bands(faces, 3, param.extend)[0].abs()[0].mean(dim=1)  # (6, 32, 32)
     edge, inner = fine[:, :, [0, -1]].mean(), fine[:, 8:-8, 8:-8].mean()
     assert edge < 2 * inner
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_dream_resumes_to_the_same_result(tmp_path, sample, lite0):
+    from vrdream.checkpoint import open_job
+    from vrdream.pipeline import CanvasStore
+
+    settings = TINY.replace(octaves=3, steps=2)
+    raw = torch.nn.functional.interpolate(sample, size=(128, 256), mode="area")
+
+    def store(name: str) -> CanvasStore:
+        src = tmp_path / "src.bin"
+        src.write_bytes(b"x")
+        return CanvasStore(open_job(src, tmp_path / name, settings, settings.octaves), faces=True)
+
+    class Crashing(CanvasStore):
+        def save(self, octave, canvas):
+            stored = super().save(octave, canvas)
+            if octave == 1:
+                raise Interrupt
+            return stored
+
+    clean = dream_sphere(raw, Dreamer(settings, backbone=lite0), store=store("clean.jpg"))
+    resumable = store("resumed.jpg")
+    with pytest.raises(Interrupt):
+        dream_sphere(raw, Dreamer(settings, backbone=lite0), store=Crashing(resumable.job, True))
+    class Recording(CanvasStore):
+        found: list = []
+
+        def load(self, octave):
+            got = super().load(octave)
+            self.found.append(got is not None)
+            return got
+
+    steps = []
+    resumed = dream_sphere(raw, Dreamer(settings, backbone=lite0), store=Recording(resumable.job, True),
+                           on_step=lambda: steps.append(1))
+    assert Recording.found == [True, True, False]  # octaves 0 and 1 came from the checkpoints
+    assert torch.equal(clean, resumed)
+    assert len(steps) == 3 * 2  # the progress bar still counts every step
+
+
+def test_cli_dream_leaves_no_checkpoints(tmp_path, sample_pano):
+    out = tmp_path / "d.jpg"
+    assert main(["dream", str(sample_pano), "-o", str(out), "--dream-width", "256", "--steps", "1", "--octaves", "2",
+                 "-q"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jpg"]

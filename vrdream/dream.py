@@ -30,6 +30,16 @@ from .octave import normalize_gradient, octave_sizes, reflect_pad, resize
 Shape = tuple[int, ...]
 
 
+class OctaveStore(Protocol):
+    """Where a long dream keeps each finished octave's canvas (see :class:`Dreamer`)."""
+
+    def load(self, octave: int) -> Tensor | None:
+        """The stored canvas of ``octave``, or None if it is not done."""
+
+    def save(self, octave: int, canvas: Tensor) -> Tensor:
+        """Store ``canvas``; return it as stored (the dream continues from exactly that)."""
+
+
 class Views(NamedTuple):
     """What the network sees of a canvas in one step."""
 
@@ -167,27 +177,41 @@ class Dreamer:
         return per_octave * len(param.shapes(s.octaves, s.octave_scale, self.backbone.spec.min_size))
 
     def __call__(self, param: Param, *, init: Tensor | None = None, steps: int | None = None,
-                 on_step: Callable[[], None] | None = None) -> Tensor:
+                 on_step: Callable[[], None] | None = None, store: OctaveStore | None = None) -> Tensor:
         """Dream ``param``; returns the finest canvas.
 
         ``steps`` overrides the settings' steps per octave. With ``init`` (a
         finest-size canvas, e.g. the previous video frame's dream moved onto
         this one) the octaves are skipped and only the finest is dreamed, from ``init``.
+        ``store`` checkpoints each finished octave, so an interrupted dream resumes
+        after the last one (each octave draws its random numbers from its own seed,
+        so a resumed dream is the dream an uninterrupted run makes).
         """
         s = self.settings
         steps = s.steps if steps is None else steps
-        generator = torch.Generator().manual_seed(s.seed)
         shapes = param.shapes(s.octaves, s.octave_scale, self.backbone.spec.min_size)
         if init is not None:
-            return self._ascend(param, init.to(self.device), shapes[-1], steps, generator, on_step)
+            return self._ascend(param, init.to(self.device), shapes[-1], steps, self._generator(0), on_step)
         detail: Tensor | None = None
         canvas = param.base(shapes[0])
-        for shape in shapes:
+        for i, shape in enumerate(shapes):
             base = param.base(shape)
-            canvas = base if detail is None else (base + param.resize(detail, shape)).clamp(0, 1)
-            canvas = self._ascend(param, canvas, shape, steps, generator, on_step)
+            done = store.load(i) if store is not None else None
+            if done is not None:
+                canvas = done.to(base)
+                if on_step is not None:
+                    for _ in range(steps):
+                        on_step()
+            else:
+                canvas = base if detail is None else (base + param.resize(detail, shape)).clamp(0, 1)
+                canvas = self._ascend(param, canvas, shape, steps, self._generator(i), on_step)
+                if store is not None:
+                    canvas = store.save(i, canvas).to(base)
             detail = canvas - base
         return canvas
+
+    def _generator(self, octave: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.settings.seed * 1000 + octave)
 
     def _ascend(self, param: Param, canvas: Tensor, shape: Shape, steps: int, generator: torch.Generator,
                 on_step: Callable[[], None] | None) -> Tensor:

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from . import select
 from .atomic import check_output
+from .checkpoint import Job, open_job
 from .dream import Dreamer, DreamSettings, FlatParam
 from .octave import resize
 from .photosphere import Photosphere, read_photosphere, write_photosphere
@@ -72,6 +73,31 @@ class Output:
     quality: int = 95
 
 
+@dataclass(frozen=True)
+class CanvasStore:
+    """Checkpoints of a dream's finished octaves (:class:`vrdream.dream.OctaveStore`) in a job folder
+    beside the output, as lossless 8-bit PNGs: a canvas image (1, 3, H, W), or cube faces
+    (1, 6, 3, n, n) stacked into a (6n, n) image when ``faces``."""
+
+    job: Job
+    faces: bool
+
+    def load(self, octave: int) -> Tensor | None:
+        return self._tensor(self.job.load(octave)) if self.job.frame_path(octave).exists() else None
+
+    def save(self, octave: int, canvas: Tensor) -> Tensor:
+        c = canvas[0].float().cpu()
+        image = c.permute(0, 2, 3, 1).reshape(-1, c.shape[-1], 3) if self.faces else c.permute(1, 2, 0)
+        return self._tensor(self.job.save(octave, image.numpy()))
+
+    def _tensor(self, image: np.ndarray) -> Tensor:
+        t = torch.from_numpy(image)
+        if self.faces:
+            n = t.shape[1]
+            return t.reshape(6, n, n, 3).permute(0, 3, 1, 2)[None]
+        return t.permute(2, 0, 1)[None]
+
+
 def to_tensor(pixels: np.ndarray) -> Tensor:
     """(H, W, C) numpy -> (1, C, H, W) tensor (a view, no copy)."""
     return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
@@ -83,7 +109,8 @@ def to_numpy(img: Tensor) -> np.ndarray:
 
 
 def dream_photosphere(ps: Photosphere, dreamer: Dreamer, sphere: SphereOptions = SphereOptions(),
-                      selection: Selection = Selection(), *, upscale: int = 1, quiet: bool = False) -> Tensor:
+                      selection: Selection = Selection(), *, upscale: int = 1, quiet: bool = False,
+                      store: CanvasStore | None = None) -> Tensor:
     """Dream a read photosphere; returns the dreamed equirect (1, 3, H', W') on the CPU.
 
     Without ``upscale`` the result has the input's size: the dream's detail is
@@ -101,17 +128,17 @@ def dream_photosphere(ps: Photosphere, dreamer: Dreamer, sphere: SphereOptions =
         where = None if where is None else resize(where, size)
     param = SphereParam(raw, sphere.face_for(raw.shape[-1]), sphere.pad, where)
     with progress(dreamer.total_steps(param), "dreaming", quiet, unit="step") as bar:
-        out = dream_sphere(raw, dreamer, sphere, where=where, on_step=bar.update)
+        out = dream_sphere(raw, dreamer, sphere, where=where, on_step=bar.update, store=store)
     return out.cpu()
 
 
-def dream_flat(ps: Photosphere, dreamer: Dreamer, *, quiet: bool = False) -> Tensor:
+def dream_flat(ps: Photosphere, dreamer: Dreamer, *, quiet: bool = False, store: CanvasStore | None = None) -> Tensor:
     """Dream an ordinary picture (its alpha, if any, says where)."""
     raw = to_tensor(ps.pixels).to(dreamer.device)
     where = to_tensor(ps.mask[..., None]).to(dreamer.device) if float(ps.mask.min()) < 1.0 else None
     param = FlatParam(raw, where)
     with progress(dreamer.total_steps(param), "dreaming", quiet, unit="step") as bar:
-        return dreamer(param, on_step=bar.update).cpu()
+        return dreamer(param, on_step=bar.update, store=store).cpu()
 
 
 def provenance(src: Path, dst: Path, settings: DreamSettings, preset: str | None, kind: str = "dream") -> dict[str, str]:
@@ -145,10 +172,13 @@ def dream_file(src: str | Path, dst: str | Path, settings: DreamSettings, *, pre
     guide_img = to_tensor(read_photosphere(guide, flat=True).pixels) if guide else None
     dreamer = Dreamer(settings, backbone=backbone, guide=guide_img)
     settings = dreamer.settings.replace(objective=settings.objective or backbone.spec.default_layer)
+    # An interrupted dream resumes after its last finished octave when the same command is run again.
+    job = open_job(src, dst, (settings, sphere, selection, flat, fov, output.upscale, weights, guide), settings.octaves)
+    store = CanvasStore(job, faces=not flat)
     if flat:
-        out = dream_flat(ps, dreamer, quiet=quiet)
+        out = dream_flat(ps, dreamer, quiet=quiet, store=store)
     else:
-        out = dream_photosphere(ps, dreamer, sphere, selection, upscale=output.upscale, quiet=quiet)
+        out = dream_photosphere(ps, dreamer, sphere, selection, upscale=output.upscale, quiet=quiet, store=store)
     if keep_faces:
         _write_faces(keep_faces, out, sphere, overwrite)
     if output.upscale > 1:
@@ -156,8 +186,10 @@ def dream_file(src: str | Path, dst: str | Path, settings: DreamSettings, *, pre
     mask = None
     if not flat and dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
         mask = resize(to_tensor(ps.mask[..., None]), tuple(out.shape[-2:]))[0, 0].numpy()
-    return write_photosphere(dst, to_numpy(out), ps, mask=mask, crop=not output.full_sphere, quality=output.quality,
-                             vrdream=provenance(src, dst, settings, preset), overwrite=overwrite, inputs=[src])
+    written = write_photosphere(dst, to_numpy(out), ps, mask=mask, crop=not output.full_sphere, quality=output.quality,
+                                vrdream=provenance(src, dst, settings, preset), overwrite=overwrite, inputs=[src])
+    job.remove()
+    return written
 
 
 def _upscale(img: Tensor, output: Output, *, flat: bool, device: torch.device, quiet: bool) -> Tensor:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .cubemap import FACE_BASIS, c2e, e2c, face_dirs, pad_faces, resample_cubemap
-from .dream import FlatParam, Views
+from .dream import FlatParam, OctaveStore, Views
 from .equirect import axis_angle_matrix, rotate, rotation_matrix
 from .octave import resize
 
@@ -213,20 +213,21 @@ class SphereOptions:
 
 def dream_sphere(raw: Tensor, dreamer: Dreamer, options: SphereOptions = SphereOptions(), *,
                  where: Tensor | None = None, init: Tensor | None = None, steps: int | None = None,
-                 on_step: Callable[[], None] | None = None) -> Tensor:
+                 on_step: Callable[[], None] | None = None, store: OctaveStore | None = None) -> Tensor:
     """Dream an equirect ``raw`` (1, 3, H, W) seamlessly; returns the dreamed equirect (1, 3, H, W).
 
     ``where`` (1, 1, H, W) in [0, 1] limits the dream (selections, the real
     pixels of a partial photosphere); elsewhere the output is the raw, exactly.
     ``init`` (1, 3, H, W): an equirect to continue dreaming from (a video's
     carried detail, a zoom's previous frame) for ``steps`` steps, no octaves.
+    ``store`` checkpoints each finished octave (see :class:`vrdream.dream.Dreamer`).
     """
     h, w = raw.shape[-2:]
     raw = raw.to(dreamer.device)
     where = None if where is None else where.to(dreamer.device)
     param = SphereParam(raw, options.face_for(w), options.pad, where)
     start = None if init is None else faces_of(init.to(dreamer.device), param.face_size)
-    canvas = dreamer(param, init=start, steps=steps, on_step=on_step)
+    canvas = dreamer(param, init=start, steps=steps, on_step=on_step, store=store)
     detail = detail_equirect(canvas, param.base(canvas.shape), h, w)
     if where is not None:
         detail = detail * where

@@ -9,7 +9,9 @@ libraries (torch, GL) inside ``run`` so that ``vrdream --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import glob
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -43,3 +45,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vrdream: interrupted", file=sys.stderr)
         return 130
+
+
+#: jemalloc settings that keep freed pages mapped: torch's CPU time otherwise goes to page faults.
+JEMALLOC_CONF = "retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1"
+
+
+def fast_allocator_env(environ: dict[str, str]) -> dict[str, str] | None:
+    """The environment to re-run under with a faster allocator, or None when it is already set up.
+
+    Measured here: torch on the CPU spends most of its time in page faults under
+    glibc's malloc; jemalloc (Debian's libjemalloc2) made a 2048x1024 dream 2.8x
+    faster end to end, glibc's own huge pages 1.5-2x with nothing installed.
+    An allocator can only be chosen before the process starts, hence a re-exec.
+    ``VRDREAM_ALLOCATOR=system`` turns this off.
+    """
+    if sys.platform != "linux" or environ.get("VRDREAM_ALLOCATOR") == "system" or "jemalloc" in environ.get(
+            "LD_PRELOAD", "") or "hugetlb" in environ.get("GLIBC_TUNABLES", ""):
+        return None
+    env = dict(environ, VRDREAM_ALLOCATOR="system")  # the re-run process must not re-run again
+    found = sorted(glob.glob("/usr/lib/*/libjemalloc.so.2") + glob.glob("/usr/lib/libjemalloc.so.2"))
+    if found:
+        env["LD_PRELOAD"] = " ".join(filter(None, [environ.get("LD_PRELOAD", ""), found[0]]))
+        env.setdefault("MALLOC_CONF", JEMALLOC_CONF)
+    else:
+        env["GLIBC_TUNABLES"] = ":".join(filter(None, [environ.get("GLIBC_TUNABLES", ""), "glibc.malloc.hugetlb=1"]))
+    return env
+
+
+def entry() -> None:
+    """The ``vrdream`` console script: re-run once under a fast allocator, then :func:`main`."""
+    env = fast_allocator_env(dict(os.environ))
+    if env is not None:
+        os.execve(sys.executable, [sys.executable, "-m", "vrdream", *sys.argv[1:]], env)
+    sys.exit(main())
