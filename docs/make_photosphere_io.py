@@ -5,7 +5,7 @@ Rows: the sample full sphere; a partial photosphere (yaw -90°..120°, pitch
 checkered); the same written ×2 and read back (same place on the sphere); a
 non-2:1 photo placed with ``fov=(90, 60)``; and, when ``../shared`` is present,
 Stellarium's RGBA panorama with its alpha as the mask.
-Usage: ``python samples/make_io_sheet.py``.
+Usage: ``python docs/make_photosphere_io.py``.
 """
 
 from __future__ import annotations
