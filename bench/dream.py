@@ -13,6 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import best_of, matmul_flops, write_results
 from vrdream.backbones import create_backbone, list_backbones
+from vrdream.dream import DreamSettings
 from vrdream.gradient import input_gradient
 from vrdream.objective import LayerActivation
 
@@ -26,7 +27,8 @@ def main() -> None:
         sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
         ceiling = matmul_flops(device)
         for spec in (s for s in list_backbones() if s.weights_source.startswith("bundled")):
-            net = create_backbone(spec.name, device=device)
+            # the layout the engine runs in (DreamSettings.channels_last)
+            net = create_backbone(spec.name, device=device, channels_last=DreamSettings().channels_last)
             obj = LayerActivation(spec.default_layer)
             for size in SIZES:
                 x = torch.rand(1, 3, size, size, device=device)

@@ -161,3 +161,14 @@ def test_cli_reruns_itself_under_a_fast_allocator_once():
     assert "jemalloc" in env.get("LD_PRELOAD", "") or "hugetlb" in env.get("GLIBC_TUNABLES", "")
     assert fast_allocator_env(env) is None  # the re-run does not re-run again
     assert fast_allocator_env({"VRDREAM_ALLOCATOR": "system"}) is None
+
+
+@pytest.mark.parametrize("flag", [["--octaves", "0"], ["--octave-scale", "1"], ["--step-size", "0"],
+                                  ["--tile", "4"], ["--face-size", "2"], ["--dream-width", "10"]])
+def test_bad_settings_are_one_line_errors(tmp_path, sample_pano, capsys, flag):
+    from vrdream.cli import main
+
+    assert main(["dream", str(sample_pano), "-o", str(tmp_path / "x.jpg"), *flag]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and flag[0][2:] in err[0]
+    assert not (tmp_path / "x.jpg").exists()

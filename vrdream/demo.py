@@ -54,7 +54,7 @@ def _already_dreamed(dream: Path, raw: Path, settings: DreamSettings, preset: st
     """Whether ``dream`` exists, is newer than ``raw`` and records the same preset and settings."""
     if not dream.is_file() or dream.stat().st_mtime < raw.stat().st_mtime:
         return False
-    want = provenance(raw, dream, settings.replace(objective=settings.objective), preset)
+    want = provenance(raw, dream, settings, preset)
     have = read_photosphere(dream).vrdream
     return all(have.get(k) == v for k, v in want.items())
 

@@ -84,6 +84,18 @@ class DreamSettings:
     #: panorama's dream then peaks under 4 GB (bench/sphere.py).
     memory_limit_mb: int = 1536
 
+    def __post_init__(self) -> None:
+        # Settings arrive from flags and presets alike: refuse nonsense here, in one line, not deep in the loop.
+        checks = (("octaves", self.octaves >= 1, "at least 1"), ("steps", self.steps >= 0, "0 or more"),
+                  ("octave_scale", self.octave_scale > 1, "more than 1"), ("step_size", self.step_size > 0, "positive"),
+                  ("jitter", self.jitter >= 0, "0 or more"), ("tile", self.tile is None or self.tile >= 32, "at least 32"),
+                  ("memory_fraction", 0 < self.memory_fraction <= 1, "in (0, 1]"),
+                  ("memory_limit_mb", self.memory_limit_mb > 0, "positive"),
+                  ("normalize", self.normalize in ("mean", "laplacian"), "mean or laplacian"))
+        for name, ok, want in checks:
+            if not ok:
+                raise VrdreamError(f"{name.replace('_', '-')} = {getattr(self, name)!r}: must be {want}")
+
     def replace(self, **changes: object) -> "DreamSettings":
         return dataclasses.replace(self, **changes)
 
@@ -193,7 +205,6 @@ class Dreamer:
         if init is not None:
             return self._ascend(param, init.to(self.device), shapes[-1], steps, self._generator(0), on_step)
         detail: Tensor | None = None
-        canvas = param.base(shapes[0])
         for i, shape in enumerate(shapes):
             base = param.base(shape)
             done = store.load(i) if store is not None else None

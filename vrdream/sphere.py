@@ -32,6 +32,7 @@ from torch import Tensor
 from .cubemap import FACE_BASIS, c2e, e2c, face_dirs, pad_faces, resample_cubemap
 from .dream import FlatParam, OctaveStore, Views
 from .equirect import axis_angle_matrix, rotate, rotation_matrix
+from .errors import VrdreamError
 from .octave import resize
 
 if TYPE_CHECKING:
@@ -207,6 +208,14 @@ class SphereOptions:
     #: Padding of each view, as a fraction of the face side (context from the neighbouring faces).
     pad: float = 0.125
 
+    def __post_init__(self) -> None:
+        if self.dream_width is not None and self.dream_width < 32:
+            raise VrdreamError(f"dream-width = {self.dream_width}: must be at least 32")
+        if self.face_size is not None and self.face_size < 8:
+            raise VrdreamError(f"face-size = {self.face_size}: must be at least 8")
+        if not 0 <= self.pad <= 0.5:
+            raise VrdreamError(f"pad = {self.pad}: must be in [0, 0.5]")
+
     def face_for(self, width: int) -> int:
         return self.face_size or max(8, round((self.dream_width or width) / 4))
 
@@ -241,7 +250,8 @@ def dream_faces_independently(raw: Tensor, dreamer: Dreamer, options: SphereOpti
     h, w = raw.shape[-2:]
     n = options.face_for(w)
     p = max(1, round(options.pad * n))
-    faces = e2c(raw.to(dreamer.device), n, pad=p)[0]  # (6, 3, n + 2p, n + 2p)
+    raw = raw.to(dreamer.device)
+    faces = e2c(raw, n, pad=p)[0]  # (6, 3, n + 2p, n + 2p)
     dreamed = torch.cat([dreamer(FlatParam(face[None]), on_step=on_step) for face in faces])
-    base = faces_of(raw.to(dreamer.device), n)
-    return (raw.to(dreamer.device) + detail_equirect(dreamed[None, :, :, p:-p, p:-p], base, h, w)).clamp(0, 1)
+    base = faces_of(raw, n)
+    return (raw + detail_equirect(dreamed[None, :, :, p:-p, p:-p], base, h, w)).clamp(0, 1)
