@@ -14,13 +14,13 @@ import torch.nn.functional as F
 
 from vrdream import select
 from vrdream.cli import main
-from vrdream.cubemap import c2e, padded_fov
+from vrdream.cubemap import c2e, pad_faces, padded_fov
 from vrdream.dream import Dreamer, DreamSettings
 from vrdream.equirect import equirect_dirs, perspective, rotation_matrix
 from vrdream.gradient import input_gradient
 from vrdream.photosphere import read_photosphere
 from vrdream.pipeline import dream_file
-from vrdream.sphere import SphereOptions, SphereParam, dream_sphere, faces_of, feather
+from vrdream.sphere import SphereOptions, SphereParam, dream_sphere, faces_of, gather_views, pad_overlaps
 
 TINY = DreamSettings(objective="blocks.3", octaves=2, steps=4, precision="fp32", device="cpu")
 
@@ -34,11 +34,28 @@ def corr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1])
 
 
-def test_feather_is_one_on_the_face_and_falls_to_the_border():
-    w = feather(32, 8, dtype=torch.float32, device=torch.device("cpu"))[0, 0]
-    assert torch.all(w[8:40, 8:40] == 1)
-    assert w[0, 24] < 0.1 and w[24, 0] < 0.1
-    assert torch.all(torch.diff(w[24, :9]) > 0)
+def test_views_that_disagree_blend_smoothly_into_the_canvas():
+    """Each view's face keeps its own values; where another view's pad reaches over it, the two are
+    mixed with a feather that falls to 0 at the pad's outer border. Six views holding six different
+    constants then give a canvas without a jump: a hard cut would jump by up to 5 between pixels."""
+    n, p = 32, 8
+    overlaps = pad_overlaps(n, p)
+    assert overlaps.weight.min() > 0 and overlaps.weight.max() < 1
+    values = torch.arange(6.0)[:, None, None, None].expand(6, 1, n + 2 * p, n + 2 * p).contiguous()
+    canvas = gather_views(values, overlaps, torch.eye(3))  # (1, 6, 1, n, n), not turned
+    assert torch.equal(canvas[0, :, 0, n // 2, n // 2], torch.arange(6.0))  # no pad reaches a face's centre
+    ring = pad_faces(canvas, 1)[0, :, 0]  # neighbours' pixels around each face: jumps across edges count too
+    jump = max(ring.diff(dim=-1).abs().max(), ring.diff(dim=-2).abs().max())
+    assert jump < 0.25 * 5
+
+
+def test_a_smooth_canvas_survives_views_and_gather():
+    """views -> gather is the identity on a smooth field, in any turned frame (up to interpolation)."""
+    faces = faces_of(smooth_sphere(), 64)
+    param = SphereParam(smooth_sphere(), 64)
+    for yaw in (0.3, 2.0):
+        views = param.views_at(faces, rotation_matrix(yaw=yaw, pitch=0.2))
+        assert (views.to_canvas(views.images) - faces).abs().max() < 0.02
 
 
 def smooth_sphere(h: int = 256, w: int = 512) -> torch.Tensor:

