@@ -1,7 +1,7 @@
 """Rebuild ``samples/mars.jpg`` from the full-size Stellarium panorama (see README.md).
 
 Usage: ``python samples/make_mars.py [SOURCE.jpg]`` (default ``../shared/data/mars.jpg``).
-Downsizes to 1024×512 with antialiased Lanczos and writes it with full-sphere
+Downsizes to 1536×768 with antialiased Lanczos and writes it with full-sphere
 GPano XMP through vrdream's own writer, JPEG quality 90.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from vrdream.photosphere import read_photosphere, resize, write_photosphere
 
 HERE = Path(__file__).resolve().parent
-SIZE = (1024, 512)
+SIZE = (1536, 768)
 
 
 def main(argv: list[str]) -> None:

@@ -9,7 +9,11 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 
-# The partial photosphere's rectangle on the sample's 1024×512 canvas: yaw -90°..+120°, pitch -40°..+50°
+#: The shipped sample's size (samples/make_mars.py).
+SAMPLE_SIZE = (1536, 768)
+#: The synthetic phone photosphere's full canvas: the sample brought down to this size first.
+PARTIAL_CANVAS = (1024, 512)
+# The partial photosphere's rectangle on that canvas: yaw -90°..+120°, pitch -40°..+50°
 # (columns (yaw/360 + 0.5)·1024, rows (0.5 - pitch/180)·512, rounded).
 PARTIAL_CROP = (256, 114, 597, 256)  # left, top, width, height
 PARTIAL_POSE = {"PoseHeadingDegrees": "30.0", "PosePitchDegrees": "1.5", "PoseRollDegrees": "-0.5",
@@ -28,7 +32,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_pano() -> Path:
-    """``samples/mars.jpg``: a 1024×512 full-sphere panorama with GPano XMP (shipped in the repo)."""
+    """``samples/mars.jpg``: a ``SAMPLE_SIZE`` full-sphere panorama with GPano XMP (shipped in the repo)."""
     path = REPO / "samples" / "mars.jpg"
     assert path.is_file(), f"{path} is missing; rebuild it with samples/make_mars.py"
     return path
@@ -65,12 +69,12 @@ def phone_exif() -> Image.Exif:
 
 @pytest.fixture
 def partial_photosphere(tmp_path: Path, sample_pano: Path) -> Path:
-    """A phone-style partial photosphere JPEG cut from the sample: ``PARTIAL_CROP`` of the 1024×512 canvas,
-    tagged (by hand, not by vrdream's writer) with GPano Cropped*/FullPano*/Pose*/InitialView* and EXIF."""
+    """A phone-style partial photosphere JPEG cut from the sample: ``PARTIAL_CROP`` of the ``PARTIAL_CANVAS``
+    canvas, tagged (by hand, not by vrdream's writer) with GPano Cropped*/FullPano*/Pose*/InitialView* and EXIF."""
     left, top, width, height = PARTIAL_CROP
+    full_w, full_h = PARTIAL_CANVAS
     with Image.open(sample_pano) as im:
-        full_w, full_h = im.size
-        part = im.convert("RGB").crop((left, top, left + width, top + height))
+        part = im.convert("RGB").resize(PARTIAL_CANVAS, Image.LANCZOS).crop((left, top, left + width, top + height))
     path = tmp_path / "partial.jpg"
     part.save(path, quality=92, exif=phone_exif().tobytes(),
               xmp=_phone_xmp(left, top, width, height, full_w, full_h))
@@ -87,7 +91,7 @@ def lite0():
 
 @pytest.fixture(scope="session")
 def sample_equirect(sample_pano: Path):
-    """``samples/mars.jpg`` as a (1, 3, 512, 1024) tensor in [0, 1]."""
+    """``samples/mars.jpg`` as a (1, 3, H, W) tensor in [0, 1] (``SAMPLE_SIZE``)."""
     from vrdream.photosphere import read_photosphere
     from vrdream.pipeline import to_tensor
 

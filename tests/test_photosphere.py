@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import PARTIAL_CROP, phone_exif
+from conftest import PARTIAL_CROP, SAMPLE_SIZE, phone_exif
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin
 
 from vrdream.cli import main
@@ -22,6 +22,7 @@ from vrdream.photosphere import (
     describe,
     orient,
     read_photosphere,
+    resize,
     summary,
     write_photosphere,
 )
@@ -71,15 +72,16 @@ def _exif_make(exif: bytes | None) -> str | None:
 
 def test_sample_is_a_tagged_full_sphere(sample_pano: Path) -> None:
     with Image.open(sample_pano) as im:
-        assert im.size == (1024, 512) and im.format == "JPEG"
+        assert im.size == SAMPLE_SIZE and im.format == "JPEG"
         desc = im.getxmp()["xmpmeta"]["RDF"]["Description"]  # Pillow's own XMP reader, independent of ours
-    assert desc["ProjectionType"] == "equirectangular" and desc["FullPanoWidthPixels"] == "1024"
+    assert desc["ProjectionType"] == "equirectangular" and desc["FullPanoWidthPixels"] == str(SAMPLE_SIZE[0])
     assert sample_pano.stat().st_size <= 1 << 20
     ps = read_photosphere(sample_pano)
-    assert (ps.width, ps.height, ps.crop) == (1024, 512, None)
-    assert ps.pixels.dtype == np.float32 and ps.pixels.shape == (512, 1024, 3)
+    w, h = SAMPLE_SIZE
+    assert (ps.width, ps.height, ps.crop) == (w, h, None)
+    assert ps.pixels.dtype == np.float32 and ps.pixels.shape == (h, w, 3)
     assert 0 <= ps.pixels.min() and ps.pixels.max() <= 1 and np.all(ps.mask == 1)
-    assert "6×256² cubemap" in describe(ps)
+    assert f"6×{w // 4}² cubemap" in describe(ps)
 
 
 @pytest.mark.parametrize("suffix, mean_tol", [(".jpg", 0.01), (".png", 0.0), (".webp", 0.02)])
@@ -129,8 +131,8 @@ def test_partial_is_placed_by_its_cropped_fields(partial_photosphere: Path, samp
     inside = np.zeros((512, 1024), bool)
     inside[top:top + h, left:left + w] = True
     assert np.all(ps.mask[inside] == 1) and np.all(ps.mask[~inside] == 0) and np.all(ps.pixels[~inside] == 0)
-    full = read_photosphere(sample_pano)
-    assert np.abs(ps.pixels[inside] - full.pixels[inside]).mean() < 0.02  # same place, JPEG requantised
+    full = resize(read_photosphere(sample_pano).pixels, (1024, 512))
+    assert np.abs(ps.pixels[inside] - full[inside]).mean() < 0.02  # same place, JPEG requantised
     gp = ps.gpano
     assert (gp.pose_heading, gp.pose_pitch, gp.pose_roll) == (30.0, 1.5, -0.5)
     assert (gp.initial_heading, gp.initial_pitch, gp.initial_roll, gp.initial_hfov) == (15.0, 5.0, 0.0, 75.0)

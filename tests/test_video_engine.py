@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import SAMPLE_SIZE
 from videos import dream_sequence, load_panorama, make_video
 
 from vrdream.cli import main
@@ -68,5 +69,5 @@ def test_zoom_command(tmp_path: Path, sample_pano: Path) -> None:
     assert main(["zoom", str(sample_pano), "-o", str(out), "--frames", "3", "--zoom", "1.1",
                  "--dream-width", "256", *FLAGS]) == 0
     info = probe(out)
-    assert info.frames == 3 and info.width == 1024
+    assert info.frames == 3 and info.width == SAMPLE_SIZE[0]
     assert read_spherical(out).projection == "equirectangular"

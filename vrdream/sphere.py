@@ -43,7 +43,8 @@ Shape = tuple[int, ...]
 
 @dataclass(frozen=True)
 class SphereParam:
-    """The sphere as a cube canvas; implements :class:`vrdream.dream.Param`.
+    """The sphere as a cube canvas of equi-angular faces (even density: see :mod:`vrdream.cubemap`);
+    implements :class:`vrdream.dream.Param`. The network still sees gnomonic (perspective) views.
 
     ``raw`` (1, 3, H, W) equirect in [0, 1]; ``where`` (1, 1, H, W) where to dream (None: everywhere);
     ``face_size`` the finest octave's face side; ``pad`` the padding as a fraction of the face side.
@@ -71,13 +72,13 @@ class SphereParam:
         return faces_of(self.raw, shape[-1])
 
     def resize(self, canvas: Tensor, shape: Shape) -> Tensor:
-        return resample_cubemap(canvas, face_size=shape[-1])
+        return resample_cubemap(canvas, face_size=shape[-1], eac=True)
 
     def mask(self, shape: Shape) -> Tensor | None:
         return None if self.where is None else faces_of(self.where, shape[-1]).clamp(0, 1)
 
     def extend(self, canvas: Tensor, r: int) -> Tensor:
-        return pad_faces(canvas, r)
+        return pad_faces(canvas, r, eac=True)
 
     def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> Views:
         rotation = jitter_rotation(generator, tilt=jitter * (math.pi / 2) / canvas.shape[-1])
@@ -88,7 +89,7 @@ class SphereParam:
         n = canvas.shape[-1]
         p = self.pad_px(n)
         rotation = rotation.to(canvas)
-        images = resample_cubemap(canvas, pad=p, rotation=rotation)[0].contiguous()  # the net reads it 5 % faster
+        images = resample_cubemap(canvas, pad=p, rotation=rotation, eac=True, out_eac=False)[0].contiguous()  # the net reads it 5 % faster
         key = (n, p, canvas.device)
         if key not in self._overlaps:  # fixed geometry: made once per octave
             self._overlaps[key] = pad_overlaps(n, p, device=canvas.device)
@@ -177,7 +178,7 @@ def gather_views(values: Tensor, overlaps: Overlaps, rotation: Tensor) -> Tensor
     blended = values[:, :, pad:pad + n, pad:pad + n].transpose(0, 1).reshape(c, 6 * n * n)  # a copy
     blended.index_add_(1, overlaps.target, from_pads.transpose(0, 1).reshape(c, -1))
     blended = (blended * overlaps.norm).reshape(c, 6, n, n).transpose(0, 1)[None]
-    return resample_cubemap(blended, rotation=rotation.transpose(0, 1))
+    return resample_cubemap(blended, rotation=rotation.transpose(0, 1), out_eac=True)
 
 
 def _ramp(pos: Tensor, m: int, pad: int) -> Tensor:
@@ -187,15 +188,16 @@ def _ramp(pos: Tensor, m: int, pad: int) -> Tensor:
     return ((edge + 0.5) / pad).clamp(0.0, 1.0) if pad else torch.ones_like(pos)
 
 
-def faces_of(equi: Tensor, n: int) -> Tensor:
-    """Cube faces (B, 6, C, n, n) of an equirect, antialiased when the equirect is much finer.
+def faces_of(equi: Tensor, n: int, *, eac: bool = True) -> Tensor:
+    """Cube faces (B, 6, C, n, n) of an equirect, equi-angular unless ``eac`` is False, antialiased
+    when the equirect is much finer.
 
     Shrinking the equirect to the cube's own angular resolution first (width 4n)
     keeps an 8K panorama from aliasing into a small octave.
     """
     if equi.shape[-1] > 4 * n:
         equi = resize(equi, (2 * n, 4 * n))
-    return e2c(equi, n)
+    return e2c(equi, n, eac=eac)
 
 
 def jitter_rotation(generator: torch.Generator, tilt: float) -> Tensor:
@@ -213,13 +215,14 @@ def jitter_rotation(generator: torch.Generator, tilt: float) -> Tensor:
     return axis_angle_matrix(axis, torch.tensor(tilt * amount, dtype=torch.float64)) @ turn
 
 
-def detail_equirect(canvas: Tensor, base: Tensor, height: int, width: int) -> Tensor:
-    """The dream's change (canvas - base, both (1, 6, 3, N, N)) as an equirect (1, 3, height, width).
+def detail_equirect(canvas: Tensor, base: Tensor, height: int, width: int, *, eac: bool = True) -> Tensor:
+    """The dream's change (canvas - base, both (1, 6, 3, N, N), equi-angular unless ``eac`` is False)
+    as an equirect (1, 3, height, width).
 
     Adding this to the full-resolution raw keeps the raw's own sharpness where
     the dream changed little, whatever resolution the dream ran at.
     """
-    return c2e(canvas - base, height, width, mode="bicubic")
+    return c2e(canvas - base, height, width, mode="bicubic", eac=eac)
 
 
 
@@ -280,5 +283,5 @@ def dream_faces_independently(raw: Tensor, dreamer: Dreamer, options: SphereOpti
     raw = raw.to(dreamer.device)
     faces = e2c(raw, n, pad=p)[0]  # (6, 3, n + 2p, n + 2p)
     dreamed = torch.cat([dreamer(FlatParam(face[None]), on_step=on_step) for face in faces])
-    base = faces_of(raw, n)
-    return (raw + detail_equirect(dreamed[None, :, :, p:-p, p:-p], base, h, w)).clamp(0, 1)
+    base = faces_of(raw, n, eac=False)
+    return (raw + detail_equirect(dreamed[None, :, :, p:-p, p:-p], base, h, w, eac=False)).clamp(0, 1)
