@@ -3,10 +3,13 @@
 For each device (the CPU with ``BENCH_THREADS`` threads, default 1: steadier than 2 on a shared
 machine; CUDA when there is one) and precision (fp32, plus bf16/fp16 where the device runs them
 natively), each model upscales x4 a panorama (samples/mars.jpg resized) once as a single tile
-("untiled") and once cut into tiles as tall as the panorama, 2-3 across ("tiled", the default 32 px overlap), through
+("untiled") and once cut into tiles as tall as the panorama, 2-3 across ("tiled", the model's default
+overlap), through
 :func:`vrdream.upscale.upscale_equirect`, weights loading included. The FLOPs of the network
 (torch.utils.flop_counter) over the measured matmul ceiling (bench.common.matmul_flops) say how well
-the hardware is used. The last row is the memory check: ``vrdream upscale --scale 4`` of a
+the hardware is used. At these small sizes the tiles' overlaps cost far more pixels than at a real size,
+so each row also projects tiled/untiled to a 4096x2048 panorama with the default CPU tiles: the measured
+time per computed pixel, tiled over untiled, times the exact pixel overhead there. The last row is the memory check: ``vrdream upscale --scale 4`` of a
 4096x2048 panorama to 16384x8192 in a child process, its peak RSS.
 """
 
@@ -30,7 +33,7 @@ from bench.common import best_of, matmul_flops, write_results
 from vrdream.device import autocast
 from vrdream.srmodels import SR_MODELS, load_sr_model
 from vrdream.upscale import (
-    TileSettings,
+    OVERLAP,
     auto_tile,
     scaled_forward,
     sr_dtype,
@@ -59,9 +62,9 @@ def flops_per_pixel(name: str, device: str, dtype: torch.dtype | None) -> float:
     return counter.get_total_flops() / (64 * 64)
 
 
-def computed_pixels(h: int, w: int, tile: int) -> int:
+def computed_pixels(h: int, w: int, tile: int, arch: str) -> int:
     """Input pixels the network runs on for an h x w panorama in tiles of ``tile`` (margin and overlaps included)."""
-    ov = TileSettings().overlap
+    ov = OVERLAP[arch]
     (th, ys), (tw, xs) = tile_starts(h + 2 * ov, tile, ov), tile_starts(w + 2 * ov, tile, ov)
     return th * len(ys) * tw * len(xs)
 
@@ -69,7 +72,7 @@ def computed_pixels(h: int, w: int, tile: int) -> int:
 def auto_overhead(arch: str) -> float:
     """Pixels computed with the automatic CPU tile over untiled, for x4 of a 4096x2048 panorama."""
     tile = auto_tile(arch, 1, 2 << 30)
-    return computed_pixels(2048, 4096, tile) / computed_pixels(2048, 4096, 10**5)
+    return computed_pixels(2048, 4096, tile, arch) / computed_pixels(2048, 4096, 10**5, arch)
 
 
 def precisions(device: str) -> list[str]:
@@ -118,19 +121,23 @@ def main() -> None:
                 flops = flops_per_pixel(name, device, dtype)
                 ceiling = matmul_flops(device, dtype)  # beside the timing: the load here changes by the minute
                 h = width // 2
-                work = computed_pixels(h, width, 10**5)  # the untiled run's pixels, its margin included
+                work = computed_pixels(h, width, 10**5, spec.arch)  # the untiled run's pixels, its margin included
+                pixels = computed_pixels(h, width, width // 2, spec.arch) / work
                 rows.append({"device": device, "threads": torch.get_num_threads() if device == "cpu" else "",
                              "model": name, "precision": precision, "input": f"{width}x{width // 2}",
                              "s/MP untiled": untiled / mp, "s/MP tiled": tiled / mp, "tiled/untiled": tiled / untiled,
-                             "pixels tiled/untiled": computed_pixels(h, width, width // 2) / work,
+                             "pixels tiled/untiled": pixels,
+                             "at 4096x2048 (projected)": tiled / untiled / pixels * auto_overhead(spec.arch),
                              "GFLOP/MP": flops / 1e3, "ceiling GFLOP/s": ceiling / 1e9,
                              "% of matmul ceiling": 100 * flops * work / untiled / ceiling})
                 print(rows[-1], flush=True)
     rows.append(memory_row())
     notes = (f"x{SCALE}; seconds per input megapixel, weights loading included; tiled = tiles of width/2 px "
-             "with the default 32 px overlap (costs (1 + 32/step)^2 more pixels), on a panorama padded by 32 px through the sphere; "
+             "with the model's default overlap (32 px compact, 16 px RRDB and UpConv7), on a panorama padded by that "
+             "much through the sphere; "
              f"at 4096x2048 the default CPU tiles cost {auto_overhead('compact'):.3f}x the untiled pixels with the "
-             f"compact net, {auto_overhead('esrgan'):.3f}x with RRDB and UpConv7; "
+             f"compact net, {auto_overhead('esrgan'):.3f}x with RRDB and UpConv7, and 'at 4096x2048 (projected)' "
+             "is the measured time per computed pixel (tiled over untiled) times that; "
              "% of ceiling counts the FLOPs of the pixels computed (margin included); "
              "the ceiling is a dense 2048^3 matmul in the same precision and thread count, measured beside each row "
              "(on a shared machine the load changes between rows). Last row: the CLI "

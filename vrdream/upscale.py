@@ -34,6 +34,10 @@ Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) 
 #: its second pass runs on 4x the pixels; the compact net 0.9 KB), rounded up with a margin.
 BYTES_PER_PIXEL = {"esrgan": 16384, "compact": 2048, "upconv7": 16384}
 
+#: Default tile overlap per architecture (see :class:`TileSettings`). 16 px where tiles are small on a
+#: CPU (RRDB and UpConv7: 352 px in the 2 GB tile budget), so that overlaps cost under 10 % more pixels.
+OVERLAP = {"esrgan": 16, "compact": 32, "upconv7": 16}
+
 
 @dataclass(frozen=True)
 class TileSettings:
@@ -42,14 +46,19 @@ class TileSettings:
     ``tile``: side of a tile; None picks the largest that fits the memory budget.
     ``overlap``: pixels shared by neighbouring tiles, cross-faded with linear ramps. The image is
     also padded by this much (through the sphere for an equirect, reflected for a flat image) to
-    give its border context; that margin's output is dropped. Measured on a real photo, tiles with
-    32 px overlap reproduce the untiled output within 1/255 (realesr-animevideov3 x4: 0.7/255,
-    waifu2x-photo x2: 0.01/255); with 16 px, 5/255 and 0.3/255 (66 and 97 dB PSNR); with none,
-    seams of 50-75/255 (tests/test_upscale.py).
+    give its border context; that margin's output is dropped. None: :data:`OVERLAP` for the model's
+    architecture. Measured on a real photo (72 px tiles, x4), against the untiled output:
+    realesr-animevideov3 0.7/255 with 32 px, 5/255 with 16; waifu2x-photo 0.45/255 with 16 px;
+    realesrgan-x4plus 46-60/255 at any overlap from 16 to 32 px (41-43 dB PSNR: its context reaches
+    further than any overlap, so larger tiles are what helps it); with none, seams of 50-75/255.
     """
 
     tile: int | None = None
-    overlap: int = 32
+    overlap: int | None = None
+
+    def overlap_for(self, arch: str) -> int:
+        return OVERLAP[arch] if self.overlap is None else self.overlap
+
 
 
 def sr_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
@@ -171,17 +180,19 @@ def upscale(img: Tensor, scale: int, model: str = "auto", *, sphere: bool, devic
     budget = memory_budget if memory_budget is not None else free_memory_budget(device, 0.25)
     if memory_budget is None and device.type == "cpu":
         budget = min(budget, 2 << 30)  # the output lives in the same RAM: keep x4 of 4096x2048 under 6 GB
-    side = tile or tiles.tile or auto_tile(SR_MODELS[name].arch, img.shape[0], budget)
-    if side <= 2 * tiles.overlap:
-        raise VrdreamError(f"tile {side}: must be more than twice the overlap ({tiles.overlap} px)")
-    margin = min(tiles.overlap, img.shape[-2] - 1, img.shape[-1] - 1)
+    arch = SR_MODELS[name].arch
+    side = tile or tiles.tile or auto_tile(arch, img.shape[0], budget)
+    overlap = tiles.overlap_for(arch)
+    if side <= 2 * overlap:
+        raise VrdreamError(f"tile {side}: must be more than twice the overlap ({overlap} px)")
+    margin = min(overlap, img.shape[-2] - 1, img.shape[-1] - 1)
     padded = pad_equirect(img, margin) if sphere else F.pad(img, (margin,) * 4, mode="reflect")
 
     def fn(x: Tensor) -> Tensor:
         with torch.inference_mode(), autocast(device, dtype):
             return scaled_forward(net, x, scale)
 
-    return run_tiled(fn, padded, margin, scale, side, tiles.overlap, device=device, progress=progress).clamp_(0, 1)
+    return run_tiled(fn, padded, margin, scale, side, overlap, device=device, progress=progress).clamp_(0, 1)
 
 
 def upscale_equirect(img: Tensor, scale: int, model: str = "auto", *, device: torch.device | str | None = None,
