@@ -160,3 +160,24 @@ def test_cli_upscale_keeps_gpano(sample_pano: Path, tmp_path: Path, capsys: pyte
     assert (out.parent / big.vrdream["Raw"]).resolve() == sample_pano.resolve()  # re-pointed from sub/
     assert cli(["upscale", str(small), "-o", str(out), "-q"]) == 2  # exists, no --overwrite
     assert "already exists" in capsys.readouterr().err
+
+
+def test_cli_dream_upscale_is_k_times_the_dream_width_with_gpano_and_no_wrap_seam(sample_pano: Path,
+                                                                                  tmp_path: Path) -> None:
+    """``vrdream dream --dream-width W --upscale 4``: a 4W-wide equirect whose GPano and provenance say
+    so, and whose 0/360 border jumps no more, against its neighbouring columns, than the raw's own
+    (the sample's stitching leaves a small step there; a reflect-padded wrap would add its own)."""
+    out = tmp_path / "dream4.png"
+    assert cli(["dream", str(sample_pano), "-o", str(out), "--dream-width", "256", "--upscale", "4",
+                "--sr", FAST, "--steps", "2", "--octaves", "2", "-q"]) == 0
+    big = read_photosphere(out)
+    assert big.pixels.shape == (512, 1024, 3)
+    assert (big.gpano.full_width, big.gpano.full_height) == (1024, 512)
+    assert big.vrdream["Upscale"] == f"{FAST} x4" and big.vrdream["Kind"] == "dream"
+
+    def wrap_jump(px: np.ndarray) -> float:
+        """The 0/360 step over the median step between neighbouring columns."""
+        return float(np.abs(px[:, 0] - px[:, -1]).mean() / np.median(np.abs(np.diff(px, axis=1)).mean(axis=(0, 2))))
+
+    raw = resize(read_photosphere(sample_pano).pixels, (1024, 512))
+    assert wrap_jump(big.pixels) < 1.1 * wrap_jump(raw), (wrap_jump(big.pixels), wrap_jump(raw))

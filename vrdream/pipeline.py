@@ -181,18 +181,21 @@ def dream_file(src: str | Path, dst: str | Path, settings: DreamSettings, *, pre
         out = dream_photosphere(ps, dreamer, sphere, selection, upscale=output.upscale, quiet=quiet, store=store)
     if keep_faces:
         _write_faces(keep_faces, out, sphere, overwrite)
+    fields = provenance(src, dst, settings, preset)
     if output.upscale > 1:
-        out = _upscale(out, output, flat=flat, device=device, quiet=quiet)
+        out, model = _upscale(out, output, flat=flat, device=device, quiet=quiet)
+        fields["Upscale"] = f"{model} x{output.upscale}"  # as `vrdream upscale` records it
     mask = None
     if not flat and dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
         mask = resize(to_tensor(ps.mask[..., None]), tuple(out.shape[-2:]))[0, 0].numpy()
     written = write_photosphere(dst, to_numpy(out), ps, mask=mask, crop=not output.full_sphere, quality=output.quality,
-                                vrdream=provenance(src, dst, settings, preset), overwrite=overwrite, inputs=[src])
+                                vrdream=fields, overwrite=overwrite, inputs=[src])
     job.remove()
     return written
 
 
-def _upscale(img: Tensor, output: Output, *, flat: bool, device: torch.device, quiet: bool) -> Tensor:
+def _upscale(img: Tensor, output: Output, *, flat: bool, device: torch.device, quiet: bool) -> tuple[Tensor, str]:
+    """The dream super-resolved by ``output.sr`` (``auto``: chosen for ``device``, said unless ``quiet``), and the model."""
     from .upscale import choose_sr_model, upscale_equirect, upscale_flat
 
     model = output.sr
@@ -206,7 +209,7 @@ def _upscale(img: Tensor, output: Output, *, flat: bool, device: torch.device, q
             bar.total = total
             bar.update(done - bar.n)
 
-        return fn(img, output.upscale, model, device=device, weights=output.sr_weights, progress=step).cpu()
+        return fn(img, output.upscale, model, device=device, weights=output.sr_weights, progress=step).cpu(), model
 
 
 def _write_faces(folder: str, equi: Tensor, sphere: SphereOptions, overwrite: bool) -> None:
