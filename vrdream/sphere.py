@@ -89,7 +89,8 @@ class SphereParam:
         n = canvas.shape[-1]
         p = self.pad_px(n)
         rotation = rotation.to(canvas)
-        images = resample_cubemap(canvas, pad=p, rotation=rotation, eac=True, out_eac=False)[0].contiguous()  # the net reads it 5 % faster
+        # gnomonic views of the equi-angular canvas; contiguous: the net reads them 5 % faster
+        images = resample_cubemap(canvas, pad=p, rotation=rotation, eac=True, out_eac=False)[0].contiguous()
         key = (n, p, canvas.device)
         if key not in self._overlaps:  # fixed geometry: made once per octave
             self._overlaps[key] = pad_overlaps(n, p, device=canvas.device)
@@ -109,6 +110,8 @@ class Overlaps(NamedTuple):
     target: Tensor  # (6 P,) their flat index in the six faces (6 n n)
     weight: Tensor  # (6, 1, P) the view's feather there
     norm: Tensor  # (6 n n,) 1 / (1 + the summed pad weights) per face pixel: 1 where no pad reaches
+    n: int  # face side
+    pad: int  # pad of each view
 
 
 def pad_overlaps(n: int, pad: int, *, device: torch.device | str | None = None) -> Overlaps:
@@ -131,7 +134,7 @@ def pad_overlaps(n: int, pad: int, *, device: torch.device | str | None = None) 
     weight = torch.stack([F.pad(w, (0, f)) for w, f in zip(weights, fill)])[:, None].float()
     target = torch.cat([F.pad(t, (0, f)) for t, f in zip(targets, fill)])
     total = torch.ones(6 * n * n, dtype=torch.float64, device=device).index_add_(0, target, weight.flatten().double())
-    return Overlaps(grid, target, weight, (1 / total).float())
+    return Overlaps(grid, target, weight, (1 / total).float(), n, pad)
 
 
 def _view_pixels(comps: tuple[Tensor, Tensor, Tensor], basis: tuple, n: int, pad: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -170,9 +173,7 @@ def gather_views(values: Tensor, overlaps: Overlaps, rotation: Tensor) -> Tensor
     visibly rougher band along the canvas's own face edges (seam score 1.59 at 2048×1024
     on mars.jpg). Interpolating at every canvas pixel makes density differences harmless.
     """
-    c, m = values.shape[1], values.shape[-1]
-    n = int(round((overlaps.norm.numel() / 6) ** 0.5))
-    pad = (m - n) // 2
+    c, n, pad = values.shape[1], overlaps.n, overlaps.pad
     from_pads = F.grid_sample(values, overlaps.grid.to(values.dtype), mode="bilinear", padding_mode="zeros",
                               align_corners=False)[..., 0] * overlaps.weight  # (6, C, P)
     blended = values[:, :, pad:pad + n, pad:pad + n].transpose(0, 1).reshape(c, 6 * n * n)  # a copy
@@ -183,7 +184,8 @@ def gather_views(values: Tensor, overlaps: Overlaps, rotation: Tensor) -> Tensor
 
 def _ramp(pos: Tensor, m: int, pad: int) -> Tensor:
     """The feather along one axis at pixel positions ``pos`` of a view of ``m`` pixels: 0 half a pixel
-    outside the border, rising linearly across the pad to 1 on the face."""
+    outside the border, rising linearly across the pad to 1 on the face. A pad's outer pixels weigh
+    least because the network sees only part of their context."""
     edge = torch.minimum(pos, m - 1 - pos)  # distance to the border, in pixels
     return ((edge + 0.5) / pad).clamp(0.0, 1.0) if pad else torch.ones_like(pos)
 
