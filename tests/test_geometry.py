@@ -251,6 +251,24 @@ def test_cube_coords_inverts_face_dirs():
     assert padded_fov(n, p) == pytest.approx(2 * math.atan(1.5))
 
 
+def test_equi_angular_faces_sample_equal_angles_and_round_trip():
+    """EAC faces: pixel centres equally spaced in angle along a face's axis (gnomonic ones are not),
+    and equirect -> EAC faces -> equirect gives back a smooth field, padded faces agreeing with the cube."""
+    n = 16
+    along = face_dirs(n, eac=True, dtype=torch.float64)[0, n // 2]  # F face, one row near the equator
+    steps = torch.diff(torch.atan2(along[:, 0], along[:, 2]))
+    torch.testing.assert_close(steps, torch.full_like(steps, math.pi / 2 / n))
+    gnomonic = torch.diff(torch.atan2(*face_dirs(n, dtype=torch.float64)[0, n // 2][:, [0, 2]].T))
+    assert gnomonic.max() / gnomonic.min() > 1.7  # nearly twice the angle at the centre as at the edges
+    x, y, z = equirect_dirs(64, 128).unbind(-1)
+    equi = torch.stack([torch.sin(3 * x) + y, torch.cos(2 * z) * x, y * z])[None]
+    faces = e2c(equi, 32, eac=True, mode="bicubic")
+    assert (c2e(faces, 64, 128, eac=True, mode="bicubic") - equi).abs().max() < 0.02
+    padded = resample_cubemap(faces, pad=4, eac=True)
+    assert (crop_pad(padded, 4) - faces).abs().max() < 1e-5  # the faces inside their own padded views
+    assert (padded - e2c(equi, 32, pad=4, eac=True)).abs().max() < 0.03  # pads show the neighbours
+
+
 # --------------------------------------------------------------------------------------------------- rotations
 
 def test_rotation_matrix():
