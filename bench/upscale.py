@@ -8,8 +8,7 @@ overlap), through
 :func:`vrdream.upscale.upscale_equirect`, weights loading included. The FLOPs of the network
 (torch.utils.flop_counter) over the measured matmul ceiling (bench.common.matmul_flops) say how well
 the hardware is used. At these small sizes the tiles' overlaps cost far more pixels than at a real size,
-so each row also projects tiled/untiled to a 4096x2048 panorama with the default CPU tiles: the measured
-time per computed pixel, tiled over untiled, times the exact pixel overhead there. The last row is the memory check: ``vrdream upscale --scale 4`` of a
+so two more rows measure tiled against untiled at the tile side the CPU really uses. The last row is the memory check: ``vrdream upscale --scale 4`` of a
 4096x2048 panorama to 16384x8192 in a child process, its peak RSS.
 """
 
@@ -147,7 +146,6 @@ def main() -> None:
                              "model": name, "precision": precision, "input": f"{width}x{width // 2}",
                              "s/MP untiled": untiled / mp, "s/MP tiled": tiled / mp, "tiled/untiled": tiled / untiled,
                              "pixels tiled/untiled": pixels,
-                             "at 4096x2048 (projected)": tiled / untiled / pixels * auto_overhead(spec.arch),
                              "GFLOP/MP": flops / 1e3, "ceiling GFLOP/s": ceiling / 1e9,
                              "% of matmul ceiling": 100 * flops * work / untiled / ceiling})
                 print(rows[-1], flush=True)
@@ -157,8 +155,7 @@ def main() -> None:
              "with the model's default overlap (32 px compact, 16 px RRDB and UpConv7), on a panorama padded by that "
              "much through the sphere; "
              f"at 4096x2048 the default CPU tiles cost {auto_overhead('compact'):.3f}x the untiled pixels with the "
-             f"compact net, {auto_overhead('esrgan'):.3f}x with RRDB and UpConv7, and 'at 4096x2048 (projected)' "
-             "is the measured time per computed pixel (tiled over untiled) times that; "
+             f"compact net, {auto_overhead('esrgan'):.3f}x with RRDB and UpConv7; "
              "% of ceiling counts the FLOPs of the pixels computed (margin included); "
              "the ceiling is a dense 2048^3 matmul in the same precision and thread count, measured beside each row "
              "(on a shared machine the load changes between rows). Rows '(tile 352)': tiled against untiled at the "

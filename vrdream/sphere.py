@@ -176,7 +176,9 @@ def gather_views(values: Tensor, overlaps: Overlaps, rotation: Tensor) -> Tensor
     c, n, pad = values.shape[1], overlaps.n, overlaps.pad
     from_pads = F.grid_sample(values, overlaps.grid.to(values.dtype), mode="bilinear", padding_mode="zeros",
                               align_corners=False)[..., 0] * overlaps.weight  # (6, C, P)
-    blended = values[:, :, pad:pad + n, pad:pad + n].transpose(0, 1).reshape(c, 6 * n * n)  # a copy
+    # the views' own faces, copied (the pads' values are added into it)
+    blended = values[:, :, pad:pad + n, pad:pad + n].transpose(0, 1).clone(memory_format=torch.contiguous_format)
+    blended = blended.view(c, 6 * n * n)
     blended.index_add_(1, overlaps.target, from_pads.transpose(0, 1).reshape(c, -1))
     blended = (blended * overlaps.norm).reshape(c, 6, n, n).transpose(0, 1)[None]
     return resample_cubemap(blended, rotation=rotation.transpose(0, 1), out_eac=True)
