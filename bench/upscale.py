@@ -34,6 +34,7 @@ from vrdream.srmodels import SR_MODELS, load_sr_model
 from vrdream.upscale import (
     OVERLAP,
     auto_tile,
+    choose_sr_model,
     scaled_forward,
     sr_dtype,
     tile_starts,
@@ -68,9 +69,9 @@ def computed_pixels(h: int, w: int, tile: int, arch: str) -> int:
     return th * len(ys) * tw * len(xs)
 
 
-def auto_overhead(arch: str) -> float:
+def auto_overhead(arch: str, half: bool) -> float:
     """Pixels computed with the automatic CPU tile over untiled, for x4 of a 4096x2048 panorama."""
-    tile = auto_tile(arch, 1, 2 << 30)
+    tile = auto_tile(arch, 1, 2 << 30, half=half)
     return computed_pixels(2048, 4096, tile, arch) / computed_pixels(2048, 4096, 10**5, arch)
 
 
@@ -80,12 +81,12 @@ def precisions(device: str) -> list[str]:
 
 
 def real_tile_rows(precision: str) -> list[dict]:
-    """Tiled against untiled at the tile side the CPU really uses (the 2 GB budget: 352 px for RRDB and
-    UpConv7), on a panorama two tiles wide: the speed target measured, not projected."""
+    """Tiled against untiled at the tile side the CPU really uses (the 2 GB budget: in bf16 448 px for
+    RRDB, 416 px for UpConv7), on a panorama two tiles wide: the speed target measured, not projected."""
     rows = []
     for name in ("waifu2x-photo", "realesrgan-x4plus"):
         arch = SR_MODELS[name].arch
-        tile = auto_tile(arch, 1, 2 << 30)
+        tile = auto_tile(arch, 1, 2 << 30, half=precision != "fp32")
         x = panorama(2 * tile)
         h, w = x.shape[-2:]
         upscale_equirect(x[..., :64, :64], SCALE, name, precision=precision)  # weights loaded, kernels warm
@@ -100,26 +101,28 @@ def real_tile_rows(precision: str) -> list[dict]:
 
 
 def memory_row() -> dict:
-    """Peak RSS of ``vrdream upscale --scale 4`` on a 4096x2048 panorama (the CLI, writing the JPEG)."""
+    """Peak RSS of ``vrdream upscale --scale 4`` (``--sr auto``) on a 4096x2048 panorama (the CLI, writing the JPEG)."""
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "in.png", Path(tmp) / "out.jpg"
         big = panorama(4096)[0].permute(1, 2, 0).numpy()
         Image.fromarray((big * 255 + 0.5).astype(np.uint8)).save(src)
-        cmd = [sys.executable, "-m", "vrdream", "upscale", str(src), "-o", str(dst), "--scale", "4", "-q",
-               "--sr", "realesr-animevideov3"]
+        cmd = [sys.executable, "-m", "vrdream", "upscale", str(src), "-o", str(dst), "--scale", "4", "-q"]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
         seconds = time.perf_counter() - t0
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         size = Image.open(dst).size
-    return {"device": "cpu", "threads": torch.get_num_threads(), "model": "realesr-animevideov3",
+    return {"device": "cpu", "threads": "auto", "model": f"auto: {choose_sr_model('cpu')[0]}",
             "precision": "auto", "input": "4096x2048", "output": f"{size[0]}x{size[1]}",
             "s/MP tiled": seconds / (4096 * 2048 / 1e6), "peak RSS MB (CLI)": round(max(peak, before) / 1024)}
 
 
 def main() -> None:
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
+    # First, while this process is small: a child's peak RSS on Linux counts what it inherited at fork
+    # (measured last, after the untiled RRDB rows, it read 8.4 GB for a CLI that peaks at 4.3 GB alone).
+    memory = memory_row()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows: list[dict] = []
     for device in devices:
@@ -150,17 +153,19 @@ def main() -> None:
                              "% of matmul ceiling": 100 * flops * work / untiled / ceiling})
                 print(rows[-1], flush=True)
     rows += real_tile_rows(precisions("cpu")[-1])
-    rows.append(memory_row())
+    rows.append(memory)
     notes = (f"x{SCALE}; seconds per input megapixel, weights loading included; tiled = tiles of width/2 px "
              "with the model's default overlap (32 px compact, 16 px RRDB and UpConv7), on a panorama padded by that "
              "much through the sphere; "
-             f"at 4096x2048 the default CPU tiles cost {auto_overhead('compact'):.3f}x the untiled pixels with the "
-             f"compact net, {auto_overhead('esrgan'):.3f}x with RRDB and UpConv7; "
+             f"at 4096x2048 the default CPU tiles (bf16) cost {auto_overhead('compact', True):.3f}x the untiled "
+             f"pixels with the compact net, {auto_overhead('esrgan', True):.3f}x with RRDB, "
+             f"{auto_overhead('upconv7', True):.3f}x with UpConv7 (fp32: {auto_overhead('esrgan', False):.3f}x, "
+             f"{auto_overhead('upconv7', False):.3f}x); "
              "% of ceiling counts the FLOPs of the pixels computed (margin included); "
              "the ceiling is a dense 2048^3 matmul in the same precision and thread count, measured beside each row "
-             "(on a shared machine the load changes between rows). Rows '(tile 352)': tiled against untiled at the "
-             "tile side the CPU really uses for RRDB and UpConv7, on a panorama two tiles wide. Last row: the CLI "
-             "(auto precision) upscaling 4096x2048 to 16384x8192, JPEG written; its peak RSS is the memory bound. "
+             "(on a shared machine the load changes between rows). Rows '(tile N)', N > width/2: tiled against untiled at "
+             "the tile side the CPU really uses for RRDB and UpConv7, on a panorama two tiles wide. Last row: the CLI "
+             "(auto model, precision and threads) upscaling 4096x2048 to 16384x8192, JPEG written; its peak RSS is the memory bound. "
              "LD_PRELOAD jemalloc (see conventions) speeds the SR nets 2-2.7x on the CPU.")
     write_results("upscale", rows, notes)
 

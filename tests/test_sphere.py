@@ -21,7 +21,7 @@ from vrdream.equirect import equirect_dirs, perspective, rotation_matrix
 from vrdream.gradient import input_gradient
 from vrdream.photosphere import read_photosphere
 from vrdream.pipeline import dream_file
-from vrdream.sphere import SphereOptions, SphereParam, dream_sphere, faces_of, gather_views, pad_overlaps
+from vrdream.sphere import SR_CANVAS_DENSITY, SphereOptions, SphereParam, dream_sphere, faces_of, gather_views, pad_overlaps
 
 TINY = DreamSettings(objective="blocks.3", octaves=2, steps=4, precision="fp32", device="cpu")
 
@@ -145,6 +145,16 @@ def synthetic_pano(h: int = 128, w: int = 256) -> torch.Tensor:
     img[0, :, 50:80, -20:] = torch.tensor([0.9, 0.1, 0.1])[:, None, None]
     img[0, :, :12, :] = torch.tensor([0.1, 0.1, 0.9])[:, None, None]
     return img
+
+
+def test_a_dream_to_be_upscaled_runs_on_a_finer_canvas():
+    """With --upscale the canvas is SR_CANVAS_DENSITY times finer than the dream width (its grain then
+    falls below the output's pixels); an explicit face size, or no upscale, is left as asked."""
+    assert SphereOptions().face_for(1536) == 384
+    assert SphereOptions().for_upscale(1536, 4).face_for(1536) == round(SR_CANVAS_DENSITY * 384) == 480
+    assert SphereOptions(dream_width=2048).for_upscale(4096, 2).face_for(2048) == 640
+    assert SphereOptions(face_size=100).for_upscale(1536, 4).face_for(1536) == 100
+    assert SphereOptions().for_upscale(1536, 1) == SphereOptions()
 
 
 def test_magic_wand_crosses_the_wrap():

@@ -116,7 +116,7 @@ def dream_photosphere(ps: Photosphere, dreamer: Dreamer, sphere: SphereOptions =
     Without ``upscale`` the result has the input's size: the dream's detail is
     laid onto the full-resolution raw. With ``upscale`` > 1 the dream itself
     (at ``sphere.dream_width``) is what gets super-resolved later, so it is
-    returned at the dream width.
+    returned at the dream width, dreamed on a finer canvas (:meth:`SphereOptions.for_upscale`).
     """
     raw = to_tensor(ps.pixels)
     where = selection.where(raw)
@@ -126,6 +126,7 @@ def dream_photosphere(ps: Photosphere, dreamer: Dreamer, sphere: SphereOptions =
         size = (sphere.dream_width // 2, sphere.dream_width)
         raw = resize(raw, size)
         where = None if where is None else resize(where, size)
+    sphere = sphere.for_upscale(raw.shape[-1], upscale)
     param = SphereParam(raw, sphere.face_for(raw.shape[-1]), sphere.pad, where)
     with progress(dreamer.total_steps(param), "dreaming", quiet, unit="step") as bar:
         out = dream_sphere(raw, dreamer, sphere, where=where, on_step=bar.update, store=store)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
@@ -229,6 +229,16 @@ def detail_equirect(canvas: Tensor, base: Tensor, height: int, width: int, *, ea
     return c2e(canvas - base, height, width, mode="bicubic", eac=eac)
 
 
+#: Cube canvas density over the dream width's when the dream is to be super-resolved (and no face size is
+#: given). x4 super-resolution sharpens what lies at the dream's own pixel scale, and there the canvas's
+#: finest grain follows each face's pixel grid, which changes direction at a cube edge (the rows of the
+#: side faces tilt opposite ways either side of a vertical edge; U and D are turned against the sides).
+#: Invisible at the dream's size, it shows after x4 as a faint change of grain along the edges: on the
+#: sample's dreams (docs/upscale_seams.md, waifu2x-photo x4, 3 seeds) the seam metric's worst edge reads
+#: 1.28-1.30 with a canvas of the dream's density and 1.18-1.22 with one 1.25x finer, whose grain then
+#: falls below the output's pixels. It costs the dream 1.5x the pixels.
+SR_CANVAS_DENSITY = 1.25
+
 
 @dataclass(frozen=True)
 class SphereOptions:
@@ -252,6 +262,13 @@ class SphereOptions:
 
     def face_for(self, width: int) -> int:
         return self.face_size or max(8, round((self.dream_width or width) / 4))
+
+    def for_upscale(self, width: int, upscale: int) -> SphereOptions:
+        """The options a dream ``width`` px wide runs with when it is to be super-resolved ``upscale`` x:
+        a canvas :data:`SR_CANVAS_DENSITY` times finer, unless ``face_size`` is given."""
+        if upscale <= 1 or self.face_size is not None:
+            return self
+        return replace(self, face_size=round(SR_CANVAS_DENSITY * (self.dream_width or width) / 4))
 
 
 def dream_sphere(raw: Tensor, dreamer: Dreamer, options: SphereOptions = SphereOptions(), *,

@@ -29,14 +29,27 @@ from .errors import VrdreamError
 from .srmodels import SR_MODELS, SRNet, load_sr_model
 
 Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each tile
-#: Working memory of the network per input pixel of a tile at x4, fp32, bytes: peak RSS growth of
-#: one tile measured on the CPU (RRDB 13.4 KB: 64-channel maps at 4x resolution; UpConv7 13.7 KB:
-#: its second pass runs on 4x the pixels; the compact net 0.9 KB), rounded up with a margin.
-BYTES_PER_PIXEL = {"esrgan": 16384, "compact": 2048, "upconv7": 16384}
+#: Working memory of the network per input pixel of a tile at x4, bytes, (fp32, bf16/fp16 autocast):
+#: peak RSS growth of one tile measured on the CPU under jemalloc with ``retain:true`` (the allocator
+#: the conventions recommend; glibc's malloc needs about 60 % of it), rounded up. RRDB 19.5 / 9.8 KB
+#: (64-channel maps at 4x resolution), UpConv7 22.9 / 11.7 KB (its second pass runs on 4x the
+#: pixels), the compact net under 1 KB (2 KB kept: its tiles reach the 1024 px cap anyway). Half
+#: precision halves the activations, so its tiles are about 1.4x wider and their overlaps cost fewer pixels.
+BYTES_PER_PIXEL = {"esrgan": (20480, 10240), "compact": (2048, 2048), "upconv7": (24576, 12288)}
 
 #: Default tile overlap per architecture (see :class:`TileSettings`). 16 px where tiles are small on a
-#: CPU (RRDB and UpConv7: 352 px in the 2 GB tile budget), so that overlaps cost under 10 % more pixels.
+#: CPU (RRDB and UpConv7 fit 416-448 px in bf16, 288-320 px in fp32, in the 2 GB tile budget), so that
+#: overlaps cost under 10 % more pixels.
 OVERLAP = {"esrgan": 16, "compact": 32, "upconv7": 16}
+
+
+#: What ``--sr auto`` runs. On a GPU the sharpest model is fast enough. On the CPU waifu2x-photo: the
+#: most faithful on photos (+0.83 dB over bicubic at x4, docs/make_upscale.py; the GAN-trained
+#: Real-ESRGAN models score below bicubic) and, on the sample's dreams at x4, the one the seam metric
+#: reads quietest (docs/upscale_seams.md: worst edge 1.18-1.22 over 3 seeds, the GAN-trained models
+#: 1.29-1.31). It is ~6x faster than realesrgan-x4plus; realesr-animevideov3 is ~6x faster still, for
+#: whoever prefers speed.
+AUTO_SR = {"cuda": "realesrgan-x4plus", "cpu": "waifu2x-photo"}
 
 
 @dataclass(frozen=True)
@@ -127,9 +140,10 @@ def feather(starts: list[int], tile: int, scale: int, trim: int) -> list[Tensor]
     return weights
 
 
-def auto_tile(arch: str, batch: int, budget: int) -> int:
-    """The largest tile side (multiple of 16, 64..1024) whose working memory fits ``budget`` bytes."""
-    side = math.isqrt(max(budget, 1) // (BYTES_PER_PIXEL[arch] * batch))
+def auto_tile(arch: str, batch: int, budget: int, *, half: bool = False) -> int:
+    """The largest tile side (multiple of 16, 64..1024) whose working memory fits ``budget`` bytes;
+    ``half``: the network runs in bf16/fp16 autocast."""
+    side = math.isqrt(max(budget, 1) // (BYTES_PER_PIXEL[arch][half] * batch))
     return int(min(1024, max(64, side // 16 * 16)))
 
 
@@ -181,7 +195,7 @@ def upscale(img: Tensor, scale: int, model: str = "auto", *, sphere: bool, devic
     if memory_budget is None and device.type == "cpu":
         budget = min(budget, 2 << 30)  # the output lives in the same RAM: keep x4 of 4096x2048 under 6 GB
     arch = SR_MODELS[name].arch
-    side = tile or tiles.tile or auto_tile(arch, img.shape[0], budget)
+    side = tile or tiles.tile or auto_tile(arch, img.shape[0], budget, half=dtype is not None)
     overlap = tiles.overlap_for(arch)
     if side <= 2 * overlap:
         raise VrdreamError(f"tile {side}: must be more than twice the overlap ({overlap} px)")
@@ -222,11 +236,12 @@ def upscale_flat(img: Tensor, scale: int, model: str = "auto", *, device: torch.
 
 
 def choose_sr_model(device: torch.device | str) -> tuple[str, str]:
-    """The model ``--sr auto`` uses on ``device``, and why (one line for the user)."""
+    """The model ``--sr auto`` uses on ``device`` (:data:`AUTO_SR`), and why (one line for the user)."""
     device = torch.device(device)
+    name = AUTO_SR["cuda" if device.type == "cuda" else "cpu"]
     if device.type == "cuda":
-        return "realesrgan-x4plus", "on a GPU the sharpest model, realesrgan-x4plus, is fast enough"
+        return name, f"on a GPU the sharpest model, {name}, is fast enough"
+    model, best = SR_MODELS[name], SR_MODELS[AUTO_SR["cuda"]]
     fast = max(SR_MODELS.values(), key=lambda m: m.cpu_speed)
-    best = SR_MODELS["realesrgan-x4plus"]
-    return fast.name, (f"on the CPU {fast.name} runs ~{fast.cpu_speed / best.cpu_speed:.0f}x faster "
-                       f"than realesrgan-x4plus ({fast.cpu_speed:.2g} vs {best.cpu_speed:.2g} input MP/s per core)")
+    return name, (f"on the CPU the most faithful on photos, ~{model.cpu_speed / best.cpu_speed:.0f}x faster than "
+                  f"{best.name}; --sr {fast.name} is ~{fast.cpu_speed / model.cpu_speed:.0f}x faster still")
