@@ -163,9 +163,10 @@ def main() -> None:
              f"{auto_overhead('upconv7', False):.3f}x); "
              "% of ceiling counts the FLOPs of the pixels computed (margin included); "
              "the ceiling is a dense 2048^3 matmul in the same precision and thread count, measured beside each row "
-             "(on a shared machine the load changes between rows). Rows '(tile N)', N > width/2: tiled against untiled at "
-             "the tile side the CPU really uses for RRDB and UpConv7, on a panorama two tiles wide. Last row: the CLI "
-             "(auto model, precision and threads) upscaling 4096x2048 to 16384x8192, JPEG written; its peak RSS is the memory bound. "
+             "(on a shared machine the load changes between rows). Rows '(tile N)', N > width/2: tiled against "
+             "untiled at the tile side the CPU really uses for RRDB and UpConv7, on a panorama two tiles wide. "
+             "Last row: the CLI (auto model, precision and threads) upscaling 4096x2048 to 16384x8192, JPEG "
+             "written; its peak RSS is the memory bound (measured first, while the bench process is small). "
              "LD_PRELOAD jemalloc (see conventions) speeds the SR nets 2-2.7x on the CPU.")
     write_results("upscale", rows, notes)
 

@@ -120,7 +120,8 @@ def main() -> None:
     model = args.models.split(",")[0]
     pixels = np.asarray(Image.open(SAMPLE).convert("RGB"))
     Image.fromarray(np.roll(pixels, pixels.shape[1] // 8, axis=1)).save(work / "turned.png")
-    vrdream("upscale", str(work / "turned.png"), "-o", str(work / "turned_up.png"), "--scale", str(SCALE), "--sr", model)
+    vrdream("upscale", str(work / "turned.png"), "-o", str(work / "turned_up.png"), "--scale", str(SCALE),
+            "--sr", model)
     turned_ref = tool.grey(str(sphere_bicubic(work / "turned.png", work / "turned_bicubic.png")))
     turned = edge_rows(tool, tool.grey(str(work / "turned_up.png")) - turned_ref)
     straight = edge_rows(tool, tool.grey(str(work / f"alone-{model}.png")) - base)
@@ -133,7 +134,8 @@ def main() -> None:
              "issue's bound 1.25). Sample: samples/mars.jpg (1536x768) -> 6144x3072.", "",
              "## `vrdream dream samples/mars.jpg --upscale 4 --sr MODEL --seed S`", "",
              "| model | seed | canvas face (density) | worst edge, tool as is | wrap, tool as is "
-             "| worst edge, sphere-bicubic reference | wrap, sphere-bicubic reference |", "|---|---|---|---|---|---|---|"]
+             "| worst edge, sphere-bicubic reference | wrap, sphere-bicubic reference |",
+             "|---|---|---|---|---|---|---|"]
     for d in dreams:
         a, s = d["tool as is"], d["sphere bicubic reference"]
         lines.append(f"| {d['model']} | {d['seed']} | {d['canvas face']} | {worst(a)} | {a['wrap']:.3f} | {worst(s)} "
@@ -151,7 +153,8 @@ def main() -> None:
               f"- Stationary white noise at {w}x{h}: F|R {noise['F|R']:.3f}, wrap {noise['wrap']:.3f}, "
               f"worst {worst(noise)}. The metric's views sample the panorama at its own pixel pitch, so at the "
               "centre column they hit pixel centres and elsewhere interpolate between them (bilinear), which "
-              "damps near-Nyquist detail away from the centre: fine detail reads as an edge at every vertical meridian (the horizontal edges' views, curved across the pixel grid, read about 1.0).",
+              "damps near-Nyquist detail away from the centre: fine detail reads as an edge at every vertical "
+              "meridian (the horizontal edges' views, curved across the pixel grid, read about 1.0).",
               "- Super-resolution alone (upscale of the undreamed sample, against the sphere-bicubic reference): "
               "mean reading at the four vertical cube edges and the wrap, and at the same meridians turned "
               "22.5/45/67.5 degrees, where the pipeline has no edge:", ""]

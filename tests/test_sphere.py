@@ -21,7 +21,15 @@ from vrdream.equirect import equirect_dirs, perspective, rotation_matrix
 from vrdream.gradient import input_gradient
 from vrdream.photosphere import read_photosphere
 from vrdream.pipeline import dream_file
-from vrdream.sphere import SR_CANVAS_DENSITY, SphereOptions, SphereParam, dream_sphere, faces_of, gather_views, pad_overlaps
+from vrdream.sphere import (
+    SR_CANVAS_DENSITY,
+    SphereOptions,
+    SphereParam,
+    dream_sphere,
+    faces_of,
+    gather_views,
+    pad_overlaps,
+)
 
 TINY = DreamSettings(objective="blocks.3", octaves=2, steps=4, precision="fp32", device="cpu")
 
