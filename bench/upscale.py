@@ -4,12 +4,12 @@ For each device (the CPU with ``BENCH_THREADS`` threads, default 1: steadier tha
 machine; CUDA when there is one) and precision (fp32, plus bf16/fp16 where the device runs them
 natively), each model upscales x4 a panorama (samples/mars.jpg resized) once as a single tile
 ("untiled") and once cut into tiles as tall as the panorama, 2-3 across ("tiled", the model's default
-overlap), through
-:func:`vrdream.upscale.upscale_equirect`, weights loading included. The FLOPs of the network
-(torch.utils.flop_counter) over the measured matmul ceiling (bench.common.matmul_flops) say how well
-the hardware is used. At these small sizes the tiles' overlaps cost far more pixels than at a real size,
-so two more rows measure tiled against untiled at the tile side the CPU really uses. The last row is the memory check: ``vrdream upscale --scale 4`` of a
-4096x2048 panorama to 16384x8192 in a child process, its peak RSS.
+overlap), through :func:`vrdream.upscale.upscale_equirect`, weights loading included. The FLOPs of the
+network (torch.utils.flop_counter) over the measured matmul ceiling (bench.common.matmul_flops) say how
+well the hardware is used. At these small sizes the tiles' overlaps cost far more pixels than at a real
+size, so two more rows measure tiled against untiled at the tile side the CPU really uses. The last row
+is the memory check, measured first: ``vrdream upscale --scale 4`` (``--sr auto``) of a 4096x2048
+panorama to 16384x8192 in a child process, its peak RSS.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,14 @@ def shared_data() -> Path:
     if not (path / "mars.jpg").is_file():
         pytest.skip(f"shared test data not found at {path}")
     return path
+
+
+def seam_score(shared_data: Path, raw: Path, dream: Path) -> dict:
+    """../shared/tools/seam_score.py RAW DREAM --json: {"score", "mean_change", "edges"}."""
+    tool = shared_data.parent / "tools" / "seam_score.py"
+    res = subprocess.run([sys.executable, str(tool), str(raw), str(dream), "--json"], capture_output=True, text=True,
+                         check=True)
+    return json.loads(res.stdout)
 
 
 @pytest.fixture(scope="session")

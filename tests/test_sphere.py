@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from conftest import seam_score
 from vrdream import select
 from vrdream.cli import main
 from vrdream.cubemap import c2e, pad_faces, padded_fov
@@ -122,15 +121,6 @@ def test_where_limits_the_dream_exactly(lite0, sample):
     assert (out - sample)[0][:, where[0, 0] == 1].abs().mean() > 0.005
 
 
-def seam_score(raw: Path, dream: Path, shared: Path) -> dict:
-    tool = shared.parent / "tools" / "seam_score.py"
-    res = subprocess.run([sys.executable, str(tool), str(raw), str(dream), "--json"], capture_output=True,
-                         text=True, check=True)
-    import json
-
-    return json.loads(res.stdout)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["mars", "sample"])
 def test_default_dream_is_seamless(tmp_path, shared_data, sample_pano, which):
@@ -140,7 +130,7 @@ def test_default_dream_is_seamless(tmp_path, shared_data, sample_pano, which):
     raw = shared_data / "mars.jpg" if which == "mars" else sample_pano
     out = tmp_path / "dream.png"
     assert main(["dream", str(raw), "-o", str(out), "-q"]) == 0
-    score = seam_score(raw, out, shared_data)
+    score = seam_score(shared_data, raw, out)
     assert score["score"] <= 1.25 and score["mean_change"] > 0.04
 
 

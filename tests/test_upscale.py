@@ -4,9 +4,6 @@ an upscaled panorama scores as seamless, and ``vrdream upscale`` keeps GPano rig
 from __future__ import annotations
 
 import importlib.util
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
+
+from conftest import seam_score
 
 from vrdream.cli import main as cli
 from vrdream.equirect import pad_equirect
@@ -82,12 +81,6 @@ def test_the_wrap_is_like_any_other_column(pano: torch.Tensor) -> None:
     assert float((flat - direct)[wrap].abs().max()) > 4 / 255
 
 
-def seam_scores(tool: Path, raw: Path, out: Path) -> dict:
-    res = subprocess.run([sys.executable, str(tool), str(raw), str(out), "--json"], capture_output=True, text=True,
-                         check=True)
-    return json.loads(res.stdout)
-
-
 def save(img: torch.Tensor, path: Path) -> Path:
     Image.fromarray((img[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)).save(path)
     return path
@@ -111,7 +104,6 @@ def test_upscaled_panorama_has_no_seam(shared_data: Path, tmp_path: Path) -> Non
     content allows), while the same network reflect-padded at the wrap, as Real-ESRGAN's tiling
     does, reads far worse. (At full size, 2048 -> 4096, ours reads 1.22.)
     """
-    tool = shared_data.parent / "tools" / "seam_score.py"
     raw = resize(np.asarray(Image.open(shared_data / "mars.jpg").convert("RGB"), np.float32) / 255, (384, 192))
     x = torch.from_numpy(raw).permute(2, 0, 1)[None]
     bicubic_png = sphere_bicubic(x, 4, tmp_path / "bicubic.png")
@@ -119,9 +111,10 @@ def test_upscaled_panorama_has_no_seam(shared_data: Path, tmp_path: Path) -> Non
     wide = Image.fromarray(np.concatenate([wide[:, -16:], wide, wide[:, :16]], 1))  # sharpen with wrap, too
     sharp = np.asarray(wide.filter(ImageFilter.UnsharpMask(radius=2, percent=150, threshold=0)))[:, 16:-16]
     Image.fromarray(sharp).save(tmp_path / "sharp.png")
-    floor = seam_scores(tool, bicubic_png, tmp_path / "sharp.png")["score"]
-    ours = seam_scores(tool, bicubic_png, save(up(x, 4), tmp_path / "ours.png"))
-    reflect = seam_scores(tool, bicubic_png, save(upscale_flat(x, 4, FAST, precision="fp32"), tmp_path / "flat.png"))
+    floor = seam_score(shared_data, bicubic_png, tmp_path / "sharp.png")["score"]
+    ours = seam_score(shared_data, bicubic_png, save(up(x, 4), tmp_path / "ours.png"))
+    flat = upscale_flat(x, 4, FAST, precision="fp32")
+    reflect = seam_score(shared_data, bicubic_png, save(flat, tmp_path / "flat.png"))
     assert ours["score"] <= max(1.25, floor), (floor, ours["edges"])
     assert reflect["edges"]["wrap"] > 2 * ours["edges"]["wrap"], (reflect["edges"], ours["edges"])
 
@@ -203,5 +196,5 @@ def test_cli_dream_upscale_4_of_the_sample_is_seamless(shared_data: Path, sample
     assert big.pixels.shape == (4 * h, 4 * w, 3) and big.gpano.full_width == 4 * w
     assert big.vrdream["Upscale"] == "waifu2x-photo x4"
     x = torch.from_numpy(raw.pixels).permute(2, 0, 1)[None]
-    score = seam_scores(shared_data.parent / "tools" / "seam_score.py", sphere_bicubic(x, 4, tmp_path / "ref.png"), out)
+    score = seam_score(shared_data, sphere_bicubic(x, 4, tmp_path / "ref.png"), out)
     assert score["score"] <= 1.25 and score["mean_change"] > 0.04, score

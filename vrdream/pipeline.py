@@ -196,7 +196,8 @@ def dream_file(src: str | Path, dst: str | Path, settings: DreamSettings, *, pre
 
 
 def _upscale(img: Tensor, output: Output, *, flat: bool, device: torch.device, quiet: bool) -> tuple[Tensor, str]:
-    """The dream super-resolved by ``output.sr`` (``auto``: chosen for ``device``, said unless ``quiet``), and the model."""
+    """The dream super-resolved by ``output.sr`` (``auto``: chosen for ``device``, said unless ``quiet``),
+    and the model that did it."""
     from .upscale import choose_sr_model, upscale_equirect, upscale_flat
 
     model = output.sr
