@@ -31,9 +31,15 @@ def one() -> dict:
     batch, tile = dreamer.passes((1, 3, H, W))
     t0 = time.perf_counter()
     out = dreamer(FlatParam(raw))
-    return {"image": f"{W}x{H}", "steps": STEPS, "tile": tile, "threads": torch.get_num_threads(),
-            "seconds_per_step": (time.perf_counter() - t0) / STEPS, "peak_rss_mb": peak_rss_mb(),
-            "mean_change": float((out - raw).abs().mean())}
+    return {
+        "image": f"{W}x{H}",
+        "steps": STEPS,
+        "tile": tile,
+        "threads": torch.get_num_threads(),
+        "seconds_per_step": (time.perf_counter() - t0) / STEPS,
+        "peak_rss_mb": peak_rss_mb(),
+        "mean_change": float((out - raw).abs().mean()),
+    }
 
 
 def main() -> None:

@@ -17,7 +17,9 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results"
 
 
-def best_of(fn: Callable[[], object], repeat: int = 3, warmup: int = 1, sync: Callable[[], None] = lambda: None) -> float:
+def best_of(
+    fn: Callable[[], object], repeat: int = 3, warmup: int = 1, sync: Callable[[], None] = lambda: None
+) -> float:
     """Fastest wall-clock seconds of ``repeat`` calls after ``warmup`` calls (min is the least noisy)."""
     for _ in range(warmup):
         fn()
@@ -31,7 +33,7 @@ def best_of(fn: Callable[[], object], repeat: int = 3, warmup: int = 1, sync: Ca
     return min(times)
 
 
-def matmul_flops(device: str = "cpu", dtype: "object | None" = None, n: int = 2048) -> float:
+def matmul_flops(device: str = "cpu", dtype: object | None = None, n: int = 2048) -> float:
     """Measured dense-matmul FLOP/s on ``device`` with the current thread count: the ceiling to compare with."""
     import torch
 
@@ -51,13 +53,23 @@ def peak_rss_mb() -> float:
 def write_results(name: str, rows: list[dict], notes: str = "") -> Path:
     """Write ``results/<name>.json`` and a markdown table ``results/<name>.md``; return the markdown path."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    meta = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
-            "processor": platform.processor(), "python": platform.python_version()}
+    meta = {
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "python": platform.python_version(),
+    }
     (RESULTS / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows, "notes": notes}, indent=2))
     cols = list(dict.fromkeys(k for r in rows for k in r))
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = [f"# bench/{name}.py", "", f"{meta['when']}, {meta['machine']}", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines = [
+        f"# bench/{name}.py",
+        "",
+        f"{meta['when']}, {meta['machine']}",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
     lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in cols) + " |" for r in rows]
     if notes:
         lines += ["", notes]

@@ -36,15 +36,27 @@ def main() -> None:
                     input_gradient(net, obj, x)
                 flops = counter.get_total_flops()
                 seconds = best_of(lambda: input_gradient(net, obj, x), repeat=2, sync=sync)
-                rows.append({"device": device, "threads": torch.get_num_threads(), "backbone": spec.name,
-                             "layer": spec.default_layer, "size": size, "s_per_step": seconds,
-                             "gflop_per_step": flops / 1e9, "gflops": flops / seconds / 1e9,
-                             "ceiling_gflops": ceiling / 1e9, "of_ceiling": flops / seconds / ceiling})
+                rows.append(
+                    {
+                        "device": device,
+                        "threads": torch.get_num_threads(),
+                        "backbone": spec.name,
+                        "layer": spec.default_layer,
+                        "size": size,
+                        "s_per_step": seconds,
+                        "gflop_per_step": flops / 1e9,
+                        "gflops": flops / seconds / 1e9,
+                        "ceiling_gflops": ceiling / 1e9,
+                        "of_ceiling": flops / seconds / ceiling,
+                    }
+                )
                 print(rows[-1], flush=True)
-    notes = ("Target: >= 40% of the matmul ceiling at 1024². EfficientNet-Lite is mostly depthwise 3x3/5x5 "
-             "convolutions and pointwise convolutions on thin tensors: memory-bound work that no matmul "
-             "ceiling describes; its counted FLOPs are few, so its fraction of the ceiling is low even when "
-             "the step is fast. Inception-v3's dense convolutions come closer.")
+    notes = (
+        "Target: >= 40% of the matmul ceiling at 1024². EfficientNet-Lite is mostly depthwise 3x3/5x5 "
+        "convolutions and pointwise convolutions on thin tensors: memory-bound work that no matmul "
+        "ceiling describes; its counted FLOPs are few, so its fraction of the ceiling is low even when "
+        "the step is fast. Inception-v3's dense convolutions come closer."
+    )
     write_results("dream", rows, notes)
 
 

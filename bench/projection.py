@@ -76,26 +76,38 @@ def main() -> None:
         """Ratios against py360convert in the same state (cold or warm); > 1 = vrdream faster."""
         for impl, seconds in times.items():
             ref = base["py360convert cold" if "cold" in impl else "py360convert warm"]
-            rows.append({"op": op, "impl": impl, "device": device, "threads": threads, "seconds": seconds,
-                         "py360convert / this": ref / seconds})
+            rows.append(
+                {
+                    "op": op,
+                    "impl": impl,
+                    "device": device,
+                    "threads": threads,
+                    "seconds": seconds,
+                    "py360convert / this": ref / seconds,
+                }
+            )
 
     with torch.inference_mode():
         grid = e2c_grid(H, W, N)
-        cpu = interleaved({
-            "py360convert cold": lambda: (clear_py360_caches(), py_e2c()),
-            "py360convert warm": py_e2c,
-            "vrdream cold": lambda: e2c(equi, N),
-            "vrdream warm": lambda: e2c(equi, N, grid=grid),
-            "vrdream cold, padded 2048+2x128": lambda: e2c(equi, N, pad=128),
-        })
+        cpu = interleaved(
+            {
+                "py360convert cold": lambda: (clear_py360_caches(), py_e2c()),
+                "py360convert warm": py_e2c,
+                "vrdream cold": lambda: e2c(equi, N),
+                "vrdream warm": lambda: e2c(equi, N, grid=grid),
+                "vrdream cold, padded 2048+2x128": lambda: e2c(equi, N, pad=128),
+            }
+        )
         rows_for("e2c", "cpu", cpu, cpu)
         grid = c2e_grid(N, H, W)
-        cpu = interleaved({
-            "py360convert cold": lambda: (clear_py360_caches(), py_c2e()),
-            "py360convert warm": py_c2e,
-            "vrdream cold": lambda: c2e(faces, H, W),
-            "vrdream warm": lambda: c2e(faces, H, W, grid=grid),
-        })
+        cpu = interleaved(
+            {
+                "py360convert cold": lambda: (clear_py360_caches(), py_c2e()),
+                "py360convert warm": py_c2e,
+                "vrdream cold": lambda: c2e(faces, H, W),
+                "vrdream warm": lambda: c2e(faces, H, W, grid=grid),
+            }
+        )
         rows_for("c2e", "cpu", cpu, cpu)
         del grid
         if torch.cuda.is_available():  # against the CPU py360convert times above
@@ -103,23 +115,39 @@ def main() -> None:
             equi, faces = equi.cuda(), faces.cuda()
             e2c_cpu = {r["impl"]: r["seconds"] for r in rows if r["op"] == "e2c" and r["impl"].startswith("py")}
             grid = e2c_grid(H, W, N, device="cuda")
-            rows_for("e2c", "cuda", {"vrdream cold": best_of(lambda: e2c(equi, N), sync=sync),
-                                     "vrdream warm": best_of(lambda: e2c(equi, N, grid=grid), sync=sync)}, e2c_cpu)
+            rows_for(
+                "e2c",
+                "cuda",
+                {
+                    "vrdream cold": best_of(lambda: e2c(equi, N), sync=sync),
+                    "vrdream warm": best_of(lambda: e2c(equi, N, grid=grid), sync=sync),
+                },
+                e2c_cpu,
+            )
             c2e_cpu = {r["impl"]: r["seconds"] for r in rows if r["op"] == "c2e" and r["impl"].startswith("py")}
             grid = c2e_grid(N, H, W, device="cuda")
-            rows_for("c2e", "cuda", {"vrdream cold": best_of(lambda: c2e(faces, H, W), sync=sync),
-                                     "vrdream warm": best_of(lambda: c2e(faces, H, W, grid=grid), sync=sync)}, c2e_cpu)
+            rows_for(
+                "c2e",
+                "cuda",
+                {
+                    "vrdream cold": best_of(lambda: c2e(faces, H, W), sync=sync),
+                    "vrdream warm": best_of(lambda: c2e(faces, H, W, grid=grid), sync=sync),
+                },
+                c2e_cpu,
+            )
     rows[-1]["peak RSS MB"] = round(peak_rss_mb())
-    notes = (f"{W}x{H} float32 RGB panorama (samples/mars.jpg upscaled), faces {N}. Threads: torch "
-             f"{threads}, OpenCV {cv2.getNumThreads()}. py360convert 1.0 samples with cv2.remap on fixed-point maps "
-             "(1/32 pixel), one channel at a time, after np.pad of each channel; vrdream calls "
-             "torch.nn.functional.grid_sample once on all channels with float coordinates, on a channels-last "
-             "padded equirect (e2c), split into one batch item per thread (its CPU kernel threads over the "
-             "batch only). 'py360convert / this' compares with py360convert in the same state (cold with "
-             "cold, warm with warm); > 1: vrdream faster. The padded row cuts faces of 2048 + 2x128 (the "
-             "dream's padded views, 28% more pixels), compared with py360convert's plain cold e2c. A "
-             "one-shot conversion (the CLI, the end of a dream) pays the cold price. CPU contenders run "
-             "interleaved, best of 3 rounds (the machine is shared).")
+    notes = (
+        f"{W}x{H} float32 RGB panorama (samples/mars.jpg upscaled), faces {N}. Threads: torch "
+        f"{threads}, OpenCV {cv2.getNumThreads()}. py360convert 1.0 samples with cv2.remap on fixed-point maps "
+        "(1/32 pixel), one channel at a time, after np.pad of each channel; vrdream calls "
+        "torch.nn.functional.grid_sample once on all channels with float coordinates, on a channels-last "
+        "padded equirect (e2c), split into one batch item per thread (its CPU kernel threads over the "
+        "batch only). 'py360convert / this' compares with py360convert in the same state (cold with "
+        "cold, warm with warm); > 1: vrdream faster. The padded row cuts faces of 2048 + 2x128 (the "
+        "dream's padded views, 28% more pixels), compared with py360convert's plain cold e2c. A "
+        "one-shot conversion (the CLI, the end of a dream) pays the cold price. CPU contenders run "
+        "interleaved, best of 3 rounds (the machine is shared)."
+    )
     write_results("projection", rows, notes)
 
 

@@ -45,24 +45,37 @@ def one(width: int, method: str, dream_width: int | None) -> dict:
     options = SphereOptions(dream_width=dream_width)
     out = fn(raw, dreamer, options)
     seconds = time.perf_counter() - t0
-    return {"input": f"{width}x{width // 2}", "method": method, "face": options.face_for(width),
-            "threads": torch.get_num_threads(), "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
-            "mean_change": float((out - raw).abs().mean())}
+    return {
+        "input": f"{width}x{width // 2}",
+        "method": method,
+        "face": options.face_for(width),
+        "threads": torch.get_num_threads(),
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "mean_change": float((out - raw).abs().mean()),
+    }
 
 
 def main() -> None:
     rows = []
     for width, method, dream_width in CASES:
-        res = subprocess.run([sys.executable, "-m", "bench.sphere", str(width), method, str(dream_width or 0)],
-                             capture_output=True, text=True, check=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "bench.sphere", str(width), method, str(dream_width or 0)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
+
     def fastest(method: str) -> float:
         return min(r["seconds"] for r in rows if r["method"] == method and r["input"] == "2048x1024")
 
-    notes = (f"Input ../{SAMPLE.relative_to(ROOT.parent)}. Overhead of the joint sphere over naive per-face at "
-             f"2048x1024 (fastest of {REPEATS} interleaved runs each): {fastest('joint') / fastest('naive'):.2f}x "
-             f"(target <= 1.15). Targets: 2048x1024 in <= 60 s on 2 cores; 8192x4096 within 4 GB peak RSS.")
+    notes = (
+        f"Input ../{SAMPLE.relative_to(ROOT.parent)}. Overhead of the joint sphere over naive per-face at "
+        f"2048x1024 (fastest of {REPEATS} interleaved runs each): {fastest('joint') / fastest('naive'):.2f}x "
+        f"(target <= 1.15). Targets: 2048x1024 in <= 60 s on 2 cores; 8192x4096 within 4 GB peak RSS."
+    )
     write_results("sphere", rows, notes)
 
 

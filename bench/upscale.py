@@ -92,10 +92,19 @@ def real_tile_rows(precision: str) -> list[dict]:
         upscale_equirect(x[..., :64, :64], SCALE, name, precision=precision)  # weights loaded, kernels warm
         untiled = best_of(lambda: upscale_equirect(x, SCALE, name, tile=10**5, precision=precision), 1, warmup=0)
         tiled = best_of(lambda: upscale_equirect(x, SCALE, name, tile=tile, precision=precision), 1, warmup=0)
-        rows.append({"device": "cpu", "threads": torch.get_num_threads(), "model": name, "precision": precision,
-                     "input": f"{w}x{h} (tile {tile})", "s/MP untiled": untiled / (h * w / 1e6),
-                     "s/MP tiled": tiled / (h * w / 1e6), "tiled/untiled": tiled / untiled,
-                     "pixels tiled/untiled": computed_pixels(h, w, tile, arch) / computed_pixels(h, w, 10**5, arch)})
+        rows.append(
+            {
+                "device": "cpu",
+                "threads": torch.get_num_threads(),
+                "model": name,
+                "precision": precision,
+                "input": f"{w}x{h} (tile {tile})",
+                "s/MP untiled": untiled / (h * w / 1e6),
+                "s/MP tiled": tiled / (h * w / 1e6),
+                "tiled/untiled": tiled / untiled,
+                "pixels tiled/untiled": computed_pixels(h, w, tile, arch) / computed_pixels(h, w, 10**5, arch),
+            }
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -113,9 +122,16 @@ def memory_row() -> dict:
         seconds = time.perf_counter() - t0
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         size = Image.open(dst).size
-    return {"device": "cpu", "threads": "auto", "model": f"auto: {choose_sr_model('cpu')[0]}",
-            "precision": "auto", "input": "4096x2048", "output": f"{size[0]}x{size[1]}",
-            "s/MP tiled": seconds / (4096 * 2048 / 1e6), "peak RSS MB (CLI)": round(max(peak, before) / 1024)}
+    return {
+        "device": "cpu",
+        "threads": "auto",
+        "model": f"auto: {choose_sr_model('cpu')[0]}",
+        "precision": "auto",
+        "input": "4096x2048",
+        "output": f"{size[0]}x{size[1]}",
+        "s/MP tiled": seconds / (4096 * 2048 / 1e6),
+        "peak RSS MB (CLI)": round(max(peak, before) / 1024),
+    }
 
 
 def main() -> None:
@@ -145,29 +161,41 @@ def main() -> None:
                 h = width // 2
                 work = computed_pixels(h, width, 10**5, spec.arch)  # the untiled run's pixels, its margin included
                 pixels = computed_pixels(h, width, width // 2, spec.arch) / work
-                rows.append({"device": device, "threads": torch.get_num_threads() if device == "cpu" else "",
-                             "model": name, "precision": precision, "input": f"{width}x{width // 2}",
-                             "s/MP untiled": untiled / mp, "s/MP tiled": tiled / mp, "tiled/untiled": tiled / untiled,
-                             "pixels tiled/untiled": pixels,
-                             "GFLOP/MP": flops / 1e3, "ceiling GFLOP/s": ceiling / 1e9,
-                             "% of matmul ceiling": 100 * flops * work / untiled / ceiling})
+                rows.append(
+                    {
+                        "device": device,
+                        "threads": torch.get_num_threads() if device == "cpu" else "",
+                        "model": name,
+                        "precision": precision,
+                        "input": f"{width}x{width // 2}",
+                        "s/MP untiled": untiled / mp,
+                        "s/MP tiled": tiled / mp,
+                        "tiled/untiled": tiled / untiled,
+                        "pixels tiled/untiled": pixels,
+                        "GFLOP/MP": flops / 1e3,
+                        "ceiling GFLOP/s": ceiling / 1e9,
+                        "% of matmul ceiling": 100 * flops * work / untiled / ceiling,
+                    }
+                )
                 print(rows[-1], flush=True)
     rows += real_tile_rows(precisions("cpu")[-1])
     rows.append(memory)
-    notes = (f"x{SCALE}; seconds per input megapixel, weights loading included; tiled = tiles of width/2 px "
-             "with the model's default overlap (32 px compact, 16 px RRDB and UpConv7), on a panorama padded by that "
-             "much through the sphere; "
-             f"at 4096x2048 the default CPU tiles (bf16) cost {auto_overhead('compact', True):.3f}x the untiled "
-             f"pixels with the compact net, {auto_overhead('esrgan', True):.3f}x with RRDB, "
-             f"{auto_overhead('upconv7', True):.3f}x with UpConv7 (fp32: {auto_overhead('esrgan', False):.3f}x, "
-             f"{auto_overhead('upconv7', False):.3f}x); "
-             "% of ceiling counts the FLOPs of the pixels computed (margin included); "
-             "the ceiling is a dense 2048^3 matmul in the same precision and thread count, measured beside each row "
-             "(on a shared machine the load changes between rows). Rows '(tile N)', N > width/2: tiled against "
-             "untiled at the tile side the CPU really uses for RRDB and UpConv7, on a panorama two tiles wide. "
-             "Last row: the CLI (auto model, precision and threads) upscaling 4096x2048 to 16384x8192, JPEG "
-             "written; its peak RSS is the memory bound (measured first, while the bench process is small). "
-             "LD_PRELOAD jemalloc (see conventions) speeds the SR nets 2-2.7x on the CPU.")
+    notes = (
+        f"x{SCALE}; seconds per input megapixel, weights loading included; tiled = tiles of width/2 px "
+        "with the model's default overlap (32 px compact, 16 px RRDB and UpConv7), on a panorama padded by that "
+        "much through the sphere; "
+        f"at 4096x2048 the default CPU tiles (bf16) cost {auto_overhead('compact', True):.3f}x the untiled "
+        f"pixels with the compact net, {auto_overhead('esrgan', True):.3f}x with RRDB, "
+        f"{auto_overhead('upconv7', True):.3f}x with UpConv7 (fp32: {auto_overhead('esrgan', False):.3f}x, "
+        f"{auto_overhead('upconv7', False):.3f}x); "
+        "% of ceiling counts the FLOPs of the pixels computed (margin included); "
+        "the ceiling is a dense 2048^3 matmul in the same precision and thread count, measured beside each row "
+        "(on a shared machine the load changes between rows). Rows '(tile N)', N > width/2: tiled against "
+        "untiled at the tile side the CPU really uses for RRDB and UpConv7, on a panorama two tiles wide. "
+        "Last row: the CLI (auto model, precision and threads) upscaling 4096x2048 to 16384x8192, JPEG "
+        "written; its peak RSS is the memory bound (measured first, while the bench process is small). "
+        "LD_PRELOAD jemalloc (see conventions) speeds the SR nets 2-2.7x on the CPU."
+    )
     write_results("upscale", rows, notes)
 
 

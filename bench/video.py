@@ -55,18 +55,27 @@ def main() -> None:
             independent_t, independent = run(raws, dreamer, VideoSettings(coherent=False))
             flicker_c, flicker_i = warped_difference(raws, coherent), warped_difference(raws, independent)
             later = sum(coherent_t[1:]) / (len(coherent_t) - 1)
-            rows.append({"size": f"{width}x{width // 2}", "threads": torch.get_num_threads(),
-                         "first_frame_s": coherent_t[0], "later_frame_s": later,
-                         "independent_frame_s": sum(independent_t) / len(independent_t),
-                         "flicker_coherent": flicker_c, "flicker_independent": flicker_i,
-                         "stability_ratio": flicker_i / flicker_c})
+            rows.append(
+                {
+                    "size": f"{width}x{width // 2}",
+                    "threads": torch.get_num_threads(),
+                    "first_frame_s": coherent_t[0],
+                    "later_frame_s": later,
+                    "independent_frame_s": sum(independent_t) / len(independent_t),
+                    "flicker_coherent": flicker_c,
+                    "flicker_independent": flicker_i,
+                    "stability_ratio": flicker_i / flicker_c,
+                }
+            )
             print(rows[-1], flush=True)
     w, h, n = CLIP_4K
     per_frame = rows[-1]["later_frame_s"] * (w * h) / (2048 * 1024)
-    notes = (f"A 20 s 4K clip ({n} frames of {w}x{h}) at the later-frame rate scaled by pixels would take "
-             f"about {per_frame * n / 3600:.1f} h here; to finish in 1 h it needs {n / 3600:.2f} frames/s, i.e. "
-             f"{per_frame * n / 3600:.0f}x this machine (a GPU; see bench/dream.py). Dreaming at --dream-width 2048 "
-             f"and upscaling cuts it by the pixel ratio ({w * h / (2048 * 1024):.1f}x).")
+    notes = (
+        f"A 20 s 4K clip ({n} frames of {w}x{h}) at the later-frame rate scaled by pixels would take "
+        f"about {per_frame * n / 3600:.1f} h here; to finish in 1 h it needs {n / 3600:.2f} frames/s, i.e. "
+        f"{per_frame * n / 3600:.0f}x this machine (a GPU; see bench/dream.py). Dreaming at --dream-width 2048 "
+        f"and upscaling cuts it by the pixel ratio ({w * h / (2048 * 1024):.1f}x)."
+    )
     write_results("video", rows, notes)
 
 

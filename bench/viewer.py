@@ -25,14 +25,16 @@ from viewer.renderer import OffscreenTarget, SphereRenderer, headless_context
 EYE = (1440, 1584)
 PANO = (8192, 4096)
 # A typical headset eye: about 100° × 110°, wider towards the temple (asymmetric).
-FOVS = (Fov(math.radians(-52), math.radians(43), math.radians(48), math.radians(-55)),
-        Fov(math.radians(-43), math.radians(52), math.radians(48), math.radians(-55)))
+FOVS = (
+    Fov(math.radians(-52), math.radians(43), math.radians(48), math.radians(-55)),
+    Fov(math.radians(-43), math.radians(52), math.radians(48), math.radians(-55)),
+)
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "mars.jpg"
 
 
 def _panoramas() -> tuple[np.ndarray, np.ndarray]:
     raw = np.asarray(Image.open(SAMPLE).convert("RGB").resize(PANO, Image.BILINEAR))
-    return 255 - raw, raw   # the negative stands in for a dream: the cost does not depend on content
+    return 255 - raw, raw  # the negative stands in for a dream: the cost does not depend on content
 
 
 def main() -> None:
@@ -62,21 +64,24 @@ def main() -> None:
                 renderer.draw(rotation, fov, (0, 0, *EYE), 0.0, 1.0)
 
         seconds = best_of(frame, repeat=5, warmup=2, sync=ctx.finish)
-        rows.append({"case": label, "frame_ms": seconds * 1e3, "fps": 1 / seconds,
-                     "upload_and_mipmaps_s": upload})
+        rows.append({"case": label, "frame_ms": seconds * 1e3, "fps": 1 / seconds, "upload_and_mipmaps_s": upload})
         renderer.release()
-    dwell_s = best_of(lambda: dwell_step(np.zeros(dirs.shape[:2], np.float32), dirs, gaze, 1 / 90, settings),
-                      repeat=20)
+    dwell_s = best_of(lambda: dwell_step(np.zeros(dirs.shape[:2], np.float32), dirs, gaze, 1 / 90, settings), repeat=20)
     base = rows[0]["frame_ms"]
     for r in rows:
         r["vs_baseline"] = r["frame_ms"] / base
     rows.append({"case": "gaze dynamics step alone (numpy)", "frame_ms": dwell_s * 1e3})
     on_cpu = "llvmpipe" in device.lower() or "softpipe" in device.lower()
-    notes = (f"Renderer: {device}. Two {EYE[0]}×{EYE[1]} eyes from {PANO[0]}×{PANO[1]} SRGB8 mipmapped textures; "
-             f"peak RSS {peak_rss_mb():.0f} MB. "
-             + ("This is Mesa's CPU rasteriser (no GPU here): the figure is a CPU figure, not a headset frame "
-                "rate; the 90 Hz target (11.1 ms) applies to a GPU." if on_cpu else
-                "GPU: the 90 Hz budget is 11.1 ms per frame."))
+    notes = (
+        f"Renderer: {device}. Two {EYE[0]}×{EYE[1]} eyes from {PANO[0]}×{PANO[1]} SRGB8 mipmapped textures; "
+        f"peak RSS {peak_rss_mb():.0f} MB. "
+        + (
+            "This is Mesa's CPU rasteriser (no GPU here): the figure is a CPU figure, not a headset frame "
+            "rate; the 90 Hz target (11.1 ms) applies to a GPU."
+            if on_cpu
+            else "GPU: the 90 Hz budget is 11.1 ms per frame."
+        )
+    )
     write_results("viewer", rows, notes)
 
 

@@ -19,9 +19,15 @@ from vrdream.pipeline import to_numpy, to_tensor
 from vrdream.sheet import contact_sheet
 
 OUT = Path(__file__).parent / "backbones.png"
-TILES = [("efficientnet_lite0", "blocks.3"), ("efficientnet_lite0", "blocks.4"), ("efficientnet_lite0", "blocks.5"),
-         ("efficientnet_lite1", "blocks.4"), ("efficientnet_lite2", "blocks.4"), ("inception_v3", "mixed3"),
-         ("inception_v3", "mixed5")]
+TILES = [
+    ("efficientnet_lite0", "blocks.3"),
+    ("efficientnet_lite0", "blocks.4"),
+    ("efficientnet_lite0", "blocks.5"),
+    ("efficientnet_lite1", "blocks.4"),
+    ("efficientnet_lite2", "blocks.4"),
+    ("inception_v3", "mixed3"),
+    ("inception_v3", "mixed5"),
+]
 
 
 def main() -> None:

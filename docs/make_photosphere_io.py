@@ -29,7 +29,7 @@ def _shown(ps: Photosphere) -> np.ndarray:
     px, m = ps.pixels, ps.mask
     if ps.width != WIDTH:
         px, m = resize(px, (WIDTH, WIDTH // 2)), resize(m, (WIDTH, WIDTH // 2))
-    y, x = np.mgrid[0:WIDTH // 2, 0:WIDTH]
+    y, x = np.mgrid[0 : WIDTH // 2, 0:WIDTH]
     checker = np.where((x // 16 + y // 16) % 2, 0.35, 0.25)[..., None].repeat(3, -1)
     out = px * m[..., None] + checker * (1 - m[..., None])
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
@@ -39,17 +39,24 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     full = read_photosphere(ROOT / "samples" / "mars.jpg")
     crop = (256, 114, 597, 256)
-    part_like = replace(full, crop=crop, gpano=replace(full.gpano, cropped_left=crop[0], cropped_top=crop[1],
-                                                       cropped_width=crop[2], cropped_height=crop[3]))
+    part_like = replace(
+        full,
+        crop=crop,
+        gpano=replace(
+            full.gpano, cropped_left=crop[0], cropped_top=crop[1], cropped_width=crop[2], cropped_height=crop[3]
+        ),
+    )
     part_file = write_photosphere(tmp / "partial.jpg", full.pixels, part_like)
     part = read_photosphere(part_file)
     x2 = read_photosphere(write_photosphere(tmp / "x2.png", resize(part.pixels, (2048, 1024)), part))
     Image.fromarray((full.pixels[150:350, 400:700] * 255).astype(np.uint8)).save(tmp / "photo.png")
     fov = read_photosphere(tmp / "photo.png", fov=(90, 60))
-    rows = [(full, "samples/mars.jpg: full sphere, 1024x512, GPano"),
-            (part, f"partial JPEG {Image.open(part_file).size}: placed by GPano Cropped* at {part.crop}"),
-            (x2, f"same written x2 (PNG {x2.crop[2]}x{x2.crop[3]}), read back: crop {x2.crop}"),
-            (fov, f"300x200 photo, no GPano, fov=(90, 60): crop {fov.crop} on {fov.width}x{fov.height}")]
+    rows = [
+        (full, "samples/mars.jpg: full sphere, 1024x512, GPano"),
+        (part, f"partial JPEG {Image.open(part_file).size}: placed by GPano Cropped* at {part.crop}"),
+        (x2, f"same written x2 (PNG {x2.crop[2]}x{x2.crop[3]}), read back: crop {x2.crop}"),
+        (fov, f"300x200 photo, no GPano, fov=(90, 60): crop {fov.crop} on {fov.width}x{fov.height}"),
+    ]
     rgba = ROOT.parent / "shared" / "data" / "mars_rgba.png"
     if rgba.is_file():
         ps = read_photosphere(rgba)

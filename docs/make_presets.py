@@ -1,6 +1,6 @@
 """docs/presets.png: every preset on one view of the sample panorama (``vrdream dream --flat``'s engine).
 
-    python docs/make_presets.py
+python docs/make_presets.py
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def main() -> None:
         print(name, flush=True)
         out = Dreamer(preset.settings)(FlatParam(view))
         tiles.append((f"{name}: {preset.settings.backbone} {preset.settings.objective}", to_numpy(out)))
-    save_sheet(contact_sheet(tiles, 4, 384, title="vrdream presets (vrdream dream --preset NAME)"), DOCS / "presets.png")
+    save_sheet(
+        contact_sheet(tiles, 4, 384, title="vrdream presets (vrdream dream --preset NAME)"), DOCS / "presets.png"
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,14 @@ def main() -> None:
         out = fn(raw, dreamer)
         path = work / f"{name.split()[0]}.png"
         to_image(to_numpy(out)).save(path)
-        score = json.loads(subprocess.run([sys.executable, str(SEAM_TOOL), str(work / "raw.png"), str(path), "--json"],
-                                          capture_output=True, text=True, check=True).stdout)
+        score = json.loads(
+            subprocess.run(
+                [sys.executable, str(SEAM_TOOL), str(work / "raw.png"), str(path), "--json"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         results[name] = (out, score)
         print(name, score["score"], score["edges"])
     tiles = []
@@ -55,8 +61,13 @@ def main() -> None:
         for spot, yaw, pitch in SPOTS:
             view = perspective(out, 320, 320, math.radians(60), yaw=math.radians(yaw), pitch=math.radians(pitch))
             tiles.append((f"{name}: {spot} (seam score {score['score']:.2f})", to_numpy(view)))
-    sheet = contact_sheet(tiles, 3, 320, title=f"{Path(args.panorama).name} at {args.width}x{args.width // 2}, "
-                                              f"preset {DEFAULT_PRESET}; each view is centred on the seam")
+    sheet = contact_sheet(
+        tiles,
+        3,
+        320,
+        title=f"{Path(args.panorama).name} at {args.width}x{args.width // 2}, "
+        f"preset {DEFAULT_PRESET}; each view is centred on the seam",
+    )
     save_sheet(sheet, DOCS / "seamless.png")
     (DOCS / "seamless.json").write_text(json.dumps({k: v[1] for k, v in results.items()}, indent=1))
 

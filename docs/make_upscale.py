@@ -28,8 +28,13 @@ from vrdream.upscale import upscale_flat
 OUT = Path(__file__).parent / "upscale.png"
 TILE = 256
 #: 256x256 boxes of mars.jpg (2048x1024) with texture at full resolution; the first is shown.
-CROPS = ((860, 520, 1116, 776), (200, 540, 456, 796), (1150, 520, 1406, 776), (1560, 540, 1816, 796),
-         (560, 740, 816, 996))
+CROPS = (
+    (860, 520, 1116, 776),
+    (200, 540, 456, 796),
+    (1150, 520, 1406, 776),
+    (1560, 540, 1816, 796),
+    (560, 740, 816, 996),
+)
 BORDER = 8
 
 
@@ -75,8 +80,7 @@ def main(photo: str, dream: str) -> None:
         for k, v in methods(shrink(truth)).items():
             scores.setdefault(k, []).append(psnr(v, truth))
     truth = load(photo, CROPS[0])  # rocks, sand and a rover part at full resolution
-    row1 = [panel(v, f"{k} {scores[k][0]:.2f}/{np.mean(scores[k]):.2f} dB")
-            for k, v in methods(shrink(truth)).items()]
+    row1 = [panel(v, f"{k} {scores[k][0]:.2f}/{np.mean(scores[k]):.2f} dB") for k, v in methods(shrink(truth)).items()]
     row1.append(panel(truth, "real photo (truth)"))
     for k, v in scores.items():
         print(f"{k:24s} " + " ".join(f"{x:6.2f}" for x in v) + f"   mean {np.mean(v):.2f} dB")

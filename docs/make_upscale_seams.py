@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-
 DOCS = Path(__file__).parent
 ROOT = DOCS.parent
 SAMPLE = ROOT / "samples" / "mars.jpg"
@@ -49,7 +48,7 @@ def sphere_bicubic(src: Path, dst: Path, pad: int = 8) -> Path:
     h, w = im.shape[:2]
     wide = Image.fromarray(np.concatenate([im[:, -pad:], im, im[:, :pad]], 1))
     up = np.asarray(wide.resize(((w + 2 * pad) * SCALE, h * SCALE), Image.BICUBIC))
-    Image.fromarray(up[:, pad * SCALE:(pad + w) * SCALE]).save(dst)
+    Image.fromarray(up[:, pad * SCALE : (pad + w) * SCALE]).save(dst)
     return dst
 
 
@@ -93,12 +92,30 @@ def main() -> None:
     dreams = []
     for model, seed, face_size in runs:
         out = work / f"{model}-{seed}.png"
-        vrdream("dream", str(SAMPLE), "-o", str(out), "--upscale", str(SCALE), "--sr", model, "--seed", str(seed),
-                *(["--face-size", face_size] if face_size else []))
+        vrdream(
+            "dream",
+            str(SAMPLE),
+            "-o",
+            str(out),
+            "--upscale",
+            str(SCALE),
+            "--sr",
+            model,
+            "--seed",
+            str(seed),
+            *(["--face-size", face_size] if face_size else []),
+        )
         as_is, sphere = tool.seam_score(str(SAMPLE), str(out))[1], tool.seam_score(str(ref), str(out))[1]
         canvas = f"{face_size} (1x)" if face_size else "default (1.25x)"
-        dreams.append({"model": model, "seed": seed, "canvas face": canvas, "tool as is": as_is,
-                       "sphere bicubic reference": sphere})
+        dreams.append(
+            {
+                "model": model,
+                "seed": seed,
+                "canvas face": canvas,
+                "tool as is": as_is,
+                "sphere bicubic reference": sphere,
+            }
+        )
         print(model, seed, canvas, worst(as_is), worst(sphere), flush=True)
         if not dreams[:-1]:  # the first: the CPU's default model and canvas, seen along every edge
             tool.write_sheet(str(out), str(DOCS / "upscale_seams.png"))
@@ -120,49 +137,71 @@ def main() -> None:
     model = args.models.split(",")[0]
     pixels = np.asarray(Image.open(SAMPLE).convert("RGB"))
     Image.fromarray(np.roll(pixels, pixels.shape[1] // 8, axis=1)).save(work / "turned.png")
-    vrdream("upscale", str(work / "turned.png"), "-o", str(work / "turned_up.png"), "--scale", str(SCALE),
-            "--sr", model)
+    vrdream(
+        "upscale", str(work / "turned.png"), "-o", str(work / "turned_up.png"), "--scale", str(SCALE), "--sr", model
+    )
     turned_ref = tool.grey(str(sphere_bicubic(work / "turned.png", work / "turned_bicubic.png")))
     turned = edge_rows(tool, tool.grey(str(work / "turned_up.png")) - turned_ref)
     straight = edge_rows(tool, tool.grey(str(work / f"alone-{model}.png")) - base)
 
-    results = {"dreams": dreams, "white noise": noise, "upscale alone": alone,
-               "turned 45 degrees": {"model": model, "straight": straight, "turned": turned}}
+    results = {
+        "dreams": dreams,
+        "white noise": noise,
+        "upscale alone": alone,
+        "turned 45 degrees": {"model": model, "straight": straight, "turned": turned},
+    }
     (DOCS / "upscale_seams.json").write_text(json.dumps(results, indent=1))
-    lines = ["# Seam metric on x4 super-resolved panoramas", "",
-             "Made by `python docs/make_upscale_seams.py` (../shared/tools/seam_score.py; 1.0 is seamless, the "
-             "issue's bound 1.25). Sample: samples/mars.jpg (1536x768) -> 6144x3072.", "",
-             "## `vrdream dream samples/mars.jpg --upscale 4 --sr MODEL --seed S`", "",
-             "| model | seed | canvas face (density) | worst edge, tool as is | wrap, tool as is "
-             "| worst edge, sphere-bicubic reference | wrap, sphere-bicubic reference |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Seam metric on x4 super-resolved panoramas",
+        "",
+        "Made by `python docs/make_upscale_seams.py` (../shared/tools/seam_score.py; 1.0 is seamless, the "
+        "issue's bound 1.25). Sample: samples/mars.jpg (1536x768) -> 6144x3072.",
+        "",
+        "## `vrdream dream samples/mars.jpg --upscale 4 --sr MODEL --seed S`",
+        "",
+        "| model | seed | canvas face (density) | worst edge, tool as is | wrap, tool as is "
+        "| worst edge, sphere-bicubic reference | wrap, sphere-bicubic reference |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for d in dreams:
         a, s = d["tool as is"], d["sphere bicubic reference"]
-        lines.append(f"| {d['model']} | {d['seed']} | {d['canvas face']} | {worst(a)} | {a['wrap']:.3f} | {worst(s)} "
-                     f"| {s['wrap']:.3f} |")
-    lines += ["", "The tool as is makes its reference with PIL's bicubic, whose kernel stops at the image border: "
-              "across the 0/360 seam its reference keeps the raw's columns apart, ours (and any seamless upscale) "
-              "interpolates across them. The sphere-bicubic reference wraps, as the upscale does. With `--upscale` the "
-              "dream's cube canvas is 1.25x finer than the dream width (vrdream.sphere.SR_CANVAS_DENSITY); the "
-              "'(1x)' rows pass `--face-size` to dream at the dream width's own density instead. The GAN-trained "
-              "models (realesr-animevideov3, realesrgan-x4plus) still read 1.29-1.31 on the finer canvas, at B|U "
-              "in two of the four runs, where white noise reads 1.01 (below), so not only through the metric's "
-              "bias: their sharpening keeps a faint trace of the edges. waifu2x-photo, the CPU's `--sr auto`, "
-              "reads 1.18-1.22.", "",
-              "## What the metric reads where no seam can be", "",
-              f"- Stationary white noise at {w}x{h}: F|R {noise['F|R']:.3f}, wrap {noise['wrap']:.3f}, "
-              f"worst {worst(noise)}. The metric's views sample the panorama at its own pixel pitch, so at the "
-              "centre column they hit pixel centres and elsewhere interpolate between them (bilinear), which "
-              "damps near-Nyquist detail away from the centre: fine detail reads as an edge at every vertical "
-              "meridian (the horizontal edges' views, curved across the pixel grid, read about 1.0).",
-              "- Super-resolution alone (upscale of the undreamed sample, against the sphere-bicubic reference): "
-              "mean reading at the four vertical cube edges and the wrap, and at the same meridians turned "
-              "22.5/45/67.5 degrees, where the pipeline has no edge:", ""]
+        lines.append(
+            f"| {d['model']} | {d['seed']} | {d['canvas face']} | {worst(a)} | {a['wrap']:.3f} | {worst(s)} "
+            f"| {s['wrap']:.3f} |"
+        )
+    lines += [
+        "",
+        "The tool as is makes its reference with PIL's bicubic, whose kernel stops at the image border: "
+        "across the 0/360 seam its reference keeps the raw's columns apart, ours (and any seamless upscale) "
+        "interpolates across them. The sphere-bicubic reference wraps, as the upscale does. With `--upscale` the "
+        "dream's cube canvas is 1.25x finer than the dream width (vrdream.sphere.SR_CANVAS_DENSITY); the "
+        "'(1x)' rows pass `--face-size` to dream at the dream width's own density instead. The GAN-trained "
+        "models (realesr-animevideov3, realesrgan-x4plus) still read 1.29-1.31 on the finer canvas, at B|U "
+        "in two of the four runs, where white noise reads 1.01 (below), so not only through the metric's "
+        "bias: their sharpening keeps a faint trace of the edges. waifu2x-photo, the CPU's `--sr auto`, "
+        "reads 1.18-1.22.",
+        "",
+        "## What the metric reads where no seam can be",
+        "",
+        f"- Stationary white noise at {w}x{h}: F|R {noise['F|R']:.3f}, wrap {noise['wrap']:.3f}, "
+        f"worst {worst(noise)}. The metric's views sample the panorama at its own pixel pitch, so at the "
+        "centre column they hit pixel centres and elsewhere interpolate between them (bilinear), which "
+        "damps near-Nyquist detail away from the centre: fine detail reads as an edge at every vertical "
+        "meridian (the horizontal edges' views, curved across the pixel grid, read about 1.0).",
+        "- Super-resolution alone (upscale of the undreamed sample, against the sphere-bicubic reference): "
+        "mean reading at the four vertical cube edges and the wrap, and at the same meridians turned "
+        "22.5/45/67.5 degrees, where the pipeline has no edge:",
+        "",
+    ]
     lines += ["| model | real meridians | turned meridians |", "|---|---|---|"]
     lines += [f"| {m} | {v['real meridians']:.3f} | {v['turned meridians']:.3f} |" for m, v in alone.items()]
-    lines += ["", f"- The sample turned 45 degrees before upscaling ({model}): its stitching step moves from the wrap "
-              f"to the B|L edge, and so does the reading: wrap {straight['wrap']:.3f} -> {turned['wrap']:.3f}, "
-              f"B|L {straight['B|L']:.3f} -> {turned['B|L']:.3f}.", ""]
+    lines += [
+        "",
+        f"- The sample turned 45 degrees before upscaling ({model}): its stitching step moves from the wrap "
+        f"to the B|L edge, and so does the reading: wrap {straight['wrap']:.3f} -> {turned['wrap']:.3f}, "
+        f"B|L {straight['B|L']:.3f} -> {turned['B|L']:.3f}.",
+        "",
+    ]
     (DOCS / "upscale_seams.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -63,21 +63,34 @@ def flow_sheet(pano: np.ndarray) -> Image.Image:
     """Sphere flow vs equirect flow at the ±180° border (a yaw turn) and at the south pole (a turn about x)."""
     w = pano.shape[1]
     base = turned(to_tensor(pano), rotation_matrix(roll=math.radians(60), dtype=torch.float64))
-    cases = [("yaw turn across the ±180° border", to_tensor(scene(pano, 40, object_speed=0)),
-              to_tensor(scene(pano, 41, object_speed=0)), lambda x: np.concatenate([x[w // 4:, :6], x[w // 4:, -6:]], 1),
-              "ground at the border"),
-             ("2° turn across the south pole", base,
-              turned(base, rotation_matrix(pitch=math.radians(2), dtype=torch.float64)), lambda x: x[-w // 20:],
-              "rows below -73°")]
+    cases = [
+        (
+            "yaw turn across the ±180° border",
+            to_tensor(scene(pano, 40, object_speed=0)),
+            to_tensor(scene(pano, 41, object_speed=0)),
+            lambda x: np.concatenate([x[w // 4 :, :6], x[w // 4 :, -6:]], 1),
+            "ground at the border",
+        ),
+        (
+            "2° turn across the south pole",
+            base,
+            turned(base, rotation_matrix(pitch=math.radians(2), dtype=torch.float64)),
+            lambda x: x[-w // 20 :],
+            "rows below -73°",
+        ),
+    ]
     tiles = []
     for name, prev, cur, region, where in cases:
         flow = sphere_flow(prev, cur)
         ours, naive, new = to_numpy(warp(prev, flow)), equirect_flow_warp(prev, cur), to_numpy(cur)
         e1, e2 = region(np.abs(ours - new)).mean(), region(np.abs(naive - new)).mean()
         angle = np.clip(np.degrees(flow.angle[0, 0].numpy()) / 4, 0, 1)
-        tiles += [(f"{name}: new frame", new), ("sphere flow: angle moved (white = 4°)", np.dstack([angle] * 3)),
-                  (f"|sphere-flow warp - new| x8 ({where}: {e1:.4f})", error_map(ours, new)),
-                  (f"|equirect-flow warp - new| x8 ({where}: {e2:.4f})", error_map(naive, new))]
+        tiles += [
+            (f"{name}: new frame", new),
+            ("sphere flow: angle moved (white = 4°)", np.dstack([angle] * 3)),
+            (f"|sphere-flow warp - new| x8 ({where}: {e1:.4f})", error_map(ours, new)),
+            (f"|equirect-flow warp - new| x8 ({where}: {e2:.4f})", error_map(naive, new)),
+        ]
         print(f"{name}: mean |error| in the {where}: sphere flow {e1:.4f}, equirect flow {e2:.4f}")
     return contact_sheet(tiles, 4, 384, title="optical flow on padded cube faces (vrdream.flow) vs on the equirect")
 
@@ -107,16 +120,28 @@ def coherence(raws: list[Tensor], dream_frame: DreamFrame) -> tuple[Image.Image,
     print(f"flicker: independent {fi:.4f}, coherent {fc:.4f}, {fi / fc:.2f}x steadier")
     show = range(1, len(raws), 2)
     tiles = [(f"raw frame {t}", to_numpy(raws[t])) for t in show]
-    tiles += [(f"moving (white) / static, frame {t}",
-               np.dstack([to_numpy(motion_mask(sphere_flow(raws[t - 1], raws[t])))[..., 0]] * 3)) for t in show]
+    tiles += [
+        (
+            f"moving (white) / static, frame {t}",
+            np.dstack([to_numpy(motion_mask(sphere_flow(raws[t - 1], raws[t])))[..., 0]] * 3),
+        )
+        for t in show
+    ]
     tiles += [(f"independent: full dream, frame {t}", to_numpy(ind[t])) for t in show]
-    tiles += [(f"coherent: carried detail + {VideoSettings().steps_next} steps, frame {t}", to_numpy(coh[t]))
-              for t in show]
-    title = (f"efficientnet_lite0 blocks.4, turning panorama + moving disc; flicker = mean |dream_t - "
-             f"warp(dream_t-1)|: independent {fi:.4f}, coherent {fc:.4f} ({fi / fc:.1f}x steadier)")
+    tiles += [
+        (f"coherent: carried detail + {VideoSettings().steps_next} steps, frame {t}", to_numpy(coh[t])) for t in show
+    ]
+    title = (
+        f"efficientnet_lite0 blocks.4, turning panorama + moving disc; flicker = mean |dream_t - "
+        f"warp(dream_t-1)|: independent {fi:.4f}, coherent {fc:.4f} ({fi / fc:.1f}x steadier)"
+    )
     sheet = contact_sheet(tiles, len(show), 2 * raws[0].shape[-1], title=title)
-    gif = [contact_sheet([(f"independent, frame {t}", to_numpy(ind[t])), ("coherent", to_numpy(coh[t]))], 2,
-                         2 * raws[0].shape[-1]) for t in range(len(raws))]
+    gif = [
+        contact_sheet(
+            [(f"independent, frame {t}", to_numpy(ind[t])), ("coherent", to_numpy(coh[t]))], 2, 2 * raws[0].shape[-1]
+        )
+        for t in range(len(raws))
+    ]
     return sheet, gif, coh[0]
 
 
@@ -124,13 +149,23 @@ def fade_sheet(raw: np.ndarray, dream: np.ndarray, folder: Path) -> Image.Image:
     """Frames of ``vrdream fade`` (2 s at 24 fps), decoded back from the MP4 it writes."""
     to_image(raw).save(folder / "raw.png")
     to_image(dream).save(folder / "dream.png")
-    out = fade_video(folder / "raw.png", folder / "dream.png", folder / "fade.mp4",
-                     FadeSettings(seconds=2, fps=Fraction(24)), overwrite=True, quiet=True)
+    out = fade_video(
+        folder / "raw.png",
+        folder / "dream.png",
+        folder / "fade.mp4",
+        FadeSettings(seconds=2, fps=Fraction(24)),
+        overwrite=True,
+        quiet=True,
+    )
     frames = list(iter_frames(out))
     weights = fade_weights(len(frames))
     tiles = [(f"frame {t}: dream weight {weights[t]:.2f}", frames[t]) for t in range(0, len(frames), 6)]
-    return contact_sheet(tiles, 4, 2 * raw.shape[1],
-                         title=f"vrdream fade RAW DREAM --seconds 2 --fps 24: {len(frames)} frames, decoded from the MP4")
+    return contact_sheet(
+        tiles,
+        4,
+        2 * raw.shape[1],
+        title=f"vrdream fade RAW DREAM --seconds 2 --fps 24: {len(frames)} frames, decoded from the MP4",
+    )
 
 
 def main() -> None:

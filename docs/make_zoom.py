@@ -26,16 +26,25 @@ TOWARD = (-30.0, -20.0)
 def main() -> None:
     settings = ZoomSettings(frames=16, zoom=1.08, steps=3, toward=TOWARD, spin=2.0)
     with tempfile.TemporaryDirectory() as tmp:
-        out = zoom_video(SAMPLE, Path(tmp) / "zoom.mp4", Dreamer(get_preset("parts").settings.replace(octaves=3)),
-                         settings, quiet=False)
+        out = zoom_video(
+            SAMPLE,
+            Path(tmp) / "zoom.mp4",
+            Dreamer(get_preset("parts").settings.replace(octaves=3)),
+            settings,
+            quiet=False,
+        )
         frames = list(iter_frames(out))
     tiles = []
     for i in range(0, len(frames), 5):
         equi = to_tensor(frames[i])
         view = perspective(equi, 256, 256, math.radians(90), yaw=math.radians(TOWARD[0]), pitch=math.radians(TOWARD[1]))
         tiles += [(f"frame {i}: equirect", frames[i]), (f"frame {i}: toward {TOWARD}", to_numpy(view))]
-    save_sheet(contact_sheet(tiles, 4, 320, title="vrdream zoom samples/mars.jpg --toward -30,-20 --zoom 1.08 --spin 2 "
-                                       "(every 5th frame)"), DOCS / "zoom.png")
+    save_sheet(
+        contact_sheet(
+            tiles, 4, 320, title="vrdream zoom samples/mars.jpg --toward -30,-20 --zoom 1.08 --spin 2 (every 5th frame)"
+        ),
+        DOCS / "zoom.png",
+    )
 
 
 if __name__ == "__main__":

@@ -19,9 +19,15 @@ PARTIAL_CANVAS = (1024, 512)
 # The partial photosphere's rectangle on that canvas: yaw -90°..+120°, pitch -40°..+50°
 # (columns (yaw/360 + 0.5)·1024, rows (0.5 - pitch/180)·512, rounded).
 PARTIAL_CROP = (256, 114, 597, 256)  # left, top, width, height
-PARTIAL_POSE = {"PoseHeadingDegrees": "30.0", "PosePitchDegrees": "1.5", "PoseRollDegrees": "-0.5",
-                "InitialViewHeadingDegrees": "15", "InitialViewPitchDegrees": "5", "InitialViewRollDegrees": "0",
-                "InitialHorizontalFOVDegrees": "75.0"}
+PARTIAL_POSE = {
+    "PoseHeadingDegrees": "30.0",
+    "PosePitchDegrees": "1.5",
+    "PoseRollDegrees": "-0.5",
+    "InitialViewHeadingDegrees": "15",
+    "InitialViewPitchDegrees": "5",
+    "InitialViewRollDegrees": "0",
+    "InitialHorizontalFOVDegrees": "75.0",
+}
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +42,9 @@ def shared_data() -> Path:
 def seam_score(shared_data: Path, raw: Path, dream: Path) -> dict:
     """../shared/tools/seam_score.py RAW DREAM --json: {"score", "mean_change", "edges"}."""
     tool = shared_data.parent / "tools" / "seam_score.py"
-    res = subprocess.run([sys.executable, str(tool), str(raw), str(dream), "--json"], capture_output=True, text=True,
-                         check=True)
+    res = subprocess.run(
+        [sys.executable, str(tool), str(raw), str(dream), "--json"], capture_output=True, text=True, check=True
+    )
     return json.loads(res.stdout)
 
 
@@ -51,29 +58,37 @@ def sample_pano() -> Path:
 
 def _phone_xmp(left: int, top: int, width: int, height: int, full_w: int, full_h: int) -> bytes:
     # As Google Camera writes it: attributes of one rdf:Description, with fields vrdream does not use.
-    attrs = {"UsePanoramaViewer": "True", "CaptureSoftware": "Photo Sphere", "StitchingSoftware": "Photo Sphere",
-             "ProjectionType": "equirectangular", **PARTIAL_POSE,
-             "CroppedAreaImageWidthPixels": width, "CroppedAreaImageHeightPixels": height,
-             "FullPanoWidthPixels": full_w, "FullPanoHeightPixels": full_h,
-             "CroppedAreaLeftPixels": left, "CroppedAreaTopPixels": top,
-             "FirstPhotoDate": "2024-05-01T10:00:00.000Z", "SourcePhotosCount": "24"}
+    attrs = {
+        "UsePanoramaViewer": "True",
+        "CaptureSoftware": "Photo Sphere",
+        "StitchingSoftware": "Photo Sphere",
+        "ProjectionType": "equirectangular",
+        **PARTIAL_POSE,
+        "CroppedAreaImageWidthPixels": width,
+        "CroppedAreaImageHeightPixels": height,
+        "FullPanoWidthPixels": full_w,
+        "FullPanoHeightPixels": full_h,
+        "CroppedAreaLeftPixels": left,
+        "CroppedAreaTopPixels": top,
+        "FirstPhotoDate": "2024-05-01T10:00:00.000Z",
+        "SourcePhotosCount": "24",
+    }
     body = "\n   ".join(f'GPano:{k}="{v}"' for k, v in attrs.items())
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 5.1.0-jc003">'
         '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
         '<rdf:Description rdf:about="" xmlns:GPano="http://ns.google.com/photos/1.0/panorama/"\n   '
-        f"{body}/></rdf:RDF></x:xmpmeta>"
-        + " " * 200 + '<?xpacket end="w"?>'
+        f"{body}/></rdf:RDF></x:xmpmeta>" + " " * 200 + '<?xpacket end="w"?>'
     ).encode("utf-8")
 
 
 def phone_exif() -> Image.Exif:
     """EXIF as a phone writes it (make, model, date, orientation 1)."""
     exif = Image.Exif()
-    exif[0x010F] = "Google"        # Make
-    exif[0x0110] = "Pixel 8"       # Model
-    exif[0x0112] = 1               # Orientation
+    exif[0x010F] = "Google"  # Make
+    exif[0x0110] = "Pixel 8"  # Model
+    exif[0x0112] = 1  # Orientation
     exif.get_ifd(0x8769)[0x9003] = "2024:05:01 10:00:00"  # DateTimeOriginal
     return exif
 
@@ -87,8 +102,7 @@ def partial_photosphere(tmp_path: Path, sample_pano: Path) -> Path:
     with Image.open(sample_pano) as im:
         part = im.convert("RGB").resize(PARTIAL_CANVAS, Image.LANCZOS).crop((left, top, left + width, top + height))
     path = tmp_path / "partial.jpg"
-    part.save(path, quality=92, exif=phone_exif().tobytes(),
-              xmp=_phone_xmp(left, top, width, height, full_w, full_h))
+    part.save(path, quality=92, exif=phone_exif().tobytes(), xmp=_phone_xmp(left, top, width, height, full_w, full_h))
     return path
 
 

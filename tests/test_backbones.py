@@ -18,16 +18,28 @@ CATS = range(281, 286)  # ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian
 ESPRESSO = 967
 
 # Independent of the registry: channels and stride of each dream layer, from the architectures' papers/code.
-_LITE = {"blocks.0": 2, "blocks.1": 4, "blocks.2": 8, "blocks.3": 16, "blocks.4": 16, "blocks.5": 32,
-         "blocks.6": 32, "head": 32}
+_LITE = {
+    "blocks.0": 2,
+    "blocks.1": 4,
+    "blocks.2": 8,
+    "blocks.3": 16,
+    "blocks.4": 16,
+    "blocks.5": 32,
+    "blocks.6": 32,
+    "head": 32,
+}
 EXPECTED = {
     "efficientnet_lite0": dict(zip(_LITE, zip([16, 24, 40, 80, 112, 192, 320, 1280], _LITE.values()))),
     "efficientnet_lite1": dict(zip(_LITE, zip([16, 24, 40, 80, 112, 192, 320, 1280], _LITE.values()))),
     "efficientnet_lite2": dict(zip(_LITE, zip([16, 24, 48, 88, 120, 208, 352, 1280], _LITE.values()))),
 }
 # Inception-v3 at 299x299: 35x35 (mixed0-2), 17x17 (mixed3-7), 8x8 (mixed8-10), valid convolutions.
-INCEPTION_299 = dict(zip([f"mixed{i}" for i in range(11)],
-                         [(256, 35), (288, 35), (288, 35)] + [(768, 17)] * 5 + [(1280, 8), (2048, 8), (2048, 8)]))
+INCEPTION_299 = dict(
+    zip(
+        [f"mixed{i}" for i in range(11)],
+        [(256, 35), (288, 35), (288, 35)] + [(768, 17)] * 5 + [(1280, 8), (2048, 8), (2048, 8)],
+    )
+)
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +148,10 @@ def test_early_stop_matches_the_networks_own_full_forward(backbones):
     net = backbones["efficientnet_lite0"]
     x = torch.rand(1, 3, 64, 64)
     hooked, ran_head = {}, []
-    handles = [net.net.blocks[4].register_forward_hook(lambda m, i, o: hooked.setdefault("blocks.4", o)),
-               net.net.conv_head.register_forward_hook(lambda m, i, o: ran_head.append(True))]
+    handles = [
+        net.net.blocks[4].register_forward_hook(lambda m, i, o: hooked.setdefault("blocks.4", o)),
+        net.net.conv_head.register_forward_hook(lambda m, i, o: ran_head.append(True)),
+    ]
     try:
         with torch.no_grad():
             full_logits = net.net((x - 0.5) / 0.5)

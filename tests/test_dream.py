@@ -74,7 +74,7 @@ def test_tiled_gradient_matches_untiled_inside_tiles(lite0, photo):
     for _ in "rows", "cols":
         inner = torch.ones(128, dtype=torch.bool)
         for c in _cuts(128, 64, lite0.spec.min_size, gen)[1:-1]:
-            inner[max(0, c - 24):c + 24] = False  # the context a tile border takes away (measured: ~24 px)
+            inner[max(0, c - 24) : c + 24] = False  # the context a tile border takes away (measured: ~24 px)
         keep.append(inner)
     keep = keep[0][:, None] & keep[1][None, :]
     a, b = full[..., keep].flatten(), tiled[..., keep].flatten()
@@ -123,8 +123,10 @@ def test_bf16_dream_raises_the_objective_like_fp32(lite0, photo):
     obj = LayerActivation("blocks.2")
     with torch.no_grad():
         before = evaluate(lite0, obj, photo)
-        gains = [evaluate(lite0, obj, Dreamer(FAST.replace(precision=p), backbone=lite0)(FlatParam(photo))) - before
-                 for p in ("fp32", "bf16")]
+        gains = [
+            evaluate(lite0, obj, Dreamer(FAST.replace(precision=p), backbone=lite0)(FlatParam(photo))) - before
+            for p in ("fp32", "bf16")
+        ]
     assert gains[1] > 0.7 * gains[0] > 0
 
 
@@ -146,8 +148,10 @@ def test_flat_dream_with_every_preset(tmp_path, photo, preset):
 
     src, out = tmp_path / "photo.png", tmp_path / "dream.png"
     Image.fromarray((photo[0, :, :96, :96].permute(1, 2, 0).numpy() * 255).astype("uint8")).save(src)
-    assert main(["dream", str(src), "--flat", "-o", str(out), "--preset", preset, "--steps", "1", "--octaves", "1",
-                 "-q"]) == 0
+    assert (
+        main(["dream", str(src), "--flat", "-o", str(out), "--preset", preset, "--steps", "1", "--octaves", "1", "-q"])
+        == 0
+    )
     dreamed = read_photosphere(out, flat=True)
     assert dreamed.pixels.shape == (96, 96, 3)
     assert dreamed.vrdream["Preset"] == preset
@@ -163,8 +167,17 @@ def test_cli_reruns_itself_under_a_fast_allocator_once():
     assert fast_allocator_env({"VRDREAM_ALLOCATOR": "system"}) is None
 
 
-@pytest.mark.parametrize("flag", [["--octaves", "0"], ["--octave-scale", "1"], ["--step-size", "0"],
-                                  ["--tile", "4"], ["--face-size", "2"], ["--dream-width", "10"]])
+@pytest.mark.parametrize(
+    "flag",
+    [
+        ["--octaves", "0"],
+        ["--octave-scale", "1"],
+        ["--step-size", "0"],
+        ["--tile", "4"],
+        ["--face-size", "2"],
+        ["--dream-width", "10"],
+    ],
+)
 def test_bad_settings_are_one_line_errors(tmp_path, sample_pano, capsys, flag):
     from vrdream.cli import main
 

@@ -70,6 +70,7 @@ def field_faces(n: int, pad: int = 0, dtype=torch.float64) -> torch.Tensor:
 
 # --------------------------------------------------------------------------------------- against py360convert
 
+
 def test_orientation_matches_py360convert(mars_np, mars):
     """Sampled at py360convert's own face pixel positions, our sampler gives its faces (cv2's 1/32-pixel
     fixed-point maps are the only difference): same face order, orientation and equirect mapping."""
@@ -115,6 +116,7 @@ def test_c2e_close_to_py360convert():
 
 # ----------------------------------------------------------------------------------------------- round trips
 
+
 def test_round_trip_mars(mars):
     """e2c -> c2e on mars at face W/4 (bicubic) and 3W/8.
 
@@ -144,6 +146,7 @@ def test_c2e_any_width():
 
 
 # ------------------------------------------------------------------------------------------ wrap and poles
+
 
 def test_smooth_field_at_poles_and_wrap():
     """Colour = direction: e2c and c2e match analytic values everywhere, incl. the pole rows and the wrap columns."""
@@ -186,13 +189,19 @@ def test_pad_equirect_is_the_sphere():
     row = torch.arange(-p, h + p, dtype=torch.float64)
     yaw = ((col + 0.5) / w - 0.5) * 2 * math.pi
     pitch = (0.5 - (row + 0.5) / h) * math.pi  # beyond +-90 degrees: over the pole
-    dirs = torch.stack(torch.broadcast_tensors(torch.cos(pitch)[:, None] * torch.sin(yaw),
-                                               torch.sin(pitch)[:, None] + 0 * yaw,
-                                               torch.cos(pitch)[:, None] * torch.cos(yaw)), -1)
+    dirs = torch.stack(
+        torch.broadcast_tensors(
+            torch.cos(pitch)[:, None] * torch.sin(yaw),
+            torch.sin(pitch)[:, None] + 0 * yaw,
+            torch.cos(pitch)[:, None] * torch.cos(yaw),
+        ),
+        -1,
+    )
     torch.testing.assert_close(padded[0], field(dirs).permute(2, 0, 1))
 
 
 # -------------------------------------------------------------------------------------------- padded faces
+
 
 def test_padded_interior_is_the_face(mars):
     n, p = 64, 5
@@ -235,7 +244,7 @@ def test_pad_takes_the_neighbours_pixels():
     padded = pad_faces(faces, p)
     # The central rows of F's right border lie within 1/(2n+2) pixel of R's column 0 row centres.
     mid = slice(p + n // 2 - 1, p + n // 2 + 1)
-    torch.testing.assert_close(padded[0, 0, 0, mid, -1], faces[0, 1, 0, n // 2 - 1:n // 2 + 1, 0], atol=0.1, rtol=0)
+    torch.testing.assert_close(padded[0, 0, 0, mid, -1], faces[0, 1, 0, n // 2 - 1 : n // 2 + 1, 0], atol=0.1, rtol=0)
     # U's bottom border is F's top row (the shared edge), everywhere the border is on F.
     torch.testing.assert_close(padded[0, 4, 0, -1, p + n // 2], faces[0, 0, 0, 0, n // 2], atol=0.1, rtol=0)
 
@@ -270,6 +279,7 @@ def test_equi_angular_faces_sample_equal_angles_and_round_trip():
 
 
 # --------------------------------------------------------------------------------------------------- rotations
+
 
 def test_rotation_matrix():
     r = rotation_matrix(0.3, -0.4, 0.2, dtype=torch.float64)
@@ -330,10 +340,11 @@ def test_batched_rotations():
     equi = torch.rand(2, 3, 32, 64, generator=gen)
     both = e2c(equi, 8, pad=2, rotation=rs)
     for b in range(2):
-        torch.testing.assert_close(both[b], e2c(equi[b:b + 1], 8, pad=2, rotation=rs[b])[0])
+        torch.testing.assert_close(both[b], e2c(equi[b : b + 1], 8, pad=2, rotation=rs[b])[0])
 
 
 # -------------------------------------------------------------------------------------- perspective, dtypes
+
 
 def test_asymmetric_fov_is_part_of_the_symmetric_view(mars):
     a = math.radians(45)
@@ -356,6 +367,7 @@ def test_dtypes(dtype):
 
 
 # ----------------------------------------------------------------------------------------------- gradients
+
 
 def test_gradcheck():
     """The samplers are linear maps of the image; autograd's adjoint matches finite differences."""
@@ -388,6 +400,7 @@ def test_gradient_reaches_the_canvas(mode):
 
 # ------------------------------------------------------------------------------------------------- devices
 
+
 def test_cuda_matches_cpu():
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device here: CPU/CUDA parity not checked")
@@ -397,8 +410,9 @@ def test_cuda_matches_cpu():
     cpu = e2c(equi, 32, pad=4, rotation=r)
     gpu = e2c(equi.cuda(), 32, pad=4, rotation=r.cuda())
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-4, rtol=0)
-    torch.testing.assert_close(c2e(gpu[..., 4:-4, 4:-4], 64, 128).cpu(), c2e(cpu[..., 4:-4, 4:-4], 64, 128),
-                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        c2e(gpu[..., 4:-4, 4:-4], 64, 128).cpu(), c2e(cpu[..., 4:-4, 4:-4], 64, 128), atol=1e-4, rtol=0
+    )
     grid = e2c_grid(64, 128, 32, device="cuda")
     torch.testing.assert_close(e2c(equi.cuda(), 32, grid=grid).cpu(), e2c(equi, 32), atol=1e-4, rtol=0)
 

@@ -27,8 +27,9 @@ from vrdream.photosphere import read_photosphere
 
 def labelled_faces(n: int = 4) -> np.ndarray:
     """(6, n, n, 3): face k is filled with k / 10, with a marker in its top-left pixel."""
-    faces = np.repeat(np.arange(6, dtype=np.float32)[:, None, None, None] / 10, 3, axis=-1) * np.ones((6, n, n, 3),
-                                                                                                       np.float32)
+    faces = np.repeat(np.arange(6, dtype=np.float32)[:, None, None, None] / 10, 3, axis=-1) * np.ones(
+        (6, n, n, 3), np.float32
+    )
     faces[:, 0, 0] = 1.0
     return faces
 
@@ -41,7 +42,7 @@ def test_dice_is_the_cross():
     assert dice.shape == (3 * n, 4 * n, 3)
     cells = {(1, 1): 0, (2, 1): 1, (3, 1): 2, (0, 1): 3, (1, 0): 4, (1, 2): 5}  # (column, row) -> F R B L U D
     for (cx, cy), k in cells.items():
-        np.testing.assert_array_equal(dice[cy * n:(cy + 1) * n, cx * n:(cx + 1) * n], faces[k])
+        np.testing.assert_array_equal(dice[cy * n : (cy + 1) * n, cx * n : (cx + 1) * n], faces[k])
     assert dice[:n, :n].max() == 0  # empty cells are black
     np.testing.assert_array_equal(from_dice(dice), faces)
 
@@ -115,8 +116,12 @@ def test_cli_round_trip(tmp_path, sample_pano, capsys):
     assert back.gpano.full_width == raw.shape[1] and not back.is_partial
     assert psnr(back.pixels, raw) > 30  # JPEG and PNG 8-bit on top of the resampling
 
-    assert main(["cubemap", str(sample_pano), "-o", str(tmp_path / "d.png"), "--layout", "dice",
-                 "--face-size", "64", "-q"]) == 0
+    assert (
+        main(
+            ["cubemap", str(sample_pano), "-o", str(tmp_path / "d.png"), "--layout", "dice", "--face-size", "64", "-q"]
+        )
+        == 0
+    )
     assert Image.open(tmp_path / "d.png").size == (256, 192)
     assert main(["equirect", str(tmp_path / "d.png"), "-o", str(tmp_path / "w.png"), "--width", "300", "-q"]) == 0
     assert read_photosphere(tmp_path / "w.png").pixels.shape == (150, 300, 3)

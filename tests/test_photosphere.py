@@ -38,15 +38,23 @@ def _pattern(w: int = 32, h: int = 16) -> np.ndarray:
 
 def _gpano_xmp(**attrs: object) -> bytes:
     body = " ".join(f'GPano:{k}="{v}"' for k, v in attrs.items())
-    return (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{RDF_NS}"><rdf:Description rdf:about="" '
-            f'xmlns:GPano="{GPANO_NS}" {body}/></rdf:RDF></x:xmpmeta>').encode()
+    return (
+        f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{RDF_NS}"><rdf:Description rdf:about="" '
+        f'xmlns:GPano="{GPANO_NS}" {body}/></rdf:RDF></x:xmpmeta>'
+    ).encode()
 
 
 def _half_crop_xmp(w: int = 32, h: int = 16) -> dict:
     """GPano attributes for a (w/2)×(h/2) image at (w/4, h/4) of a w×h canvas."""
-    return dict(ProjectionType="equirectangular", FullPanoWidthPixels=w, FullPanoHeightPixels=h,
-                CroppedAreaImageWidthPixels=w // 2, CroppedAreaImageHeightPixels=h // 2,
-                CroppedAreaLeftPixels=w // 4, CroppedAreaTopPixels=h // 4)
+    return dict(
+        ProjectionType="equirectangular",
+        FullPanoWidthPixels=w,
+        FullPanoHeightPixels=h,
+        CroppedAreaImageWidthPixels=w // 2,
+        CroppedAreaImageHeightPixels=h // 2,
+        CroppedAreaLeftPixels=w // 4,
+        CroppedAreaTopPixels=h // 4,
+    )
 
 
 @pytest.fixture
@@ -55,8 +63,17 @@ def tagged_source(tmp_path: Path, sample_pano: Path) -> Path:
     path = tmp_path / "src.jpg"
     with Image.open(sample_pano) as im:
         small = im.resize((128, 64), Image.Resampling.LANCZOS)
-    gp = GPano(full_width=128, full_height=64, cropped_width=128, cropped_height=64, cropped_left=0, cropped_top=0,
-               pose_heading=30.0, initial_heading=15.0, initial_hfov=75.0)
+    gp = GPano(
+        full_width=128,
+        full_height=64,
+        cropped_width=128,
+        cropped_height=64,
+        cropped_left=0,
+        cropped_top=0,
+        pose_heading=30.0,
+        initial_heading=15.0,
+        initial_hfov=75.0,
+    )
     small.save(path, quality=95, exif=phone_exif().tobytes(), icc_profile=SRGB, xmp=build_xmp(gp, {"Kind": "raw"}))
     return path
 
@@ -85,8 +102,9 @@ def test_sample_is_a_tagged_full_sphere(sample_pano: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix, mean_tol", [(".jpg", 0.01), (".png", 0.0), (".webp", 0.02)])
-def test_round_trip_keeps_pixels_and_metadata(tmp_path: Path, tagged_source: Path, suffix: str,
-                                              mean_tol: float) -> None:
+def test_round_trip_keeps_pixels_and_metadata(
+    tmp_path: Path, tagged_source: Path, suffix: str, mean_tol: float
+) -> None:
     ps = read_photosphere(tagged_source)
     out = write_photosphere(tmp_path / f"out{suffix}", ps.pixels, ps, vrdream={"Kind": "dream", "Seed": "3"})
     back = read_photosphere(out)
@@ -114,8 +132,9 @@ def test_upscaled_output_scales_gpano(tmp_path: Path, tagged_source: Path) -> No
 def test_like_built_in_code_gets_a_full_gpano(tmp_path: Path) -> None:
     # Commands that make a panorama from scratch pass a bare GPano(); the writer fills in every pixel field.
     px = np.random.default_rng(1).random((16, 32, 3), dtype=np.float32)
-    like = Photosphere(pixels=px, mask=np.ones((16, 32), np.float32), gpano=GPano(), crop=(4, 2, 10, 6),
-                       exif=None, icc=None)
+    like = Photosphere(
+        pixels=px, mask=np.ones((16, 32), np.float32), gpano=GPano(), crop=(4, 2, 10, 6), exif=None, icc=None
+    )
     back = read_photosphere(write_photosphere(tmp_path / "x3.png", np.repeat(np.repeat(px, 3, 0), 3, 1), like))
     assert back.crop == (12, 6, 30, 18) and (back.width, back.height) == (96, 48)
     assert np.allclose(back.pixels[6:24, 12:42], np.repeat(np.repeat(px, 3, 0), 3, 1)[6:24, 12:42], atol=0.5 / 255)
@@ -129,7 +148,7 @@ def test_partial_is_placed_by_its_cropped_fields(partial_photosphere: Path, samp
     left, top, w, h = PARTIAL_CROP
     assert (ps.width, ps.height) == (1024, 512) and ps.is_partial and ps.crop == PARTIAL_CROP
     inside = np.zeros((512, 1024), bool)
-    inside[top:top + h, left:left + w] = True
+    inside[top : top + h, left : left + w] = True
     assert np.all(ps.mask[inside] == 1) and np.all(ps.mask[~inside] == 0) and np.all(ps.pixels[~inside] == 0)
     full = resize(read_photosphere(sample_pano).pixels, (1024, 512))
     assert np.abs(ps.pixels[inside] - full[inside]).mean() < 0.02  # same place, JPEG requantised
@@ -149,9 +168,17 @@ def test_partial_written_back_in_its_crop_at_any_scale(tmp_path: Path, partial_p
     with Image.open(same) as im:
         assert im.size == (w, h)
         d = im.getxmp()["xmpmeta"]["RDF"]["Description"]
-    assert [int(d[k]) for k in ("CroppedAreaLeftPixels", "CroppedAreaTopPixels", "CroppedAreaImageWidthPixels",
-                                "CroppedAreaImageHeightPixels", "FullPanoWidthPixels", "FullPanoHeightPixels")] \
-        == [left, top, w, h, 1024, 512]
+    assert [
+        int(d[k])
+        for k in (
+            "CroppedAreaLeftPixels",
+            "CroppedAreaTopPixels",
+            "CroppedAreaImageWidthPixels",
+            "CroppedAreaImageHeightPixels",
+            "FullPanoWidthPixels",
+            "FullPanoHeightPixels",
+        )
+    ] == [left, top, w, h, 1024, 512]
     assert float(d["PoseHeadingDegrees"]) == 30.0
     back = read_photosphere(same)
     assert back.crop == PARTIAL_CROP and back.gpano == ps.gpano
@@ -180,9 +207,19 @@ def test_partial_smaller_than_its_tags_gives_a_smaller_canvas(tmp_path: Path, pa
 
 def test_full_pano_not_2_to_1_is_resampled_onto_a_2_to_1_canvas(tmp_path: Path) -> None:
     path = tmp_path / "squat.png"
-    Image.fromarray(_pattern(32, 10)).save(path, pnginfo=_png_text(_gpano_xmp(
-        FullPanoWidthPixels=32, FullPanoHeightPixels=10, CroppedAreaImageWidthPixels=32,
-        CroppedAreaImageHeightPixels=10, CroppedAreaLeftPixels=0, CroppedAreaTopPixels=0)))
+    Image.fromarray(_pattern(32, 10)).save(
+        path,
+        pnginfo=_png_text(
+            _gpano_xmp(
+                FullPanoWidthPixels=32,
+                FullPanoHeightPixels=10,
+                CroppedAreaImageWidthPixels=32,
+                CroppedAreaImageHeightPixels=10,
+                CroppedAreaLeftPixels=0,
+                CroppedAreaTopPixels=0,
+            )
+        ),
+    )
     ps = read_photosphere(path)
     assert (ps.width, ps.height, ps.crop) == (32, 16, None) and np.all(ps.mask == 1)
 
@@ -199,7 +236,7 @@ def _png_text(xmp: bytes, how: str = "itxt") -> PngImagePlugin.PngInfo:
     elif how in ("text", "ztxt"):
         info.add_text("XML:com.adobe.xmp", xmp.decode(), zip=how == "ztxt")
     else:  # ImageMagick: hex dump in a zTXt "Raw profile type xmp"
-        hexdump = "\n".join(xmp.hex()[i:i + 72] for i in range(0, 2 * len(xmp), 72))
+        hexdump = "\n".join(xmp.hex()[i : i + 72] for i in range(0, 2 * len(xmp), 72))
         info.add_text("Raw profile type xmp", f"\nxmp\n{len(xmp):8d}\n{hexdump}\n", zip=True)
     return info
 
@@ -260,13 +297,18 @@ def test_16bit_grey_and_colour(tmp_path: Path) -> None:
     grey = rng.integers(0, 65536, (8, 16), dtype=np.uint16)
     colour = rng.integers(0, 65536, (8, 16, 3), dtype=np.uint16)
     alpha = rng.integers(0, 65536, (8, 16), dtype=np.uint16)
-    Image.fromarray(grey).save(tmp_path / "g.png")                       # Pillow mode I;16
+    Image.fromarray(grey).save(tmp_path / "g.png")  # Pillow mode I;16
     Image.fromarray(grey).save(tmp_path / "g.tif")
-    cv2.imwrite(str(tmp_path / "c.png"), colour[..., ::-1])              # OpenCV writes BGR
+    cv2.imwrite(str(tmp_path / "c.png"), colour[..., ::-1])  # OpenCV writes BGR
     cv2.imwrite(str(tmp_path / "c.tif"), colour[..., ::-1])
     cv2.imwrite(str(tmp_path / "ca.png"), np.dstack([colour[..., ::-1], alpha]))
-    for name, rgb, a in [("g.png", _rgb(grey), None), ("g.tif", _rgb(grey), None), ("c.png", colour, None),
-                         ("c.tif", colour, None), ("ca.png", colour, alpha)]:
+    for name, rgb, a in [
+        ("g.png", _rgb(grey), None),
+        ("g.tif", _rgb(grey), None),
+        ("c.png", colour, None),
+        ("c.tif", colour, None),
+        ("ca.png", colour, alpha),
+    ]:
         ps = read_photosphere(tmp_path / name)
         assert ps.file.bits == 16, name
         # Exact to 16 bits: an 8-bit decode would be off by up to 128/65535.
@@ -373,14 +415,21 @@ def test_shared_rgba_alpha_is_the_mask(shared_data: Path) -> None:
 
 def _png_header_only(w: int, h: int) -> bytes:
     """A PNG whose header claims w×h pixels, with almost no data: a decompression-bomb header."""
+
     def chunk(cid: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + cid + data + struct.pack(">I", zlib.crc32(cid + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _bad_files(tmp_path: Path, sample_pano: Path) -> dict[str, tuple[Path, str]]:
     """name → (path, expected problem) for every kind of bad input."""
+
     def write(name: str, data: bytes) -> Path:
         (tmp_path / name).write_bytes(data)
         return tmp_path / name
@@ -404,17 +453,35 @@ def _bad_files(tmp_path: Path, sample_pano: Path) -> dict[str, tuple[Path, str]]
         "bomb": (write("bomb.png", _png_header_only(40000, 20000)), "over the limit"),
         "outside": (tagged("outside.jpg", (16, 8), **{**half, "CroppedAreaLeftPixels": 24}), "outside the full"),
         "non-numeric": (tagged("nan.jpg", (16, 8), **{**half, "FullPanoWidthPixels": "wide"}), "not a number"),
-        "no-left": (tagged("noleft.jpg", (16, 8), **{k: v for k, v in half.items() if k != "CroppedAreaLeftPixels"}),
-                    "no CroppedAreaLeftPixels"),
+        "no-left": (
+            tagged("noleft.jpg", (16, 8), **{k: v for k, v in half.items() if k != "CroppedAreaLeftPixels"}),
+            "no CroppedAreaLeftPixels",
+        ),
         "shape": (tagged("shape.jpg", (16, 16), **half), "different shape"),
-        "no-full": (tagged("nofull.jpg", (16, 8), CroppedAreaImageWidthPixels=16, CroppedAreaImageHeightPixels=8),
-                    "no \\(or zero\\) FullPano"),
+        "no-full": (
+            tagged("nofull.jpg", (16, 8), CroppedAreaImageWidthPixels=16, CroppedAreaImageHeightPixels=8),
+            "no \\(or zero\\) FullPano",
+        ),
         "projection": (tagged("cyl.jpg", (32, 16), ProjectionType="cylindrical"), "only equirectangular"),
     }
 
 
-BAD = ["missing", "folder", "empty", "text", "gif", "truncated-jpeg", "truncated-png", "bomb", "outside",
-       "non-numeric", "no-left", "shape", "no-full", "projection"]
+BAD = [
+    "missing",
+    "folder",
+    "empty",
+    "text",
+    "gif",
+    "truncated-jpeg",
+    "truncated-png",
+    "bomb",
+    "outside",
+    "non-numeric",
+    "no-left",
+    "shape",
+    "no-full",
+    "projection",
+]
 
 
 @pytest.mark.parametrize("case", BAD)
@@ -439,8 +506,9 @@ def test_fov_is_refused_for_a_tagged_file(partial_photosphere: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["empty", "outside"])
-def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, sample_pano: Path, case: str,
-                                             capsys: pytest.CaptureFixture) -> None:
+def test_cli_bad_input_exits_2_with_one_line(
+    tmp_path: Path, sample_pano: Path, case: str, capsys: pytest.CaptureFixture
+) -> None:
     path, problem = _bad_files(tmp_path, sample_pano)[case]
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err
@@ -466,8 +534,9 @@ def test_cli_info(partial_photosphere: Path, tmp_path: Path, capsys: pytest.Capt
 # ---------------------------------------------------------------------------- atomic outputs
 
 
-def test_outputs_are_atomic_and_never_replace_inputs(tmp_path: Path, tagged_source: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outputs_are_atomic_and_never_replace_inputs(
+    tmp_path: Path, tagged_source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ps = read_photosphere(tagged_source)
     before = tagged_source.read_bytes()
     with pytest.raises(VrdreamError, match="input"):
@@ -507,4 +576,6 @@ def test_8k_reads_without_needless_copies(tmp_path: Path) -> None:
     canvas = ps.pixels.nbytes  # 400 MB of float32 RGB
     assert ps.pixels.shape == (4096, 8192, 3)
     # canvas + mask (1/3 of it) + one uint8 decode (1/4): anything more is a needless copy.
-    assert peak < canvas * (1 + 1 / 3 + 1 / 4) * 1.05, f"peak {peak / 2**20:.0f} MiB for a {canvas / 2**20:.0f} MiB canvas"
+    assert peak < canvas * (1 + 1 / 3 + 1 / 4) * 1.05, (
+        f"peak {peak / 2**20:.0f} MiB for a {canvas / 2**20:.0f} MiB canvas"
+    )

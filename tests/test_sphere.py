@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import seam_score
 from PIL import Image
 
-from conftest import seam_score
 from vrdream import select
 from vrdream.cli import main
 from vrdream.cubemap import c2e, pad_faces, padded_fov
@@ -70,8 +69,13 @@ def smooth_sphere(h: int = 256, w: int = 512) -> torch.Tensor:
     """A colour field that varies smoothly with direction: resampling it twice changes it by < 1/200,
     so two routes to the same view give the same image (an input gradient is chaotic otherwise)."""
     x, y, z = equirect_dirs(h, w).unbind(-1)
-    return torch.stack([0.5 + 0.3 * torch.sin(6 * x + 2 * y), 0.5 + 0.3 * torch.sin(5 * z - 3 * y + 1),
-                        0.5 + 0.3 * torch.cos(4 * x * z + 7 * y)])[None]
+    return torch.stack(
+        [
+            0.5 + 0.3 * torch.sin(6 * x + 2 * y),
+            0.5 + 0.3 * torch.sin(5 * z - 3 * y + 1),
+            0.5 + 0.3 * torch.cos(4 * x * z + 7 * y),
+        ]
+    )[None]
 
 
 def blur(t: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
@@ -114,8 +118,9 @@ def test_dream_is_as_strong_at_face_edges_as_inside(lite0, sample):
 
 def test_where_limits_the_dream_exactly(lite0, sample):
     where = select.region(*sample.shape[-2:], "sky")
-    out = dream_sphere(sample, Dreamer(TINY.replace(octaves=1, steps=2), backbone=lite0),
-                       SphereOptions(dream_width=256), where=where)
+    out = dream_sphere(
+        sample, Dreamer(TINY.replace(octaves=1, steps=2), backbone=lite0), SphereOptions(dream_width=256), where=where
+    )
     ground = where[0, 0] == 0
     assert torch.equal(out[0][:, ground], sample[0][:, ground])
     assert (out - sample)[0][:, where[0, 0] == 1].abs().mean() > 0.005
@@ -135,6 +140,7 @@ def test_default_dream_is_seamless(tmp_path, shared_data, sample_pano, which):
 
 
 # ---------------------------------------------------------------------------------------------- selections
+
 
 def synthetic_pano(h: int = 128, w: int = 256) -> torch.Tensor:
     """Grey sphere with a red patch straddling the 0°/360° wrap and a blue cap over the north pole."""
@@ -159,15 +165,15 @@ def test_magic_wand_crosses_the_wrap():
     img = synthetic_pano()
     m = select.magic_wand(img, 175.0, 0.0, feather_deg=0)[0, 0]  # seed on the right side of the wrap
     assert m[65, 5] == 1 and m[65, -5] == 1  # both halves of the patch
-    assert m[65, 128] == 0 and m[5, 5] == 0   # not the grey, not the cap
+    assert m[65, 128] == 0 and m[5, 5] == 0  # not the grey, not the cap
 
 
 def test_magic_wand_crosses_the_pole():
     img = torch.full((1, 3, 128, 256), 0.5)
     blue = torch.tensor([0.1, 0.1, 0.9])[:, None, None]
-    img[0, :, :8, 0:64] = blue     # yaw -180..-90
+    img[0, :, :8, 0:64] = blue  # yaw -180..-90
     img[0, :, :8, 128:192] = blue  # yaw 0..90: half a turn away, touching the first block over the pole
-    img[0, :, :8, 80:110] = blue   # a third block, joined to neither in the plane or over the pole
+    img[0, :, :8, 80:110] = blue  # a third block, joined to neither in the plane or over the pole
     m = select.magic_wand(img, -150.0, 88.0, feather_deg=0)[0, 0]
     assert m[2, 30] == 1 and m[2, 160] == 1
     assert m[2, 95] == 0 and m[2, 120] == 0
@@ -198,15 +204,19 @@ def test_mask_file(tmp_path):
 
 # ------------------------------------------------------------------------------------------------- files
 
+
 def test_partial_photosphere_dreams_only_real_pixels(tmp_path, partial_photosphere, lite0):
     out = tmp_path / "dream.jpg"
-    dream_file(partial_photosphere, out, TINY.replace(octaves=1, steps=2), sphere=SphereOptions(dream_width=256),
-               quiet=True)
+    dream_file(
+        partial_photosphere, out, TINY.replace(octaves=1, steps=2), sphere=SphereOptions(dream_width=256), quiet=True
+    )
     src, res = read_photosphere(partial_photosphere), read_photosphere(out)
     assert res.crop == src.crop and res.gpano == src.gpano
-    assert res.vrdream["Kind"] == "dream" and (out.parent / res.vrdream["Raw"]).resolve() == partial_photosphere.resolve()
+    assert (
+        res.vrdream["Kind"] == "dream" and (out.parent / res.vrdream["Raw"]).resolve() == partial_photosphere.resolve()
+    )
     left, top, w, h = src.crop
-    change = np.abs(res.pixels - src.pixels)[top:top + h, left:left + w].mean()
+    change = np.abs(res.pixels - src.pixels)[top : top + h, left : left + w].mean()
     assert change > 0.005
     assert res.pixels[:top].max() == 0  # outside the crop stays unknown
 
@@ -262,6 +272,7 @@ def test_interrupted_dream_resumes_to_the_same_result(tmp_path, sample, lite0):
     resumable = store("resumed.jpg")
     with pytest.raises(Interrupt):
         dream_sphere(raw, Dreamer(settings, backbone=lite0), store=Crashing(resumable.job, True))
+
     class Recording(CanvasStore):
         found: list = []
 
@@ -271,8 +282,9 @@ def test_interrupted_dream_resumes_to_the_same_result(tmp_path, sample, lite0):
             return got
 
     steps = []
-    resumed = dream_sphere(raw, Dreamer(settings, backbone=lite0), store=Recording(resumable.job, True),
-                           on_step=lambda: steps.append(1))
+    resumed = dream_sphere(
+        raw, Dreamer(settings, backbone=lite0), store=Recording(resumable.job, True), on_step=lambda: steps.append(1)
+    )
     assert Recording.found == [True, True, False]  # octaves 0 and 1 came from the checkpoints
     assert torch.equal(clean, resumed)
     assert len(steps) == 3 * 2  # the progress bar still counts every step
@@ -280,6 +292,10 @@ def test_interrupted_dream_resumes_to_the_same_result(tmp_path, sample, lite0):
 
 def test_cli_dream_leaves_no_checkpoints(tmp_path, sample_pano):
     out = tmp_path / "d.jpg"
-    assert main(["dream", str(sample_pano), "-o", str(out), "--dream-width", "256", "--steps", "1", "--octaves", "2",
-                 "-q"]) == 0
+    assert (
+        main(
+            ["dream", str(sample_pano), "-o", str(out), "--dream-width", "256", "--steps", "1", "--octaves", "2", "-q"]
+        )
+        == 0
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jpg"]

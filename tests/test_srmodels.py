@@ -33,9 +33,14 @@ from vrdream.upscale import scaled_forward
 REF = Path(__file__).parent / "data" / "sr"
 PREPAD = 10  # realesrgan-ncnn-vulkan pads every tile by 10 px, reflecting (waifu2x pads inside the net)
 # reference name -> (registered model, scale)
-CASES = {"realesrgan-x4plus": ("realesrgan-x4plus", 4), "realesr-animevideov3": ("realesr-animevideov3", 4),
-         "realesr-animevideov3-x2": ("realesr-animevideov3", 2), "waifu2x-photo": ("waifu2x-photo", 2),
-         "waifu2x-anime": ("waifu2x-anime", 2), "realesrgan-x4plus-anime": ("realesrgan-x4plus-anime", 4)}
+CASES = {
+    "realesrgan-x4plus": ("realesrgan-x4plus", 4),
+    "realesr-animevideov3": ("realesr-animevideov3", 4),
+    "realesr-animevideov3-x2": ("realesr-animevideov3", 2),
+    "waifu2x-photo": ("waifu2x-photo", 2),
+    "waifu2x-anime": ("waifu2x-anime", 2),
+    "realesrgan-x4plus-anime": ("realesrgan-x4plus-anime", 4),
+}
 
 
 def needs(module: str) -> None:
@@ -55,7 +60,7 @@ def ours(net: SRNet, im: np.ndarray, scale: int) -> np.ndarray:
     x = F.pad(x, (pad,) * 4, mode="reflect")
     with torch.inference_mode():
         y = scaled_forward(net, x, scale)
-    y = y[..., pad * scale:y.shape[-2] - pad * scale, pad * scale:y.shape[-1] - pad * scale]
+    y = y[..., pad * scale : y.shape[-2] - pad * scale, pad * scale : y.shape[-1] - pad * scale]
     return (y.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
@@ -154,5 +159,10 @@ def test_missing_package_says_how_to_supply_weights() -> None:
 def test_models_table_lists_every_model() -> None:
     lines = sr_model_lines()
     assert [line.split()[0] for line in lines] == list(SR_MODELS)
-    assert {"realesrgan-x4plus", "realesr-animevideov3", "realesrgan-x4plus-anime", "waifu2x-photo",
-            "waifu2x-anime"} <= set(SR_MODELS)
+    assert {
+        "realesrgan-x4plus",
+        "realesr-animevideov3",
+        "realesrgan-x4plus-anime",
+        "waifu2x-photo",
+        "waifu2x-anime",
+    } <= set(SR_MODELS)

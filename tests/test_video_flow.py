@@ -76,8 +76,9 @@ def test_flow_over_the_poles(pano: np.ndarray) -> None:
     f = cv2.calcOpticalFlowFarneback(gray[0], gray[1], None, 0.5, 3, 15, 3, 5, 1.2, 0)
     mx = (np.arange(256)[None] + f[..., 0]).astype(np.float32)
     my = (np.arange(128)[:, None] + f[..., 1]).astype(np.float32)
-    naive = np.abs(cv2.remap(to_numpy(base), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                   - to_numpy(cur))[south].mean()
+    naive = np.abs(
+        cv2.remap(to_numpy(base), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) - to_numpy(cur)
+    )[south].mean()
     assert ours < 0.25 * err(base, cur)[south].mean()
     assert ours < 0.5 * naive, (ours, naive)
 

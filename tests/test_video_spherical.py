@@ -41,10 +41,19 @@ def test_inject_and_read_back(tmp_path: Path, pano: np.ndarray, faststart: bool)
     out = tmp_path / "out.mp4"
     inject_spherical(src, out)
     meta = read_spherical(out)
-    assert meta.v1 == {"Spherical": "true", "Stitched": "true", "StitchingSoftware": "vrdream",
-                       "ProjectionType": "equirectangular"}
+    assert meta.v1 == {
+        "Spherical": "true",
+        "Stitched": "true",
+        "StitchingSoftware": "vrdream",
+        "ProjectionType": "equirectangular",
+    }
     assert (meta.stereo_mode, meta.projection, meta.pose, meta.bounds, meta.metadata_source) == (
-        0, "equirectangular", (0.0, 0.0, 0.0), (0, 0, 0, 0), "vrdream")
+        0,
+        "equirectangular",
+        (0.0, 0.0, 0.0),
+        (0, 0, 0, 0),
+        "vrdream",
+    )
     assert V1_UUID in out.read_bytes()
     # Every sample is still where the (shifted, for moov-first) chunk offsets say: identical packets.
     assert box_order(out) == order
@@ -77,8 +86,12 @@ def test_ffprobe_sees_a_360_video(tmp_path: Path, pano: np.ndarray) -> None:
     src = make_video(tmp_path / "in.mp4", pano, frames=4)
     out = tmp_path / "out.mp4"
     inject_spherical(src, out)
-    res = subprocess.run([ffprobe, "-v", "error", "-select_streams", "v:0", "-show_streams", "-of", "json", str(out)],
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "v:0", "-show_streams", "-of", "json", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     (stream,) = json.loads(res.stdout)["streams"]
     side = {d["side_data_type"]: d for d in stream.get("side_data_list", [])}
     assert side["Spherical Mapping"]["projection"] == "equirectangular"

@@ -68,8 +68,12 @@ def test_audio_the_container_refuses_is_reencoded_to_aac(tmp_path: Path, pano: n
 
 def test_other_codec_by_option(tmp_path: Path, pano: np.ndarray) -> None:
     frames = [scene(pano, t) for t in range(6)]
-    out = write_video(tmp_path / "out.mp4", frames, Fraction(25),
-                      settings=EncodeSettings(codec="mpeg4", crf=None, options=(("qscale", "2"),)))
+    out = write_video(
+        tmp_path / "out.mp4",
+        frames,
+        Fraction(25),
+        settings=EncodeSettings(codec="mpeg4", crf=None, options=(("qscale", "2"),)),
+    )
     info = probe(out)
     assert (info.codec, info.frames, info.fps, info.audio) == ("mpeg4", 6, Fraction(25), ())
     assert read_spherical(out).projection == "equirectangular"  # mp4v sample entry gets V2 too
@@ -84,8 +88,12 @@ def test_refusals(tmp_path: Path, pano: np.ndarray) -> None:
     with pytest.raises(VrdreamError, match="even width"):
         write_video(tmp_path / "odd.mp4", [np.zeros((5, 10, 3), np.float32)], Fraction(24))
     with pytest.raises(VrdreamError, match="not available"):
-        write_video(tmp_path / "x.mp4", [np.zeros((4, 8, 3), np.float32)], Fraction(24),
-                    settings=EncodeSettings(codec="no-such-codec"))
+        write_video(
+            tmp_path / "x.mp4",
+            [np.zeros((4, 8, 3), np.float32)],
+            Fraction(24),
+            settings=EncodeSettings(codec="no-such-codec"),
+        )
     not_video = tmp_path / "not.mp4"
     not_video.write_bytes(b"hello, not a video")
     with pytest.raises(InputError, match="not a readable video"):

@@ -64,15 +64,18 @@ D = math.radians
 # ---------------------------------------------------------------- conventions
 
 
-@pytest.mark.parametrize("yaw, pitch, d", [
-    (0, 0, (0, 0, 1)),            # front
-    (90, 0, (1, 0, 0)),           # right
-    (-90, 0, (-1, 0, 0)),         # left
-    (180, 0, (0, 0, -1)),         # back
-    (0, 90, (0, 1, 0)),           # up
-    (0, -90, (0, -1, 0)),         # down
-    (45, 0, (math.sqrt(0.5), 0, math.sqrt(0.5))),
-])
+@pytest.mark.parametrize(
+    "yaw, pitch, d",
+    [
+        (0, 0, (0, 0, 1)),  # front
+        (90, 0, (1, 0, 0)),  # right
+        (-90, 0, (-1, 0, 0)),  # left
+        (180, 0, (0, 0, -1)),  # back
+        (0, 90, (0, 1, 0)),  # up
+        (0, -90, (0, -1, 0)),  # down
+        (45, 0, (math.sqrt(0.5), 0, math.sqrt(0.5))),
+    ],
+)
 def test_yaw_pitch_direction(yaw, pitch, d):
     np.testing.assert_allclose(yaw_pitch_to_dir(D(yaw), D(pitch)), d, atol=1e-12)
     if abs(pitch) < 90:
@@ -81,14 +84,17 @@ def test_yaw_pitch_direction(yaw, pitch, d):
         assert math.isclose(p, D(pitch), abs_tol=1e-12)
 
 
-@pytest.mark.parametrize("d, uv", [
-    ((0, 0, 1), (0.5, 0.5)),      # front: image centre
-    ((1, 0, 0), (0.75, 0.5)),     # right: three quarters across
-    ((-1, 0, 0), (0.25, 0.5)),
-    ((0, 1, 0), (0.5, 0.0)),      # up: top row
-    ((0, -1, 0), (0.5, 1.0)),
-    ((0, 0.5, -1), (1.0, 0.5 - math.atan2(0.5, 1) / math.pi)),   # behind: the wrap (yaw +180° = u 1 ≡ 0)
-])
+@pytest.mark.parametrize(
+    "d, uv",
+    [
+        ((0, 0, 1), (0.5, 0.5)),  # front: image centre
+        ((1, 0, 0), (0.75, 0.5)),  # right: three quarters across
+        ((-1, 0, 0), (0.25, 0.5)),
+        ((0, 1, 0), (0.5, 0.0)),  # up: top row
+        ((0, -1, 0), (0.5, 1.0)),
+        ((0, 0.5, -1), (1.0, 0.5 - math.atan2(0.5, 1) / math.pi)),  # behind: the wrap (yaw +180° = u 1 ≡ 0)
+    ],
+)
 def test_dir_to_equirect_uv(d, uv):
     np.testing.assert_allclose(dir_to_equirect_uv(np.array(d, float)), uv, atol=1e-12)
 
@@ -105,7 +111,7 @@ def test_equirect_directions_match_pixel_centres():
 
 def test_rotation_yaw_pitch_roll_axes():
     r = rotation_yaw_pitch_roll(D(90), 0)
-    np.testing.assert_allclose(r @ [0, 0, 1], [1, 0, 0], atol=1e-12)   # looks right
+    np.testing.assert_allclose(r @ [0, 0, 1], [1, 0, 0], atol=1e-12)  # looks right
     np.testing.assert_allclose(r @ [1, 0, 0], [0, 0, -1], atol=1e-12)  # its right is the back
     r = rotation_yaw_pitch_roll(D(30), D(20))
     np.testing.assert_allclose(r @ [0, 0, 1], yaw_pitch_to_dir(D(30), D(20)), atol=1e-12)
@@ -159,7 +165,7 @@ def test_uv_gradients_match_finite_differences_and_stay_finite_at_poles():
     uv = dir_to_equirect_uv(ray)
     g = equirect_uv_gradients(ray, np.broadcast_to(ddx, ray.shape))
     fd = dir_to_equirect_uv(ray + ddx * 1e-4) - uv
-    fd[..., 0] = (fd[..., 0] + 0.5) % 1.0 - 0.5          # across the wrap a step is tiny, not ±1
+    fd[..., 0] = (fd[..., 0] + 0.5) % 1.0 - 0.5  # across the wrap a step is tiny, not ±1
     pitch = dir_to_yaw_pitch(ray)[1]
     np.testing.assert_allclose(g[..., 0], fd[..., 0] / 1e-4 * np.cos(pitch), rtol=1e-3, atol=1e-9)
     np.testing.assert_allclose(g[..., 1], fd[..., 1] / 1e-4, rtol=1e-3, atol=1e-9)
@@ -181,7 +187,7 @@ def test_srgb_round_trip_and_known_values():
 
 def test_mip_pyramid_averages_in_linear_light():
     img = np.zeros((2, 4, 3), np.uint8)
-    img[:, ::2] = 255                            # black/white columns
+    img[:, ::2] = 255  # black/white columns
     pyr = srgb_mip_pyramid(img)
     assert [p.shape[:2] for p in pyr] == [(2, 4), (1, 2), (1, 1)]
     assert mip_chain_sizes(4, 2) == [(4, 2), (2, 1), (1, 1)]
@@ -227,8 +233,8 @@ def test_dwell_over_a_scripted_gaze_path():
     peak = dwell[ia]
     for _ in range(90):
         dwell = dwell_step(dwell, dirs, b, 1 / 90, s)
-    assert math.isclose(dwell[ia], peak * math.exp(-1 / 2.0), rel_tol=1e-4)   # fades slowly: a trail
-    assert math.isclose(dwell[ib], 1 - math.exp(-1 / 0.5), rel_tol=1e-4)      # blooms fast
+    assert math.isclose(dwell[ia], peak * math.exp(-1 / 2.0), rel_tol=1e-4)  # fades slowly: a trail
+    assert math.isclose(dwell[ib], 1 - math.exp(-1 / 0.5), rel_tol=1e-4)  # blooms fast
     # looking away for good, everything fades towards raw
     for _ in range(20):
         dwell = dwell_step(dwell, dirs, None, 1.0, s)
@@ -291,7 +297,7 @@ def test_xr_pose_and_fov_conversion():
     s = math.sqrt(0.5)
     pose = xr.Posef(orientation=xr.Quaternionf(0, s, 0, s), position=xr.Vector3f(1, 2, 3))
     r = rotation_from_xr(pose)
-    np.testing.assert_allclose(r[:, 2], [-1, 0, 0], atol=1e-7)   # head turned left
+    np.testing.assert_allclose(r[:, 2], [-1, 0, 0], atol=1e-7)  # head turned left
     np.testing.assert_allclose(gaze_from_xr(pose), [-1, 0, 0], atol=1e-7)
     assert math.isclose(head_yaw(r), -math.pi / 2, abs_tol=1e-7)
     f = fov_from_xr(xr.Fovf(angle_left=-0.9, angle_right=0.7, angle_up=0.8, angle_down=-0.95))
@@ -335,12 +341,12 @@ def test_xr_eye_gaze_and_button_presses():
 def test_tile_layout_for_wide_panoramas():
     from viewer.renderer import MAX_TILES, TileLayout
 
-    assert TileLayout.plan(16384, 8192, 16384).starts == (0,)              # fits: one wrapping texture
-    t = TileLayout.plan(16384, 8192, 8192)                                  # halves do not fit with margins
+    assert TileLayout.plan(16384, 8192, 16384).starts == (0,)  # fits: one wrapping texture
+    t = TileLayout.plan(16384, 8192, 8192)  # halves do not fit with margins
     assert t.starts == (0, 7680, 15360) and t.margin == 256 and t.tile_width == 8192
     img = np.arange(10)[None, :, None].repeat(2, 0)
     t = TileLayout(10, (0, 4, 8), 2, 8)
-    np.testing.assert_array_equal(t.tile(img, 0)[0, :, 0], [8, 9, 0, 1, 2, 3, 4, 5])   # margins wrap
+    np.testing.assert_array_equal(t.tile(img, 0)[0, :, 0], [8, 9, 0, 1, 2, 3, 4, 5])  # margins wrap
     np.testing.assert_array_equal(t.tile(img, 2)[0, :, 0], [6, 7, 8, 9, 0, 1, 2, 3])
     with pytest.raises(VrdreamError, match="tiles"):
         TileLayout.plan(8192 * MAX_TILES, 4096, 8192)

@@ -82,8 +82,16 @@ def gl_and_reference(ctx, dream, raw, dwell, rotation, fov, size, base, focus, *
         gl = render_offscreen(r, rotation, fov, *size, base, focus)
     finally:
         r.release()
-    ref = render_reference(srgb_mip_pyramid(dream), None if raw is None else srgb_mip_pyramid(raw), dwell,
-                           rotation, fov, *size, base, focus)
+    ref = render_reference(
+        srgb_mip_pyramid(dream),
+        None if raw is None else srgb_mip_pyramid(raw),
+        dwell,
+        rotation,
+        fov,
+        *size,
+        base,
+        focus,
+    )
     return gl, ref
 
 
@@ -108,8 +116,11 @@ VIEWS = {
     "across-wrap": (rotation_yaw_pitch_roll(D(180), D(5)), Fov.symmetric(90, 160, 120), (160, 120)),
     "pole": (rotation_yaw_pitch_roll(D(30), D(80)), Fov.symmetric(100, 120, 120), (120, 120)),
     "minified-wide": (rotation_yaw_pitch_roll(D(-170), D(-20)), Fov.symmetric(150, 64, 48), (64, 48)),
-    "xr-asymmetric-eye": (xr_orientation_to_rotation(0.1, 0.95, 0.05, 0.28),
-                          Fov(left=D(-52), right=D(43), up=D(48), down=D(-55)), (100, 110)),
+    "xr-asymmetric-eye": (
+        xr_orientation_to_rotation(0.1, 0.95, 0.05, 0.28),
+        Fov(left=D(-52), right=D(43), up=D(48), down=D(-55)),
+        (100, 110),
+    ),
 }
 
 
@@ -127,8 +138,14 @@ def test_gl_matches_reference(ctx, mars, noise, name, texture):
     assert diff.mean(axis=(0, 2)).max() <= 2.5, f"{name}: worst column {diff.mean(axis=(0, 2)).max():.2f}/255"
 
 
-@pytest.mark.parametrize("mode_show_fade", [("raw-where-you-look", "gaze", None), ("dream-where-you-look", "gaze", 0.5),
-                                            ("dream-where-you-look", "raw", None)])
+@pytest.mark.parametrize(
+    "mode_show_fade",
+    [
+        ("raw-where-you-look", "gaze", None),
+        ("dream-where-you-look", "gaze", 0.5),
+        ("dream-where-you-look", "raw", None),
+    ],
+)
 def test_gl_matches_reference_in_every_mix(ctx, mars, mode_show_fade):
     mode, show, fade = mode_show_fade
     rotation, fov, size = VIEWS["across-wrap"]
@@ -179,8 +196,8 @@ def test_scripted_gaze_path_renders_the_dynamics(ctx, mars):
     only_raw = render_preview(raw, None, fov=120, size=size).astype(int)
     only_dream = render_preview(dream, None, fov=120, size=size).astype(int)
 
-    def dream_fraction(x: int) -> float:   # at column x of the middle rows: 0 = raw, 1 = dream
-        sl = np.s_[45:55, x - 3:x + 3]
+    def dream_fraction(x: int) -> float:  # at column x of the middle rows: 0 = raw, 1 = dream
+        sl = np.s_[45:55, x - 3 : x + 3]
         return float(np.abs(gl[sl] - only_raw[sl]).mean() / np.abs(only_dream[sl] - only_raw[sl]).mean())
 
     x_left, x_right = (round((math.tan(D(a)) / math.tan(D(60)) + 1) / 2 * 200) for a in (-40, 40))
@@ -205,8 +222,13 @@ def dream_files(tmp_path_factory, mars):
     like = read_photosphere(MARS)
     raw = mars.astype(np.float32) / 255
     write_photosphere(d / "raw.jpg", raw, like, quality=95)
-    write_photosphere(d / "dream.jpg", make_dream(mars).astype(np.float32) / 255, like, quality=95,
-                      vrdream={"Raw": "raw.jpg", "Kind": "dream"})
+    write_photosphere(
+        d / "dream.jpg",
+        make_dream(mars).astype(np.float32) / 255,
+        like,
+        quality=95,
+        vrdream={"Raw": "raw.jpg", "Kind": "dream"},
+    )
     write_photosphere(d / "lonely.jpg", make_dream(mars).astype(np.float32) / 255, like, quality=95)
     return d
 
@@ -215,17 +237,32 @@ def test_screenshot_cli_finds_the_recorded_raw(dream_files, capsys):
     from vrdream.cli import main
 
     out = dream_files / "shot.png"
-    args = ["view", str(dream_files / "dream.jpg"), "--screenshot", str(out), "--yaw", "180", "--pitch", "0",
-            "--fov", "90", "--gaze=170,5", "--size", "160x120"]
+    args = [
+        "view",
+        str(dream_files / "dream.jpg"),
+        "--screenshot",
+        str(out),
+        "--yaw",
+        "180",
+        "--pitch",
+        "0",
+        "--fov",
+        "90",
+        "--gaze=170,5",
+        "--size",
+        "160x120",
+    ]
     assert main(args) == 0
     shot = np.asarray(Image.open(out))
     assert shot.shape == (120, 160, 3)
-    expected = render_preview(dream_files / "dream.jpg", dream_files / "raw.jpg", yaw=180, pitch=0, fov=90,
-                              gaze=(170, 5), size=(160, 120))
+    expected = render_preview(
+        dream_files / "dream.jpg", dream_files / "raw.jpg", yaw=180, pitch=0, fov=90, gaze=(170, 5), size=(160, 120)
+    )
     assert np.array_equal(shot, expected)
     # it is a crossfade: the gaze spot differs from the surroundings' image
-    raw_only = render_preview(dream_files / "dream.jpg", dream_files / "raw.jpg", yaw=180, fov=90, size=(160, 120),
-                              fade=0.0)
+    raw_only = render_preview(
+        dream_files / "dream.jpg", dream_files / "raw.jpg", yaw=180, fov=90, size=(160, 120), fade=0.0
+    )
     gaze_px = (60 - round(math.tan(D(5)) * 80), 80 - round(math.tan(D(10)) * 80))
     assert np.abs(shot[gaze_px].astype(int) - raw_only[gaze_px]).sum() > 60
     assert np.abs(shot[110, 5].astype(int) - raw_only[110, 5]).sum() <= 3
@@ -281,14 +318,24 @@ def _no_runtime_env(tmp_path: Path) -> dict[str, str]:
 def test_no_runtime_message_and_exit_code(dream_files, tmp_path):
     env = _no_runtime_env(tmp_path)
     # the real pyopenxr loader raises RuntimeUnavailableError here ...
-    probe = subprocess.run([sys.executable, "-c", "import xr\ntry:\n xr.create_instance(xr.InstanceCreateInfo())\n"
-                            "except xr.RuntimeUnavailableError:\n print('unavailable')"],
-                           env=env, capture_output=True, text=True, timeout=60)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import xr\ntry:\n xr.create_instance(xr.InstanceCreateInfo())\n"
+            "except xr.RuntimeUnavailableError:\n print('unavailable')",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert probe.stdout.strip() == "unavailable"
     # ... and `vrdream view` turns it into one line suggesting --desktop, exit 2
     vrdream = shutil.which("vrdream", path=str(Path(sys.executable).parent)) or "vrdream"
-    run = subprocess.run([vrdream, "view", str(dream_files / "dream.jpg")], env=env, capture_output=True, text=True,
-                         timeout=60)
+    run = subprocess.run(
+        [vrdream, "view", str(dream_files / "dream.jpg")], env=env, capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "no OpenXR runtime" in lines[0] and "--desktop" in lines[0], run.stderr
@@ -328,15 +375,20 @@ def test_desktop_window_under_xvfb(dream_files):
     if xvfb is None:
         pytest.skip("xvfb-run is not installed (apt-get install xvfb xauth): cannot test the desktop window")
     out = dream_files / "desktop.png"
-    run = subprocess.run([xvfb, "-a", sys.executable, "-c", _DESKTOP_SCRIPT, str(dream_files / "dream.jpg"), str(out)],
-                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    run = subprocess.run(
+        [xvfb, "-a", sys.executable, "-c", _DESKTOP_SCRIPT, str(dream_files / "dream.jpg"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert run.returncode == 0, run.stderr
     res = json.loads(run.stdout.strip().splitlines()[-1])
     assert res["size"] == [200, 150]
-    assert math.isclose(res["yaw"], 40 * 90 / 200)     # dragged 40 px of a 200 px, 90° window
-    assert res["spread"] > 10                          # a picture, not a blank window
-    assert res["mean"] <= 0.5                          # the window shows what the offscreen render does
-    assert res["show"] == "dream" and res["toggled"] <= 0.5   # Space: all dream
+    assert math.isclose(res["yaw"], 40 * 90 / 200)  # dragged 40 px of a 200 px, 90° window
+    assert res["spread"] > 10  # a picture, not a blank window
+    assert res["mean"] <= 0.5  # the window shows what the offscreen render does
+    assert res["show"] == "dream" and res["toggled"] <= 0.5  # Space: all dream
 
 
 def test_openxr_session_against_reference():
@@ -355,8 +407,7 @@ def test_openxr_session_against_reference():
     assert len(cap.images) == 2, "no frame was rendered (the session never became visible)"
     for image, rotation, fov in zip(cap.images, cap.rotations, cap.fovs):
         h, w = image.shape[:2]
-        if not cap.srgb:   # a linear swapchain format holds linear light: encode like the reference
+        if not cap.srgb:  # a linear swapchain format holds linear light: encode like the reference
             image = np.round(linear_to_srgb(image / 255.0) * 255).astype(np.uint8)
-        ref = render_reference(srgb_mip_pyramid(dream), srgb_mip_pyramid(raw), cap.dwell, rotation, fov, w, h,
-                               *cap.mix)
+        ref = render_reference(srgb_mip_pyramid(dream), srgb_mip_pyramid(raw), cap.dwell, rotation, fov, w, h, *cap.mix)
         assert np.abs(image.astype(int) - ref).mean() <= 1.0

@@ -47,9 +47,17 @@ def scene(pano: np.ndarray, t: int, yaw_px_per_frame: float = 3.0, object_speed:
     return (frame * (1 - disc) + texture * disc).astype(np.float32)
 
 
-def make_video(path: Path, pano: np.ndarray, frames: int = 24, fps: Fraction = Fraction(24), *,
-               audio: str | None = "aac", codec: str = "libx264", faststart: bool = False,
-               yaw_px_per_frame: float = 3.0) -> Path:
+def make_video(
+    path: Path,
+    pano: np.ndarray,
+    frames: int = 24,
+    fps: Fraction = Fraction(24),
+    *,
+    audio: str | None = "aac",
+    codec: str = "libx264",
+    faststart: bool = False,
+    yaw_px_per_frame: float = 3.0,
+) -> Path:
     """Write a test video of ``frames`` frames of :func:`scene` with a 440 Hz sine on ``audio`` (codec or None)."""
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(str(path), "w", options=options) as out:
@@ -73,7 +81,9 @@ def make_video(path: Path, pano: np.ndarray, frames: int = 24, fps: Fraction = F
             stereo = np.stack([wave, wave])  # planar float
             step = 1024
             for i in range(0, n, step):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(stereo[:, i:i + step]), format="fltp", layout="stereo")
+                af = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(stereo[:, i : i + step]), format="fltp", layout="stereo"
+                )
                 af.sample_rate = rate
                 af.pts = i
                 af.time_base = Fraction(1, rate)
@@ -82,8 +92,15 @@ def make_video(path: Path, pano: np.ndarray, frames: int = 24, fps: Fraction = F
     return path
 
 
-def attractor_dream(raw: torch.Tensor, init: torch.Tensor | None, steps: int, amp: float = 0.15,
-                    seed_amp: float = 0.02, gain: float = 0.5, seed: int = 1234) -> torch.Tensor:
+def attractor_dream(
+    raw: torch.Tensor,
+    init: torch.Tensor | None,
+    steps: int,
+    amp: float = 0.15,
+    seed_amp: float = 0.02,
+    gain: float = 0.5,
+    seed: int = 1234,
+) -> torch.Tensor:
     """A cheap, deterministic stand-in for the dream engine, with DeepDream's two traits that matter for video.
 
     1. Patterns are attractors: each step multiplies the existing detail (``init - raw``) by

@@ -28,8 +28,16 @@ CONE_SCALE_RANGE = (0.25, 6.0)
 _SHOW_CYCLE: tuple[Show, ...] = ("gaze", "dream", "raw")
 
 #: Desktop keys (GLFW key names, lower case) for each command.
-KEYMAP: dict[str, Command] = {"m": "mode", "=": "wider", "]": "wider", "-": "narrower", "[": "narrower",
-                              "r": "recenter", "space": "toggle", "t": "toggle"}
+KEYMAP: dict[str, Command] = {
+    "m": "mode",
+    "=": "wider",
+    "]": "wider",
+    "-": "narrower",
+    "[": "narrower",
+    "r": "recenter",
+    "space": "toggle",
+    "t": "toggle",
+}
 
 
 @dataclass(frozen=True)
@@ -60,4 +68,3 @@ def apply_command(state: ViewerState, command: Command, head_yaw: float = 0.0, f
     if command == "toggle":
         return replace(state, show=_SHOW_CYCLE[(_SHOW_CYCLE.index(state.show) + 1) % len(_SHOW_CYCLE)])
     raise ValueError(f"unknown viewer command {command!r}; expected one of {COMMANDS}")
-

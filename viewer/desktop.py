@@ -22,8 +22,8 @@ from .glwindow import open_window
 from .panorama import Panoramas
 from .renderer import GL_FRAMEBUFFER_SRGB, OffscreenTarget, SphereRenderer
 
-FOV_RANGE = (20.0, 140.0)   # horizontal degrees the scroll wheel zooms between
-ZOOM_STEP = 0.9             # field of view factor per scroll notch
+FOV_RANGE = (20.0, 140.0)  # horizontal degrees the scroll wheel zooms between
+ZOOM_STEP = 0.9  # field of view factor per scroll notch
 
 
 class DesktopViewer:
@@ -33,8 +33,15 @@ class DesktopViewer:
     mouse; the view is (yaw, pitch, hfov) in radians/degrees of the window's world.
     """
 
-    def __init__(self, pano: Panoramas, settings: GazeSettings = GazeSettings(), size: tuple[int, int] = (1280, 720),
-                 hfov: float = 90.0, mode: Mode = "dream-where-you-look", title: str = "vrdream") -> None:
+    def __init__(
+        self,
+        pano: Panoramas,
+        settings: GazeSettings = GazeSettings(),
+        size: tuple[int, int] = (1280, 720),
+        hfov: float = 90.0,
+        mode: Mode = "dream-where-you-look",
+        title: str = "vrdream",
+    ) -> None:
         import moderngl
 
         glfw, self.window = open_window(size[0], size[1], title)
@@ -54,8 +61,9 @@ class DesktopViewer:
         self.target: OffscreenTarget | None = None
         glfw.set_cursor_pos_callback(self.window, lambda w, x, y: self.on_cursor(x, y))
         glfw.set_cursor_enter_callback(self.window, lambda w, entered: None if entered else self.on_leave())
-        glfw.set_mouse_button_callback(self.window, lambda w, b, action, mods: self.on_button(
-            b == glfw.MOUSE_BUTTON_LEFT, action == glfw.PRESS))
+        glfw.set_mouse_button_callback(
+            self.window, lambda w, b, action, mods: self.on_button(b == glfw.MOUSE_BUTTON_LEFT, action == glfw.PRESS)
+        )
         glfw.set_scroll_callback(self.window, lambda w, dx, dy: self.on_scroll(dy))
         glfw.set_key_callback(self.window, self._on_key)
 
@@ -88,7 +96,7 @@ class DesktopViewer:
             self.drag_from = self.cursor if down and self.cursor else None
 
     def on_scroll(self, notches: float) -> None:
-        self.hfov = float(np.clip(self.hfov * ZOOM_STEP ** notches, *FOV_RANGE))
+        self.hfov = float(np.clip(self.hfov * ZOOM_STEP**notches, *FOV_RANGE))
 
     def on_command(self, name: str) -> None:
         """A key name from :data:`controls.KEYMAP` (others are ignored)."""
@@ -119,8 +127,13 @@ class DesktopViewer:
         """Advance the gaze dynamics by ``dt`` seconds and draw one frame into the window."""
         rot, fov, w, h = self.view()
         self.dwell = dwell_step(self.dwell, self.dirs, self.gaze(), dt, self.settings, self.state.cone_scale)
-        self.mix = approach(self.mix, np.array(mix_target(self.state.mode, self.state.show, self.renderer.has_raw)),
-                            dt, self.settings.mode_s, self.settings.mode_s)
+        self.mix = approach(
+            self.mix,
+            np.array(mix_target(self.state.mode, self.state.show, self.renderer.has_raw)),
+            dt,
+            self.settings.mode_s,
+            self.settings.mode_s,
+        )
         self.renderer.set_dwell(self.dwell)
         if self.target is None or self.target.size != (w, h):
             if self.target is not None:
@@ -157,15 +170,24 @@ class DesktopViewer:
         self.glfw.terminate()
 
 
-def run_desktop(pano: Panoramas, settings: GazeSettings = GazeSettings(), *, mode: Mode = "dream-where-you-look",
-                hfov: float = 90.0, quiet: bool = False, log: Callable[[str], None] = print) -> None:
+def run_desktop(
+    pano: Panoramas,
+    settings: GazeSettings = GazeSettings(),
+    *,
+    mode: Mode = "dream-where-you-look",
+    hfov: float = 90.0,
+    quiet: bool = False,
+    log: Callable[[str], None] = print,
+) -> None:
     """Open the window (starting at the panorama's initial view) and view until it is closed."""
     viewer = DesktopViewer(pano, settings, hfov=hfov, mode=mode)
     try:
         if not quiet:
-            log("vrdream: drag to look, scroll to zoom, the mouse is your gaze; M mode, [ ] cone, "
+            log(
+                "vrdream: drag to look, scroll to zoom, the mouse is your gaze; M mode, [ ] cone, "
                 "R recenter, Space toggle raw/dream, Esc quit"
-                + ("" if viewer.renderer.has_raw else " (no raw: dream only)"))
+                + ("" if viewer.renderer.has_raw else " (no raw: dream only)")
+            )
         viewer.run()
     finally:
         viewer.close()

@@ -84,8 +84,14 @@ def approach(current: np.ndarray, target: np.ndarray, dt: float, rise_s: float, 
     return current + (target - current) * rate
 
 
-def dwell_step(dwell: np.ndarray, dirs: np.ndarray, gaze: np.ndarray | None, dt: float,
-               settings: GazeSettings, cone_scale: float = 1.0) -> np.ndarray:
+def dwell_step(
+    dwell: np.ndarray,
+    dirs: np.ndarray,
+    gaze: np.ndarray | None,
+    dt: float,
+    settings: GazeSettings,
+    cone_scale: float = 1.0,
+) -> np.ndarray:
     """Advance the dwell map (h, w) by ``dt`` seconds with the gaze held at ``gaze`` (3,) or None.
 
     ``dirs`` (h, w, 3) are the map's directions (:func:`dwell_directions`); ``cone_scale``

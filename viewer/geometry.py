@@ -36,7 +36,7 @@ class Fov:
     down: float
 
     @classmethod
-    def symmetric(cls, hfov_deg: float, width: int, height: int) -> "Fov":
+    def symmetric(cls, hfov_deg: float, width: int, height: int) -> Fov:
         """Symmetric frustum with horizontal field ``hfov_deg`` and square pixels for ``width``×``height``."""
         tx = math.tan(math.radians(hfov_deg) / 2)
         ty = tx * height / width
@@ -84,8 +84,14 @@ def rotation_yaw_pitch_roll(yaw: float, pitch: float, roll: float = 0.0) -> np.n
     Yaw turns about +y (towards +x), then pitch tilts the view up, then roll turns the camera
     about its view axis (positive roll dips its right side). ``R @ (0, 0, 1)`` is ``yaw_pitch_to_dir(yaw, pitch)``.
     """
-    cy, sy, cp, sp, cr, sr = (math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch),
-                              math.cos(roll), math.sin(roll))
+    cy, sy, cp, sp, cr, sr = (
+        math.cos(yaw),
+        math.sin(yaw),
+        math.cos(pitch),
+        math.sin(pitch),
+        math.cos(roll),
+        math.sin(roll),
+    )
     r_yaw = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
     # Positive pitch must raise the forward axis: +z goes towards +y.
     r_pitch = np.array([[1, 0, 0], [0, cp, sp], [0, -sp, cp]])
@@ -97,11 +103,13 @@ def quaternion_to_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
     """Rotation matrix (3, 3) of a quaternion (normalised here, so any non-zero length works)."""
     q = np.array([x, y, z, w], dtype=np.float64)
     x, y, z, w = q / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def xr_orientation_to_rotation(x: float, y: float, z: float, w: float) -> np.ndarray:
@@ -114,8 +122,9 @@ def xr_orientation_to_rotation(x: float, y: float, z: float, w: float) -> np.nda
     return _FLIP_Z @ quaternion_to_matrix(x, y, z, w) @ _FLIP_Z
 
 
-def pixel_ray_gradients(rotation: np.ndarray, fov: Fov, width: int,
-                        height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pixel_ray_gradients(
+    rotation: np.ndarray, fov: Fov, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unnormalised world rays (height, width, 3) and their derivatives (3,) per pixel step right and down.
 
     Row 0 is the top of the image (as in an image file, not as in a GL framebuffer). The view

@@ -44,7 +44,7 @@ def contact_sheet(raw: np.ndarray, dream: np.ndarray) -> np.ndarray:
         tile.paste(Image.fromarray(shot), (0, 0))
         ImageDraw.Draw(tile).text((4, TILE[1] + 3), caption, fill="black")
         tiles.append(np.asarray(tile))
-    rows = [np.concatenate(tiles[i:i + 3], axis=1) for i in range(0, len(tiles), 3)]
+    rows = [np.concatenate(tiles[i : i + 3], axis=1) for i in range(0, len(tiles), 3)]
     return np.concatenate(rows, axis=0)
 
 

@@ -39,8 +39,8 @@ def float_to_srgb8(pixels: np.ndarray) -> np.ndarray:
     """(H, W, 3) float [0, 1] sRGB values → uint8, rounded, converted in row blocks."""
     out = np.empty(pixels.shape, np.uint8)
     for r0 in range(0, pixels.shape[0], _ROWS_PER_BLOCK):
-        block = np.clip(pixels[r0:r0 + _ROWS_PER_BLOCK], 0.0, 1.0) * np.float32(255)
-        out[r0:r0 + _ROWS_PER_BLOCK] = block + np.float32(0.5)
+        block = np.clip(pixels[r0 : r0 + _ROWS_PER_BLOCK], 0.0, 1.0) * np.float32(255)
+        out[r0 : r0 + _ROWS_PER_BLOCK] = block + np.float32(0.5)
     return out
 
 
@@ -80,7 +80,8 @@ def load_panoramas(dream: str | Path, raw: str | Path | None = None) -> Panorama
         if raw is None:
             note = f"{dream}: no raw panorama recorded (vrdream:Raw) and no --raw given: showing the dream alone"
         elif not raw.exists():
-            raise InputError(dream, f"records its raw panorama as {ps.vrdream['Raw']!r} but {raw} does not exist; "
-                                    "pass --raw")
+            raise InputError(
+                dream, f"records its raw panorama as {ps.vrdream['Raw']!r} but {raw} does not exist; pass --raw"
+            )
     raw_pixels = float_to_srgb8(read_photosphere(raw).pixels) if raw is not None else None
     return Panoramas(float_to_srgb8(ps.pixels), raw_pixels, dream, Path(raw) if raw else None, yaw, pitch, note)

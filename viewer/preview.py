@@ -20,8 +20,9 @@ from .panorama import Panoramas, load_panoramas
 from .renderer import OffscreenTarget, SphereRenderer, headless_context
 
 
-def render_offscreen(renderer: SphereRenderer, rotation: np.ndarray, fov: Fov, width: int, height: int,
-                     base: float, focus: float) -> np.ndarray:
+def render_offscreen(
+    renderer: SphereRenderer, rotation: np.ndarray, fov: Fov, width: int, height: int, base: float, focus: float
+) -> np.ndarray:
     """Draw one view into a fresh sRGB framebuffer; return it (height, width, 3) uint8, row 0 on top."""
     target = OffscreenTarget(renderer.ctx, width, height)
     try:
@@ -32,12 +33,22 @@ def render_offscreen(renderer: SphereRenderer, rotation: np.ndarray, fov: Fov, w
         target.release()
 
 
-def render_preview(dream: str | Path | np.ndarray | Panoramas, raw: str | Path | np.ndarray | None = None,
-                   out: str | Path | None = None, yaw: float = 0.0, pitch: float = 0.0, fov: float = 90.0,
-                   gaze: tuple[float, float] | None = None, size: tuple[int, int] = (1024, 768), *,
-                   mode: Mode = "dream-where-you-look", fade: float | None = None,
-                   settings: GazeSettings = GazeSettings(), cone_scale: float = 1.0,
-                   overwrite: bool = False) -> np.ndarray:
+def render_preview(
+    dream: str | Path | np.ndarray | Panoramas,
+    raw: str | Path | np.ndarray | None = None,
+    out: str | Path | None = None,
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    fov: float = 90.0,
+    gaze: tuple[float, float] | None = None,
+    size: tuple[int, int] = (1024, 768),
+    *,
+    mode: Mode = "dream-where-you-look",
+    fade: float | None = None,
+    settings: GazeSettings = GazeSettings(),
+    cone_scale: float = 1.0,
+    overwrite: bool = False,
+) -> np.ndarray:
     """Render one view (size[1], size[0], 3) uint8 sRGB and, if ``out`` is given, write it as an image.
 
     dream, raw: file paths (the raw found from the dream's ``vrdream:Raw`` when None), or
@@ -49,7 +60,7 @@ def render_preview(dream: str | Path | np.ndarray | Panoramas, raw: str | Path |
         gives a plain global crossfade instead of the gaze one.
     """
     pano = _as_panoramas(dream, raw)
-    if out is not None:   # refuse before rendering, not after
+    if out is not None:  # refuse before rendering, not after
         check_output(out, inputs=[p for p in (pano.dream_path, pano.raw_path) if p], overwrite=overwrite)
     width, height = size
     rotation = rotation_yaw_pitch_roll(math.radians(yaw), math.radians(pitch))

@@ -40,8 +40,9 @@ def bilinear_wrap_u(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
     return top * (1 - fy) + bottom * fy
 
 
-def sample_trilinear(pyramid_linear: list[np.ndarray], uv: np.ndarray, duv_dx: np.ndarray,
-                     duv_dy: np.ndarray) -> np.ndarray:
+def sample_trilinear(
+    pyramid_linear: list[np.ndarray], uv: np.ndarray, duv_dx: np.ndarray, duv_dy: np.ndarray
+) -> np.ndarray:
     """Trilinear (GL_LINEAR_MIPMAP_LINEAR) samples (..., C) of a pyramid of linear images.
 
     The level of detail is ``log2`` of the longer uv derivative in level-0 texels, as
@@ -64,9 +65,17 @@ def sample_trilinear(pyramid_linear: list[np.ndarray], uv: np.ndarray, duv_dx: n
     return out
 
 
-def render_reference(dream: list[np.ndarray], raw: list[np.ndarray] | None, dwell: np.ndarray,
-                     rotation: np.ndarray, fov: Fov, width: int, height: int,
-                     base: float, focus: float) -> np.ndarray:
+def render_reference(
+    dream: list[np.ndarray],
+    raw: list[np.ndarray] | None,
+    dwell: np.ndarray,
+    rotation: np.ndarray,
+    fov: Fov,
+    width: int,
+    height: int,
+    base: float,
+    focus: float,
+) -> np.ndarray:
     """The view (height, width, 3) uint8 sRGB, row 0 at the top.
 
     dream, raw: sRGB8 mip pyramids (``srgb.srgb_mip_pyramid``) of (H, W, 3) equirects, raw

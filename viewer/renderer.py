@@ -127,19 +127,21 @@ class TileLayout:
     tile_width: int
 
     @classmethod
-    def plan(cls, width: int, height: int, max_size: int) -> "TileLayout":
+    def plan(cls, width: int, height: int, max_size: int) -> TileLayout:
         """One texture when it fits (no margin: it wraps by itself), else the fewest aligned tiles."""
         if height > max_size:
-            raise VrdreamError(f"panorama height {height} exceeds this GPU's texture limit {max_size}; "
-                               "downscale it first")
+            raise VrdreamError(
+                f"panorama height {height} exceeds this GPU's texture limit {max_size}; downscale it first"
+            )
         if width <= max_size:
             return cls(width, (0,), 0, width)
         margin = 1 << (min(TILE_MARGIN, max_size // 8).bit_length() - 1)
         payload = (max_size - 2 * margin) // margin * margin
         n = math.ceil(width / payload)
         if n > MAX_TILES:
-            raise VrdreamError(f"panorama width {width} needs {n} tiles of at most {max_size} texels; "
-                               f"the viewer supports {MAX_TILES}")
+            raise VrdreamError(
+                f"panorama width {width} needs {n} tiles of at most {max_size} texels; the viewer supports {MAX_TILES}"
+            )
         return cls(width, tuple(i * payload for i in range(n)), margin, payload + 2 * margin)
 
     def tile(self, image: np.ndarray, i: int) -> np.ndarray:
@@ -159,8 +161,14 @@ class SphereRenderer:
     GL_MAX_TEXTURE_SIZE (tests use it to force tiling).
     """
 
-    def __init__(self, ctx: moderngl.Context, dream: np.ndarray, raw: np.ndarray | None,
-                 dwell_shape: tuple[int, int] = (128, 256), max_texture_size: int | None = None) -> None:
+    def __init__(
+        self,
+        ctx: moderngl.Context,
+        dream: np.ndarray,
+        raw: np.ndarray | None,
+        dwell_shape: tuple[int, int] = (128, 256),
+        max_texture_size: int | None = None,
+    ) -> None:
         self.ctx = ctx
         self.max_texture_size = max_texture_size or ctx.info["GL_MAX_TEXTURE_SIZE"]
         self.prog = ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
@@ -214,8 +222,9 @@ class SphereRenderer:
         """Upload the gaze weight map (h, w) float32 (``gaze.dwell_step``)."""
         self.dwell.write(np.ascontiguousarray(dwell, dtype=np.float32))
 
-    def draw(self, rotation: np.ndarray, fov: Fov, viewport: tuple[int, int, int, int],
-             base: float = 0.0, focus: float = 1.0) -> None:
+    def draw(
+        self, rotation: np.ndarray, fov: Fov, viewport: tuple[int, int, int, int], base: float = 0.0, focus: float = 1.0
+    ) -> None:
         """Draw one view into the bound framebuffer's ``viewport`` (x, y, width, height; GL, y up).
 
         rotation: world-from-view (3, 3), recentering included. base, focus: dream amount away
@@ -269,5 +278,7 @@ def headless_context() -> moderngl.Context:
     try:
         return moderngl.create_context(standalone=True, backend="egl", require=330)
     except Exception as exc:  # glcontext raises plain Exceptions with the EGL reason
-        raise VrdreamError(f"cannot create an offscreen OpenGL context with EGL ({exc}); on Debian/Ubuntu "
-                           "install libegl1 libegl-mesa0 libgl1-mesa-dri") from exc
+        raise VrdreamError(
+            f"cannot create an offscreen OpenGL context with EGL ({exc}); on Debian/Ubuntu "
+            "install libegl1 libegl-mesa0 libgl1-mesa-dri"
+        ) from exc

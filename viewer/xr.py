@@ -43,8 +43,10 @@ from .xr_logic import (
     should_submit_frames,
 )
 
-NO_RUNTIME = ("no OpenXR runtime found (start your headset's runtime, e.g. SteamVR or Monado, or point "
-              "XR_RUNTIME_JSON at one); to view on a monitor use --desktop")
+NO_RUNTIME = (
+    "no OpenXR runtime found (start your headset's runtime, e.g. SteamVR or Monado, or point "
+    "XR_RUNTIME_JSON at one); to view on a monitor use --desktop"
+)
 
 
 def _import_xr():
@@ -96,10 +98,16 @@ class _GlfwContext:
         self.glfw.terminate()
 
 
-def run_xr(pano: Panoramas, settings: GazeSettings = GazeSettings(), *, mode: Mode = "dream-where-you-look",
-           quiet: bool = False,
-           max_frames: int | None = None, capture: XrCapture | None = None,
-           log: Callable[[str], None] = print) -> None:
+def run_xr(
+    pano: Panoramas,
+    settings: GazeSettings = GazeSettings(),
+    *,
+    mode: Mode = "dream-where-you-look",
+    quiet: bool = False,
+    max_frames: int | None = None,
+    capture: XrCapture | None = None,
+    log: Callable[[str], None] = print,
+) -> None:
     """View in the headset until the runtime ends the session (or ``max_frames`` frames, for tests)."""
     import moderngl
     from xr.utils.gl import GLXGraphicsBinding, WGLGraphicsBinding
@@ -111,18 +119,23 @@ def run_xr(pano: Panoramas, settings: GazeSettings = GazeSettings(), *, mode: Mo
     wanted = [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME]
     if xr.EXT_EYE_GAZE_INTERACTION_EXTENSION_NAME in extensions:
         wanted.append(xr.EXT_EYE_GAZE_INTERACTION_EXTENSION_NAME)
-    instance = xr.create_instance(xr.InstanceCreateInfo(
-        application_info=xr.ApplicationInfo(application_name="vrdream", engine_name="vrdream",
-                                            api_version=xr.Version(1, 0, xr.XR_VERSION_PATCH)),
-        enabled_extension_names=wanted))
+    instance = xr.create_instance(
+        xr.InstanceCreateInfo(
+            application_info=xr.ApplicationInfo(
+                application_name="vrdream", engine_name="vrdream", api_version=xr.Version(1, 0, xr.XR_VERSION_PATCH)
+            ),
+            enabled_extension_names=wanted,
+        )
+    )
     gl = None
     session = None
     try:
         try:
             system = xr.get_system(instance, xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY))
         except xr.FormFactorUnavailableError as exc:
-            raise VrdreamError("the OpenXR runtime sees no headset (is it connected and on?); "
-                               "to view on a monitor use --desktop") from exc
+            raise VrdreamError(
+                "the OpenXR runtime sees no headset (is it connected and on?); to view on a monitor use --desktop"
+            ) from exc
         eye_props = xr.SystemEyeGazeInteractionPropertiesEXT()
         props = xr.SystemProperties(next=ctypes.cast(ctypes.pointer(eye_props), ctypes.c_void_p))
         # If the call fails the flag stays 0 and the gaze is the head direction, the documented fallback.
@@ -131,8 +144,10 @@ def run_xr(pano: Panoramas, settings: GazeSettings = GazeSettings(), *, mode: Mo
 
         gl = _GlfwContext()
         # xrGetOpenGLGraphicsRequirementsKHR must be called before xrCreateSession.
-        get_reqs = ctypes.cast(xr.get_instance_proc_addr(instance, "xrGetOpenGLGraphicsRequirementsKHR"),
-                               xr.PFN_xrGetOpenGLGraphicsRequirementsKHR)
+        get_reqs = ctypes.cast(
+            xr.get_instance_proc_addr(instance, "xrGetOpenGLGraphicsRequirementsKHR"),
+            xr.PFN_xrGetOpenGLGraphicsRequirementsKHR,
+        )
         reqs = xr.GraphicsRequirementsOpenGLKHR()
         result = xr.check_result(xr.Result(get_reqs(instance, system, ctypes.byref(reqs))))
         if result.is_exception():
@@ -141,8 +156,9 @@ def run_xr(pano: Panoramas, settings: GazeSettings = GazeSettings(), *, mode: Mo
         session = xr.create_session(instance, xr.SessionCreateInfo(next=binding.pointer, system_id=system))
         ctx = moderngl.create_context()
         state = ViewerState(mode=mode, yaw_offset=pano.start_yaw)
-        _run_session(xr, ctx, instance, system, session, pano, settings, state, use_eyes, quiet, max_frames,
-                     capture, log)
+        _run_session(
+            xr, ctx, instance, system, session, pano, settings, state, use_eyes, quiet, max_frames, capture, log
+        )
     finally:
         if session is not None:
             xr.destroy_session(session)
@@ -151,34 +167,62 @@ def run_xr(pano: Panoramas, settings: GazeSettings = GazeSettings(), *, mode: Mo
         xr.destroy_instance(instance)
 
 
-def _run_session(xr, ctx, instance, system, session, pano: Panoramas, settings: GazeSettings, state: ViewerState,
-                 use_eyes: bool,
-                 quiet: bool, max_frames: int | None, capture: XrCapture | None, log) -> None:
-    space = xr.create_reference_space(session, xr.ReferenceSpaceCreateInfo(
-        reference_space_type=xr.ReferenceSpaceType.LOCAL))
-    view_space = xr.create_reference_space(session, xr.ReferenceSpaceCreateInfo(
-        reference_space_type=xr.ReferenceSpaceType.VIEW))
+def _run_session(
+    xr,
+    ctx,
+    instance,
+    system,
+    session,
+    pano: Panoramas,
+    settings: GazeSettings,
+    state: ViewerState,
+    use_eyes: bool,
+    quiet: bool,
+    max_frames: int | None,
+    capture: XrCapture | None,
+    log,
+) -> None:
+    space = xr.create_reference_space(
+        session, xr.ReferenceSpaceCreateInfo(reference_space_type=xr.ReferenceSpaceType.LOCAL)
+    )
+    view_space = xr.create_reference_space(
+        session, xr.ReferenceSpaceCreateInfo(reference_space_type=xr.ReferenceSpaceType.VIEW)
+    )
 
     # Actions: one boolean per command, and the eye-gaze pose when the system has eye tracking.
-    action_set = xr.create_action_set(instance, xr.ActionSetCreateInfo(
-        action_set_name="vrdream", localized_action_set_name="vrdream", priority=0))
-    actions = {c: xr.create_action(action_set, xr.ActionCreateInfo(
-        action_type=xr.ActionType.BOOLEAN_INPUT, action_name=c, localized_action_name=c)) for c in COMMANDS}
+    action_set = xr.create_action_set(
+        instance, xr.ActionSetCreateInfo(action_set_name="vrdream", localized_action_set_name="vrdream", priority=0)
+    )
+    actions = {
+        c: xr.create_action(
+            action_set,
+            xr.ActionCreateInfo(action_type=xr.ActionType.BOOLEAN_INPUT, action_name=c, localized_action_name=c),
+        )
+        for c in COMMANDS
+    }
     path = lambda s: xr.string_to_path(instance, s)  # noqa: E731
     for profile, table in BINDINGS.items():
         bindings = [xr.ActionSuggestedBinding(actions[c], path(p)) for c, p in table.items()]
         try:
-            xr.suggest_interaction_profile_bindings(instance, xr.InteractionProfileSuggestedBinding(
-                interaction_profile=path(profile), suggested_bindings=bindings))
+            xr.suggest_interaction_profile_bindings(
+                instance,
+                xr.InteractionProfileSuggestedBinding(interaction_profile=path(profile), suggested_bindings=bindings),
+            )
         except xr.XrException:
             pass  # the runtime does not know this controller: its bindings simply do not apply
     gaze_space = None
     if use_eyes:
-        gaze_action = xr.create_action(action_set, xr.ActionCreateInfo(
-            action_type=xr.ActionType.POSE_INPUT, action_name="gaze", localized_action_name="gaze"))
-        xr.suggest_interaction_profile_bindings(instance, xr.InteractionProfileSuggestedBinding(
-            interaction_profile=path("/interaction_profiles/ext/eye_gaze_interaction"),
-            suggested_bindings=[xr.ActionSuggestedBinding(gaze_action, path("/user/eyes_ext/input/gaze_ext/pose"))]))
+        gaze_action = xr.create_action(
+            action_set,
+            xr.ActionCreateInfo(action_type=xr.ActionType.POSE_INPUT, action_name="gaze", localized_action_name="gaze"),
+        )
+        xr.suggest_interaction_profile_bindings(
+            instance,
+            xr.InteractionProfileSuggestedBinding(
+                interaction_profile=path("/interaction_profiles/ext/eye_gaze_interaction"),
+                suggested_bindings=[xr.ActionSuggestedBinding(gaze_action, path("/user/eyes_ext/input/gaze_ext/pose"))],
+            ),
+        )
         gaze_space = xr.create_action_space(session, xr.ActionSpaceCreateInfo(action=gaze_action))
     xr.attach_session_action_sets(session, xr.SessionActionSetsAttachInfo(action_sets=[action_set]))
 
@@ -190,12 +234,23 @@ def _run_session(xr, ctx, instance, system, session, pano: Panoramas, settings: 
     chains = []
     for cv in config_views:
         w, h = cv.recommended_image_rect_width, cv.recommended_image_rect_height
-        chain = xr.create_swapchain(session, xr.SwapchainCreateInfo(
-            usage_flags=xr.SwapchainUsageFlags.COLOR_ATTACHMENT_BIT | xr.SwapchainUsageFlags.SAMPLED_BIT,
-            format=fmt, sample_count=1, width=w, height=h, face_count=1, array_size=1, mip_count=1))
+        chain = xr.create_swapchain(
+            session,
+            xr.SwapchainCreateInfo(
+                usage_flags=xr.SwapchainUsageFlags.COLOR_ATTACHMENT_BIT | xr.SwapchainUsageFlags.SAMPLED_BIT,
+                format=fmt,
+                sample_count=1,
+                width=w,
+                height=h,
+                face_count=1,
+                array_size=1,
+                mip_count=1,
+            ),
+        )
         images = xr.enumerate_swapchain_images(chain, xr.SwapchainImageOpenGLKHR)
-        fbos = [ctx.framebuffer(color_attachments=[ctx.external_texture(img.image, (w, h), 4, 0, "f1")])
-                for img in images]
+        fbos = [
+            ctx.framebuffer(color_attachments=[ctx.external_texture(img.image, (w, h), 4, 0, "f1")]) for img in images
+        ]
         chains.append((chain, w, h, fbos))
 
     dirs = dwell_directions(settings)
@@ -203,8 +258,10 @@ def _run_session(xr, ctx, instance, system, session, pano: Panoramas, settings: 
     dwell = np.zeros(dirs.shape[:2], np.float32)
     mix = np.array(mix_target(state.mode, state.show, renderer.has_raw))
     if not quiet:
-        log(f"vrdream: viewing in the headset; gaze: {'eyes' if use_eyes else 'head'}; "
-            f"{'' if renderer.has_raw else 'no raw: dream only; '}Ctrl-C to quit")
+        log(
+            f"vrdream: viewing in the headset; gaze: {'eyes' if use_eyes else 'head'}; "
+            f"{'' if renderer.has_raw else 'no raw: dream only; '}Ctrl-C to quit"
+        )
     running, session_state, frames, last_time = False, xr.SessionState.UNKNOWN, 0, None
     while max_frames is None or frames < max_frames:
         # Events: react to session state changes as the lifecycle requires.
@@ -249,11 +306,20 @@ def _run_session(xr, ctx, instance, system, session, pano: Panoramas, settings: 
                     gaze = gaze_from_xr(loc.pose)
             recenter = rotation_yaw_pitch_roll(state.yaw_offset, 0.0)
             dwell = dwell_step(dwell, dirs, recenter @ gaze, dt, settings, state.cone_scale)
-            mix = approach(mix, np.array(mix_target(state.mode, state.show, renderer.has_raw)), dt,
-                           settings.mode_s, settings.mode_s)
+            mix = approach(
+                mix,
+                np.array(mix_target(state.mode, state.show, renderer.has_raw)),
+                dt,
+                settings.mode_s,
+                settings.mode_s,
+            )
             renderer.set_dwell(dwell)
-            _, views = xr.locate_views(session, xr.ViewLocateInfo(
-                view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO, display_time=t, space=space))
+            _, views = xr.locate_views(
+                session,
+                xr.ViewLocateInfo(
+                    view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO, display_time=t, space=space
+                ),
+            )
             proj_views = (xr.CompositionLayerProjectionView * len(views))()
             if capture is not None:
                 capture.images, capture.rotations, capture.fovs = [], [], []
@@ -272,10 +338,14 @@ def _run_session(xr, ctx, instance, system, session, pano: Panoramas, settings: 
                     capture.fovs.append(fov_from_xr(view.fov))
                 xr.release_swapchain_image(chain, xr.SwapchainImageReleaseInfo())
                 proj_views[i] = xr.CompositionLayerProjectionView(
-                    pose=view.pose, fov=view.fov, sub_image=xr.SwapchainSubImage(
-                        swapchain=chain, image_rect=xr.Rect2Di(extent=xr.Extent2Di(w, h))))
+                    pose=view.pose,
+                    fov=view.fov,
+                    sub_image=xr.SwapchainSubImage(swapchain=chain, image_rect=xr.Rect2Di(extent=xr.Extent2Di(w, h))),
+                )
             layer = xr.CompositionLayerProjection(space=space, views=proj_views)
             layers.append(ctypes.byref(layer))
-        xr.end_frame(session, xr.FrameEndInfo(display_time=t, environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE,
-                                              layers=layers))
+        xr.end_frame(
+            session,
+            xr.FrameEndInfo(display_time=t, environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE, layers=layers),
+        )
         frames += 1

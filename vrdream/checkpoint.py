@@ -69,7 +69,9 @@ class Job:
         """Checkpoint ``i`` as ``(H, W, 3)`` uint8 RGB."""
         bgr = cv2.imread(str(self.frame_path(i)), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise VrdreamError(f"{self.frame_path(i)}: checkpoint missing or unreadable; delete {self.folder} to restart")
+            raise VrdreamError(
+                f"{self.frame_path(i)}: checkpoint missing or unreadable; delete {self.folder} to restart"
+            )
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
     def load(self, i: int) -> np.ndarray:
@@ -93,6 +95,15 @@ def open_job(input_path: str | Path, output: str | Path, settings: object, frame
     manifest = folder / "job.json"
     if not manifest.exists():  # for people wondering what the folder is; not read back
         with atomic_path(manifest) as tmp:
-            tmp.write_text(json.dumps({"input": str(Path(input_path).resolve()), "output": str(out.resolve()),
-                                       "frames": frames, "settings": repr(settings)}, indent=1))
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "input": str(Path(input_path).resolve()),
+                        "output": str(out.resolve()),
+                        "frames": frames,
+                        "settings": repr(settings),
+                    },
+                    indent=1,
+                )
+            )
     return Job(folder, frames)

@@ -56,12 +56,12 @@ FACES = ("F", "R", "B", "L", "U", "D")
 #: Per face (F R B L U D), its (right, up, forward) unit vectors in the world (x right, y up, z forward):
 #: py360convert's ``xyzcube``.
 FACE_BASIS = (
-    ((1, 0, 0), (0, 1, 0), (0, 0, 1)),     # F
-    ((0, 0, -1), (0, 1, 0), (1, 0, 0)),    # R
-    ((-1, 0, 0), (0, 1, 0), (0, 0, -1)),   # B
-    ((0, 0, 1), (0, 1, 0), (-1, 0, 0)),    # L
-    ((1, 0, 0), (0, 0, -1), (0, 1, 0)),    # U
-    ((1, 0, 0), (0, 0, 1), (0, -1, 0)),    # D
+    ((1, 0, 0), (0, 1, 0), (0, 0, 1)),  # F
+    ((0, 0, -1), (0, 1, 0), (1, 0, 0)),  # R
+    ((-1, 0, 0), (0, 1, 0), (0, 0, -1)),  # B
+    ((0, 0, 1), (0, 1, 0), (-1, 0, 0)),  # L
+    ((1, 0, 0), (0, 0, -1), (0, 1, 0)),  # U
+    ((1, 0, 0), (0, 0, 1), (0, -1, 0)),  # D
 )
 
 
@@ -96,8 +96,15 @@ def _face_points(u: Tensor, v: Tensor) -> Tensor:
     return out.movedim(0, -1)
 
 
-def face_dirs(face_size: int, pad: int = 0, *, rotation: Tensor | None = None, eac: bool = False,
-              dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
+def face_dirs(
+    face_size: int,
+    pad: int = 0,
+    *,
+    rotation: Tensor | None = None,
+    eac: bool = False,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Tensor:
     """Directions (on the cube, not unit) of face pixel centres: (6, M, M, 3), M = N + 2 ``pad``.
 
     With ``rotation`` (3, 3) or (B, 3, 3): the faces of the cube turned by it, (B, 6, M, M, 3).
@@ -175,7 +182,7 @@ def pad_faces(faces: Tensor, ring: int, eac: bool = False) -> Tensor:
     b, _, c, n, _ = faces.shape
     m = n + 2 * ring
     border = torch.ones(m, m, dtype=torch.bool, device=faces.device)
-    border[ring:m - ring, ring:m - ring] = False
+    border[ring : m - ring, ring : m - ring] = False
     rows, cols = border.nonzero().unbind(1)
     t = _pixel_centres(n, ring, eac).to(dtype=grid_dtype(faces.dtype), device=faces.device)
     source, u, v = _cube_coords(_face_points(t[cols], -t[rows]).reshape(-1, 3))  # (6 R,) each
@@ -194,13 +201,14 @@ def pad_faces(faces: Tensor, ring: int, eac: bool = False) -> Tensor:
     # stack of the faces is then a channels-last image (a view, no copy), which grid_sample reads
     # 1.6x faster on the CPU (a sample's channels share cache lines); the transposing copy is cheap.
     out = faces.new_empty(b, 6, m, m, c)
-    out[:, :, ring:m - ring, ring:m - ring] = faces.permute(0, 1, 3, 4, 2)
+    out[:, :, ring : m - ring, ring : m - ring] = faces.permute(0, 1, 3, 4, 2)
     out[:, :, border] = values.reshape(b, c, 6, -1).permute(0, 2, 3, 1)
     return out.permute(0, 1, 4, 2, 3)
 
 
-def sample_cubemap(faces: Tensor, dirs: Tensor | None, *, mode: Mode = "bilinear", eac: bool = False,
-                   grid: Tensor | None = None) -> Tensor:
+def sample_cubemap(
+    faces: Tensor, dirs: Tensor | None, *, mode: Mode = "bilinear", eac: bool = False, grid: Tensor | None = None
+) -> Tensor:
     """Sample the cube ``faces`` (B, 6, C, N, N) along ``dirs`` (B', *S, 3) -> (max(B, B'), C, *S).
 
     Each direction reads the face it hits; near an edge, interpolation reads the border that
@@ -213,16 +221,33 @@ def sample_cubemap(faces: Tensor, dirs: Tensor | None, *, mode: Mode = "bilinear
     return grid_sample_batched(stack, cubemap_grid(dirs, n, ring, eac) if grid is None else grid, mode)
 
 
-def e2c_grid(h: int, w: int, face_size: int, *, pad: int = 0, rotation: Tensor | None = None,
-             mode: Mode = "bilinear", eac: bool = False, dtype: torch.dtype = torch.float32,
-             device: torch.device | str | None = None) -> Tensor:
+def e2c_grid(
+    h: int,
+    w: int,
+    face_size: int,
+    *,
+    pad: int = 0,
+    rotation: Tensor | None = None,
+    mode: Mode = "bilinear",
+    eac: bool = False,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Tensor:
     """The sampling grid :func:`e2c` uses for an (h, w) equirect, to compute once and pass as ``grid``."""
     dirs = face_dirs(face_size, pad, rotation=rotation, eac=eac, dtype=grid_dtype(dtype), device=device)
     return equirect_grid(dirs if rotation is not None else dirs[None], h, w, PAD[mode])
 
 
-def e2c(equi: Tensor, face_size: int, *, pad: int = 0, rotation: Tensor | None = None,
-        mode: Mode = "bilinear", eac: bool = False, grid: Tensor | None = None) -> Tensor:
+def e2c(
+    equi: Tensor,
+    face_size: int,
+    *,
+    pad: int = 0,
+    rotation: Tensor | None = None,
+    mode: Mode = "bilinear",
+    eac: bool = False,
+    grid: Tensor | None = None,
+) -> Tensor:
     """Equirect (B, C, H, W) -> cube faces (B, 6, C, N + 2 pad, N + 2 pad), N = ``face_size``.
 
     ``pad`` > 0 gives padded faces (FOV :func:`padded_fov`) whose pad shows the neighbouring faces.
@@ -230,36 +255,62 @@ def e2c(equi: Tensor, face_size: int, *, pad: int = 0, rotation: Tensor | None =
     """
     h, w = equi.shape[-2:]
     if grid is None:
-        grid = e2c_grid(h, w, face_size, pad=pad, rotation=rotation, mode=mode, eac=eac, dtype=equi.dtype,
-                        device=equi.device)
+        grid = e2c_grid(
+            h, w, face_size, pad=pad, rotation=rotation, mode=mode, eac=eac, dtype=equi.dtype, device=equi.device
+        )
     padded = pad_equirect(equi, PAD[mode], memory_format=torch.channels_last)
     return grid_sample_batched(padded, grid, mode).transpose(1, 2)
 
 
-def c2e_grid(face_size: int, h: int, w: int, *, rotation: Tensor | None = None, mode: Mode = "bilinear",
-             eac: bool = False, dtype: torch.dtype = torch.float32,
-             device: torch.device | str | None = None) -> Tensor:
+def c2e_grid(
+    face_size: int,
+    h: int,
+    w: int,
+    *,
+    rotation: Tensor | None = None,
+    mode: Mode = "bilinear",
+    eac: bool = False,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Tensor:
     """The sampling grid :func:`c2e` uses, to compute once and pass as ``grid``."""
     dirs = equirect_dirs(h, w, dtype=grid_dtype(dtype), device=device)[None]
     turned = rotate(dirs, None if rotation is None else rotation.transpose(-1, -2))
     return cubemap_grid(turned, face_size, PAD[mode], eac)
 
 
-def c2e(faces: Tensor, h: int, w: int, *, rotation: Tensor | None = None, mode: Mode = "bilinear",
-        eac: bool = False, grid: Tensor | None = None) -> Tensor:
+def c2e(
+    faces: Tensor,
+    h: int,
+    w: int,
+    *,
+    rotation: Tensor | None = None,
+    mode: Mode = "bilinear",
+    eac: bool = False,
+    grid: Tensor | None = None,
+) -> Tensor:
     """Cube faces (B, 6, C, N, N) -> equirect (B, C, h, w), any size.
 
     ``rotation``: the cube frame the faces were taken in (inverse of ``e2c(..., rotation=R)``);
     ``eac``: the faces are equi-angular.
     """
     if grid is None:
-        grid = c2e_grid(faces.shape[-1], h, w, rotation=rotation, mode=mode, eac=eac, dtype=faces.dtype,
-                        device=faces.device)
+        grid = c2e_grid(
+            faces.shape[-1], h, w, rotation=rotation, mode=mode, eac=eac, dtype=faces.dtype, device=faces.device
+        )
     return sample_cubemap(faces, None, mode=mode, eac=eac, grid=grid)
 
 
-def resample_cubemap(faces: Tensor, *, face_size: int | None = None, pad: int = 0, rotation: Tensor | None = None,
-                     mode: Mode = "bilinear", eac: bool = False, out_eac: bool | None = None) -> Tensor:
+def resample_cubemap(
+    faces: Tensor,
+    *,
+    face_size: int | None = None,
+    pad: int = 0,
+    rotation: Tensor | None = None,
+    mode: Mode = "bilinear",
+    eac: bool = False,
+    out_eac: bool | None = None,
+) -> Tensor:
     """The (padded) faces of cube frame ``rotation`` sampled from cube ``faces`` (B, 6, C, N, N).
 
     -> (B, 6, C, M + 2 pad, M + 2 pad) with M = ``face_size`` (default N). This is how a cube canvas

@@ -24,20 +24,33 @@ from .sheet import contact_sheet, save_sheet, to_image
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mars.jpg"
 #: (label, yaw, pitch) of the views on the contact sheet.
-VIEWS = (("ahead", 0.0, -10.0), ("right", 90.0, 0.0), ("behind, across the 0°/360° wrap", 180.0, 5.0),
-         ("up, over the pole", 0.0, 80.0))
+VIEWS = (
+    ("ahead", 0.0, -10.0),
+    ("right", 90.0, 0.0),
+    ("behind, across the 0°/360° wrap", 180.0, 5.0),
+    ("up, over the pole", 0.0, 80.0),
+)
 
 
-def run_demo(out_dir: str | Path = "vrdream-demo", sample: str | Path | None = None, *, preset: str = DEFAULT_PRESET,
-             quiet: bool = False) -> dict[str, Path]:
+def run_demo(
+    out_dir: str | Path = "vrdream-demo",
+    sample: str | Path | None = None,
+    *,
+    preset: str = DEFAULT_PRESET,
+    quiet: bool = False,
+) -> dict[str, Path]:
     """Dream ``sample`` (default: samples/mars.jpg) into ``out_dir``; return the files written by name."""
     src = Path(sample) if sample else SAMPLE
     if not src.is_file():
         raise VrdreamError(f"{src}: sample panorama not found; give one: vrdream demo PANORAMA")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = {"raw": out / f"raw{src.suffix.lower()}", "dream": out / "dream.jpg",
-             "side_by_side": out / "side_by_side.jpg", "sheet": out / "contact_sheet.png"}
+    files = {
+        "raw": out / f"raw{src.suffix.lower()}",
+        "dream": out / "dream.jpg",
+        "side_by_side": out / "side_by_side.jpg",
+        "sheet": out / "contact_sheet.png",
+    }
     if src.resolve() != files["raw"].resolve():
         shutil.copyfile(src, files["raw"])
     settings = get_preset(preset).settings
@@ -45,8 +58,12 @@ def run_demo(out_dir: str | Path = "vrdream-demo", sample: str | Path | None = N
         dream_file(files["raw"], files["dream"], settings, preset=preset, overwrite=True, quiet=quiet)
     raw_px, dream_px = read_photosphere(files["raw"]).pixels, read_photosphere(files["dream"]).pixels
     to_image(np.concatenate([raw_px, dream_px], axis=0)).save(files["side_by_side"], quality=92)
-    save_sheet(contact_sheet(_tiles(raw_px, dream_px, files["dream"]), 4, 300,
-                             title=f"vrdream demo: {src.name}, preset {preset}"), files["sheet"])
+    save_sheet(
+        contact_sheet(
+            _tiles(raw_px, dream_px, files["dream"]), 4, 300, title=f"vrdream demo: {src.name}, preset {preset}"
+        ),
+        files["sheet"],
+    )
     return files
 
 
@@ -68,8 +85,17 @@ def _tiles(raw: np.ndarray, dream: np.ndarray, dream_path: Path) -> list[tuple[s
         for label, yaw, pitch in VIEWS:
             view = perspective(equi, 300, 300, math.radians(75), yaw=math.radians(yaw), pitch=math.radians(pitch))
             tiles.append((f"{name}: {label}", to_numpy(view)))
-    for label, gaze in (("headset: looking at the horizon", (20.0, -5.0)), ("headset: looking at the rover", (-30.0, -40.0))):
+    for label, gaze in (
+        ("headset: looking at the horizon", (20.0, -5.0)),
+        ("headset: looking at the rover", (-30.0, -40.0)),
+    ):
         tiles.append((label, render_preview(dream_path, yaw=0, pitch=-15, fov=100, gaze=gaze, size=(600, 600))))
-    tiles.append(("headset: raw where you look", render_preview(dream_path, yaw=0, pitch=-15, fov=100, gaze=(0.0, -15.0),
-                                                                 size=(600, 600), mode="raw-where-you-look")))
+    tiles.append(
+        (
+            "headset: raw where you look",
+            render_preview(
+                dream_path, yaw=0, pitch=-15, fov=100, gaze=(0.0, -15.0), size=(600, 600), mode="raw-where-you-look"
+            ),
+        )
+    )
     return tiles

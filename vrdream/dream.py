@@ -66,7 +66,8 @@ class DreamSettings:
     step_size: float = 0.008
     #: Gradient normalisation: ``mean`` (mean |g|, the original) or ``laplacian`` (per pyramid band).
     normalize: str = "mean"
-    #: Jitter in pixels of the finest octave (a random roll for flat images; for spheres, the tilt of the random rotation).
+    #: Jitter in pixels of the finest octave (a random roll for flat images;
+    #: for spheres, the tilt of the random rotation).
     jitter: int = 32
     #: Seed of every random choice (jitter, tile offsets): the same seed gives the same dream on the CPU.
     seed: int = 0
@@ -76,7 +77,8 @@ class DreamSettings:
     device: str = "auto"
     #: Run the network in NHWC layout (measured 1.2-1.8x faster on this CPU for EfficientNet-Lite; see bench/dream.py).
     channels_last: bool = True
-    #: Tile side for the network's input; None: whole views, batched as far as ``memory_fraction`` of free memory allows.
+    #: Tile side for the network's input; None: whole views, batched as far as
+    #: ``memory_fraction`` of free memory allows.
     tile: int | None = None
     #: Share of free RAM/VRAM the network's activations may take when ``tile`` is None ...
     memory_fraction: float = 0.4
@@ -86,17 +88,22 @@ class DreamSettings:
 
     def __post_init__(self) -> None:
         # Settings arrive from flags and presets alike: refuse nonsense here, in one line, not deep in the loop.
-        checks = (("octaves", self.octaves >= 1, "at least 1"), ("steps", self.steps >= 0, "0 or more"),
-                  ("octave_scale", self.octave_scale > 1, "more than 1"), ("step_size", self.step_size > 0, "positive"),
-                  ("jitter", self.jitter >= 0, "0 or more"), ("tile", self.tile is None or self.tile >= 32, "at least 32"),
-                  ("memory_fraction", 0 < self.memory_fraction <= 1, "in (0, 1]"),
-                  ("memory_limit_mb", self.memory_limit_mb > 0, "positive"),
-                  ("normalize", self.normalize in ("mean", "laplacian"), "mean or laplacian"))
+        checks = (
+            ("octaves", self.octaves >= 1, "at least 1"),
+            ("steps", self.steps >= 0, "0 or more"),
+            ("octave_scale", self.octave_scale > 1, "more than 1"),
+            ("step_size", self.step_size > 0, "positive"),
+            ("jitter", self.jitter >= 0, "0 or more"),
+            ("tile", self.tile is None or self.tile >= 32, "at least 32"),
+            ("memory_fraction", 0 < self.memory_fraction <= 1, "in (0, 1]"),
+            ("memory_limit_mb", self.memory_limit_mb > 0, "positive"),
+            ("normalize", self.normalize in ("mean", "laplacian"), "mean or laplacian"),
+        )
         for name, ok, want in checks:
             if not ok:
                 raise VrdreamError(f"{name.replace('_', '-')} = {getattr(self, name)!r}: must be {want}")
 
-    def replace(self, **changes: object) -> "DreamSettings":
+    def replace(self, **changes: object) -> DreamSettings:
         return dataclasses.replace(self, **changes)
 
 
@@ -151,9 +158,11 @@ class FlatParam:
 
     def views(self, canvas: Tensor, generator: torch.Generator, jitter: float) -> Views:
         j = max(int(round(jitter)), 0)
-        dy, dx = (torch.randint(-j, j + 1, (2,), generator=generator).tolist() if j else (0, 0))
-        return Views(torch.roll(canvas, shifts=(dy, dx), dims=(-2, -1)),
-                     lambda g: torch.roll(g, shifts=(-dy, -dx), dims=(-2, -1)))
+        dy, dx = torch.randint(-j, j + 1, (2,), generator=generator).tolist() if j else (0, 0)
+        return Views(
+            torch.roll(canvas, shifts=(dy, dx), dims=(-2, -1)),
+            lambda g: torch.roll(g, shifts=(-dy, -dx), dims=(-2, -1)),
+        )
 
 
 class Dreamer:
@@ -163,13 +172,21 @@ class Dreamer:
     measuring its memory use happen here, not per dream.
     """
 
-    def __init__(self, settings: DreamSettings = DreamSettings(), *, backbone: Backbone | None = None,
-                 guide: Tensor | None = None) -> None:
+    def __init__(
+        self,
+        settings: DreamSettings = DreamSettings(),
+        *,
+        backbone: Backbone | None = None,
+        guide: Tensor | None = None,
+    ) -> None:
         self.settings = settings
         self.device = resolve_device(settings.device)
         self.dtype = autocast_dtype(self.device, settings.precision)
-        self.backbone = backbone if backbone is not None else create_backbone(
-            settings.backbone, device=self.device, channels_last=settings.channels_last)
+        self.backbone = (
+            backbone
+            if backbone is not None
+            else create_backbone(settings.backbone, device=self.device, channels_last=settings.channels_last)
+        )
         self.objective = build_objective(self.backbone, settings.objective, guide, self.dtype)
         self._bytes_per_pixel = activation_bytes_per_pixel(self.backbone, self.objective, self.device, self.dtype)
 
@@ -188,8 +205,15 @@ class Dreamer:
             return per_octave
         return per_octave * len(param.shapes(s.octaves, s.octave_scale, self.backbone.spec.min_size))
 
-    def __call__(self, param: Param, *, init: Tensor | None = None, steps: int | None = None,
-                 on_step: Callable[[], None] | None = None, store: OctaveStore | None = None) -> Tensor:
+    def __call__(
+        self,
+        param: Param,
+        *,
+        init: Tensor | None = None,
+        steps: int | None = None,
+        on_step: Callable[[], None] | None = None,
+        store: OctaveStore | None = None,
+    ) -> Tensor:
         """Dream ``param``; returns the finest canvas.
 
         ``steps`` overrides the settings' steps per octave. With ``init`` (a
@@ -224,8 +248,15 @@ class Dreamer:
     def _generator(self, octave: int) -> torch.Generator:
         return torch.Generator().manual_seed(self.settings.seed * 1000 + octave)
 
-    def _ascend(self, param: Param, canvas: Tensor, shape: Shape, steps: int, generator: torch.Generator,
-                on_step: Callable[[], None] | None) -> Tensor:
+    def _ascend(
+        self,
+        param: Param,
+        canvas: Tensor,
+        shape: Shape,
+        steps: int,
+        generator: torch.Generator,
+        on_step: Callable[[], None] | None,
+    ) -> Tensor:
         s = self.settings
         where = param.mask(shape)
         # jitter is given at the finest octave; coarser octaves jitter proportionally less
@@ -248,8 +279,9 @@ class Dreamer:
         """
         views = param.views(canvas, generator, jitter)
         batch, tile = self.passes(views.images.shape)
-        g = input_gradient(self.backbone, self.objective, views.images, tile=tile, batch=batch,
-                           generator=generator, dtype=self.dtype)
+        g = input_gradient(
+            self.backbone, self.objective, views.images, tile=tile, batch=batch, generator=generator, dtype=self.dtype
+        )
         return views.to_canvas(g)
 
 
@@ -265,5 +297,4 @@ def build_objective(backbone: Backbone, text: str, guide: Tensor | None, dtype: 
         with torch.no_grad(), autocast(guide.device, dtype):
             act = backbone.features(guide.to(next(backbone.parameters()).device), probe.layers)[probe.layers[0]]
         guide_feats = act[0].float().flatten(1)  # (C, M)
-    return parse_objective(text, layers=list(backbone.spec.layers), class_names=backbone.class_names,
-                           guide=guide_feats)
+    return parse_objective(text, layers=list(backbone.spec.layers), class_names=backbone.class_names, guide=guide_feats)

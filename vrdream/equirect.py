@@ -32,16 +32,29 @@ PAD: dict[str, int] = {"nearest": 1, "bilinear": 1, "bicubic": 2}
 
 # ----------------------------------------------------------------------------------------------- rotations
 
-def rotation_matrix(yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, *,
-                    dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
+
+def rotation_matrix(
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    roll: float = 0.0,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Tensor:
     """(3, 3) camera-to-world rotation of a camera looking at ``yaw``, ``pitch``, rolled by ``roll``.
 
     ``R = Ry(yaw) @ Rx(pitch) @ Rz(roll)``: forward ``(0, 0, 1)`` goes to the direction with that
     yaw and pitch; positive roll turns the camera's right axis towards its up axis (image content
     turns clockwise).
     """
-    cy, sy, cp, sp, cr, sr = (math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch),
-                              math.cos(roll), math.sin(roll))
+    cy, sy, cp, sp, cr, sr = (
+        math.cos(yaw),
+        math.sin(yaw),
+        math.cos(pitch),
+        math.sin(pitch),
+        math.cos(roll),
+        math.sin(roll),
+    )
     ry = torch.tensor([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]], dtype=torch.float64)
     rx = torch.tensor([[1.0, 0.0, 0.0], [0.0, cp, sp], [0.0, -sp, cp]], dtype=torch.float64)
     rz = torch.tensor([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
@@ -52,16 +65,22 @@ def axis_angle_matrix(axis: Tensor, angle: Tensor) -> Tensor:
     """Rodrigues: rotation by ``angle`` (...,) radians about ``axis`` (..., 3) -> (..., 3, 3)."""
     k = axis / axis.norm(dim=-1, keepdim=True)
     zero = torch.zeros_like(k[..., 0])
-    kx = torch.stack([zero, -k[..., 2], k[..., 1], k[..., 2], zero, -k[..., 0], -k[..., 1], k[..., 0], zero],
-                     dim=-1).reshape(*k.shape[:-1], 3, 3)
+    kx = torch.stack(
+        [zero, -k[..., 2], k[..., 1], k[..., 2], zero, -k[..., 0], -k[..., 1], k[..., 0], zero], dim=-1
+    ).reshape(*k.shape[:-1], 3, 3)
     a = angle[..., None, None]
     eye = torch.eye(3, dtype=k.dtype, device=k.device)
     # [k]x^2 = k k^T - I for a unit k, written element-wise (no matmul for TF32 to round).
     return eye + torch.sin(a) * kx + (1 - torch.cos(a)) * (k[..., :, None] * k[..., None, :] - eye)
 
 
-def random_rotation(gen: torch.Generator, max_angle: float | None = None, *,
-                    dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
+def random_rotation(
+    gen: torch.Generator,
+    max_angle: float | None = None,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Tensor:
     """A (3, 3) rotation drawn from ``gen`` (a CPU generator, so results do not depend on the device).
 
     ``max_angle=None`` (or >= pi): uniform on SO(3) (Haar), from a normalised 4-D Gaussian quaternion.
@@ -71,9 +90,14 @@ def random_rotation(gen: torch.Generator, max_angle: float | None = None, *,
     if max_angle is None or max_angle >= math.pi:
         q = torch.randn(4, generator=gen, dtype=torch.float64)
         w, x, y, z = (q / q.norm()).tolist()
-        r = torch.tensor([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                          [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                          [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]], dtype=torch.float64)
+        r = torch.tensor(
+            [
+                [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+            ],
+            dtype=torch.float64,
+        )
     else:
         axis = torch.randn(3, generator=gen, dtype=torch.float64)
         angle = torch.rand((), generator=gen, dtype=torch.float64) * max_angle
@@ -94,8 +118,10 @@ def rotate(dirs: Tensor, rotation: Tensor | None) -> Tensor:
 
 # ---------------------------------------------------------------------------------------------- directions
 
-def equirect_dirs(h: int, w: int, *, dtype: torch.dtype = torch.float32,
-                  device: torch.device | str | None = None) -> Tensor:
+
+def equirect_dirs(
+    h: int, w: int, *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> Tensor:
     """(H, W, 3) unit directions of the equirect pixel centres."""
     yaw = ((torch.arange(w, dtype=torch.float64) + 0.5) / w - 0.5) * (2 * math.pi)
     pitch = (0.5 - (torch.arange(h, dtype=torch.float64) + 0.5) / h) * math.pi
@@ -104,8 +130,14 @@ def equirect_dirs(h: int, w: int, *, dtype: torch.dtype = torch.float32,
     return torch.stack([cp[:, None] * sy, sp[:, None].expand(h, w), cp[:, None] * cy]).movedim(0, -1)
 
 
-def perspective_dirs(h: int, w: int, fov: float | tuple[float, float, float, float], *,
-                     dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
+def perspective_dirs(
+    h: int,
+    w: int,
+    fov: float | tuple[float, float, float, float],
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Tensor:
     """(H, W, 3) camera-frame directions (z = 1) of a pinhole view's pixel centres.
 
     ``fov`` is the horizontal field of view (the vertical one follows from square pixels), or
@@ -126,6 +158,7 @@ def perspective_dirs(h: int, w: int, fov: float | tuple[float, float, float, flo
 
 # ------------------------------------------------------------------------------------------------ sampling
 
+
 def pad_equirect(equi: Tensor, pad: int, *, memory_format: torch.memory_format = torch.contiguous_format) -> Tensor:
     """(B, C, H, W) -> (B, C, H + 2 pad, W + 2 pad), padded *through the sphere*.
 
@@ -145,13 +178,14 @@ def pad_equirect(equi: Tensor, pad: int, *, memory_format: torch.memory_format =
 
     # One copy of the image, then the thin borders written into it: two torch.cat of the whole
     # image were 8x slower on an 8K panorama. Slice assignment keeps autograd working.
-    out = torch.empty(*equi.shape[:-2], h + 2 * pad, w + 2 * pad, dtype=equi.dtype, device=equi.device,
-                      memory_format=memory_format)
-    out[..., pad:pad + h, pad:pad + w] = equi
-    out[..., :pad, pad:pad + w] = half_turn(equi[..., :pad, :].flip(-2))
-    out[..., pad + h:, pad:pad + w] = half_turn(equi[..., h - pad:, :].flip(-2))
-    out[..., :pad] = out[..., w:w + pad]
-    out[..., pad + w:] = out[..., pad:2 * pad]
+    out = torch.empty(
+        *equi.shape[:-2], h + 2 * pad, w + 2 * pad, dtype=equi.dtype, device=equi.device, memory_format=memory_format
+    )
+    out[..., pad : pad + h, pad : pad + w] = equi
+    out[..., :pad, pad : pad + w] = half_turn(equi[..., :pad, :].flip(-2))
+    out[..., pad + h :, pad : pad + w] = half_turn(equi[..., h - pad :, :].flip(-2))
+    out[..., :pad] = out[..., w : w + pad]
+    out[..., pad + w :] = out[..., pad : 2 * pad]
     return out
 
 
@@ -198,8 +232,13 @@ def grid_sample_batched(image: Tensor, grid: Tensor, mode: Mode = "bilinear") ->
     if chunks > 1:
         # grid_sample's CPU kernel runs one thread per batch item; cut one big grid into `chunks` items
         # of the same (expanded, not copied) image so that every thread gets a share.
-        out = F.grid_sample(src.expand(chunks, -1, -1, -1), flat.reshape(chunks, 1, -1, 2), mode=mode,
-                            padding_mode="border", align_corners=False)
+        out = F.grid_sample(
+            src.expand(chunks, -1, -1, -1),
+            flat.reshape(chunks, 1, -1, 2),
+            mode=mode,
+            padding_mode="border",
+            align_corners=False,
+        )
         out = out.transpose(0, 1).reshape(1, c, -1)
     else:
         out = F.grid_sample(src, flat, mode=mode, padding_mode="border", align_corners=False)
@@ -212,8 +251,12 @@ def _cpu_chunks(image: Tensor, grid: Tensor) -> int:
     Not when autograd records the image: the expanded image's gradient would take one full copy per piece.
     """
     points = grid.shape[2]
-    if image.device.type != "cpu" or image.shape[0] != 1 or points < 1 << 16 or (
-            torch.is_grad_enabled() and image.requires_grad):
+    if (
+        image.device.type != "cpu"
+        or image.shape[0] != 1
+        or points < 1 << 16
+        or (torch.is_grad_enabled() and image.requires_grad)
+    ):
         return 1
     return next(t for t in range(min(torch.get_num_threads(), points >> 15), 0, -1) if points % t == 0)
 
@@ -226,13 +269,23 @@ def sample_equirect(equi: Tensor, dirs: Tensor, *, mode: Mode = "bilinear") -> T
     """
     h, w = equi.shape[-2:]
     p = PAD[mode]
-    return grid_sample_batched(pad_equirect(equi, p, memory_format=torch.channels_last), equirect_grid(dirs, h, w, p),
-                               mode)
+    return grid_sample_batched(
+        pad_equirect(equi, p, memory_format=torch.channels_last), equirect_grid(dirs, h, w, p), mode
+    )
 
 
-def perspective(equi: Tensor, h: int, w: int, fov: float | tuple[float, float, float, float], *,
-                yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, rotation: Tensor | None = None,
-                mode: Mode = "bilinear") -> Tensor:
+def perspective(
+    equi: Tensor,
+    h: int,
+    w: int,
+    fov: float | tuple[float, float, float, float],
+    *,
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    roll: float = 0.0,
+    rotation: Tensor | None = None,
+    mode: Mode = "bilinear",
+) -> Tensor:
     """A pinhole view (B, C, h, w) of ``equi`` (B, C, H, W) looking at ``yaw``/``pitch`` with ``roll``.
 
     ``fov`` as in :func:`perspective_dirs`. ``rotation`` (3, 3) or (B, 3, 3) replaces yaw/pitch/roll.

@@ -55,9 +55,16 @@ def fade_frames(raw: np.ndarray, dream: np.ndarray, weights: np.ndarray) -> Iter
         yield to_uint8((1 - w) * raw + w * dream)
 
 
-def fade_video(raw_path: str | Path, dream_path: str | Path, output: str | Path,
-               settings: FadeSettings = FadeSettings(), *, encode: EncodeSettings = EncodeSettings(),
-               overwrite: bool = False, quiet: bool = False) -> Path:
+def fade_video(
+    raw_path: str | Path,
+    dream_path: str | Path,
+    output: str | Path,
+    settings: FadeSettings = FadeSettings(),
+    *,
+    encode: EncodeSettings = EncodeSettings(),
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> Path:
     """Write the raw → dream → raw crossfade of two panoramas as a 360° video.
 
     The raw panorama is resized to the dream's canvas when they differ (a dream may have been
@@ -69,17 +76,22 @@ def fade_video(raw_path: str | Path, dream_path: str | Path, output: str | Path,
     raw, dream = read_photosphere(raw_path), read_photosphere(dream_path)
     if raw.pixels.shape != dream.pixels.shape:
         if raw.width * dream.height != raw.height * dream.width:
-            raise InputError(dream_path, f"canvas {dream.width}x{dream.height} does not match the raw panorama's "
-                                         f"{raw.width}x{raw.height}")
+            raise InputError(
+                dream_path,
+                f"canvas {dream.width}x{dream.height} does not match the raw panorama's {raw.width}x{raw.height}",
+            )
         raw_px = resize(raw.pixels, (dream.width, dream.height))
     else:
         raw_px = raw.pixels
     frames = max(2, round(settings.seconds * settings.fps))
     weights = fade_weights(frames, settings.hold)
     with progress(frames, "fading", quiet, unit="frame") as bar:
+
         def counted() -> Iterator[np.ndarray]:
             for f in fade_frames(raw_px, dream.pixels, weights):
                 yield f
                 bar.update(1)
-        return write_video(out, counted(), Fraction(settings.fps), settings=encode, overwrite=overwrite,
-                           inputs=[raw_path, dream_path])
+
+        return write_video(
+            out, counted(), Fraction(settings.fps), settings=encode, overwrite=overwrite, inputs=[raw_path, dream_path]
+        )

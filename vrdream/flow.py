@@ -79,9 +79,18 @@ def sphere_flow(prev: Tensor, cur: Tensor, settings: FlowSettings = FlowSettings
     points = face_dirs(n, p, dtype=torch.float64)  # (6, m, m, 3) pixel centres on the cube
     sources = []
     for k in range(6):
-        fl = cv2.calcOpticalFlowFarneback(_gray_u8(faces[0, k]), _gray_u8(faces[1, k]), None, settings.pyr_scale,
-                                          settings.levels, settings.winsize, settings.iterations, settings.poly_n,
-                                          settings.poly_sigma, 0)
+        fl = cv2.calcOpticalFlowFarneback(
+            _gray_u8(faces[0, k]),
+            _gray_u8(faces[1, k]),
+            None,
+            settings.pyr_scale,
+            settings.levels,
+            settings.winsize,
+            settings.iterations,
+            settings.poly_n,
+            settings.poly_sigma,
+            0,
+        )
         fl = torch.from_numpy(fl).to(torch.float64)
         sources.append(points[k] + step * (fl[..., :1] * basis[k, 0] - fl[..., 1:] * basis[k, 1]))
     # Keep each face's interior (its flow saw real neighbours on all sides) and read it back as an

@@ -72,6 +72,7 @@ class GPano:
         rounded edges, so the scaled crop tiles the scaled canvas exactly as
         slicing ``[round(l*f):round((l+w)*f)]`` does.
         """
+
         def edge(v: int | None) -> int | None:
             return None if v is None else int(round(v * factor))
 
@@ -81,10 +82,15 @@ class GPano:
             s = start or 0
             return int(round((s + size) * factor)) - int(round(s * factor))
 
-        return replace(self, full_width=edge(self.full_width), full_height=edge(self.full_height),
-                       cropped_left=edge(self.cropped_left), cropped_top=edge(self.cropped_top),
-                       cropped_width=span(self.cropped_left, self.cropped_width),
-                       cropped_height=span(self.cropped_top, self.cropped_height))
+        return replace(
+            self,
+            full_width=edge(self.full_width),
+            full_height=edge(self.full_height),
+            cropped_left=edge(self.cropped_left),
+            cropped_top=edge(self.cropped_top),
+            cropped_width=span(self.cropped_left, self.cropped_width),
+            cropped_height=span(self.cropped_top, self.cropped_height),
+        )
 
 
 # (GPano XMP name, GPano field, parser kind) for every field, in the order they are written.
@@ -138,10 +144,10 @@ def _descriptions(root: Element) -> list[Element]:
 def _fields_in(desc: Element, ns: str) -> dict[str, str]:
     """Local name → text of every field of namespace ``ns``, written as attribute or as simple child element."""
     prefix = f"{{{ns}}}"
-    out = {k[len(prefix):]: v for k, v in desc.attrib.items() if k.startswith(prefix)}
+    out = {k[len(prefix) :]: v for k, v in desc.attrib.items() if k.startswith(prefix)}
     for child in desc:
         if child.tag.startswith(prefix) and len(child) == 0:
-            out[child.tag[len(prefix):]] = child.text or ""
+            out[child.tag[len(prefix) :]] = child.text or ""
     return out
 
 
@@ -187,8 +193,11 @@ def build_xmp(gpano: GPano | None, vrdream: Mapping[str, str] = {}) -> bytes:  #
     Fields are written as attributes of one ``rdf:Description``, the form Google's
     own writers use and every panorama viewer reads.
     """
-    attrs = [f"GPano:{name}={quoteattr(_fmt(getattr(gpano, attr)))}"
-             for name, attr, _ in _FIELDS if gpano is not None and getattr(gpano, attr) is not None]
+    attrs = [
+        f"GPano:{name}={quoteattr(_fmt(getattr(gpano, attr)))}"
+        for name, attr, _ in _FIELDS
+        if gpano is not None and getattr(gpano, attr) is not None
+    ]
     for key, value in vrdream.items():
         if not _NCNAME.match(key):
             raise ValueError(f"vrdream XMP field name {key!r} is not a valid XML name")
@@ -200,8 +209,8 @@ def build_xmp(gpano: GPano | None, vrdream: Mapping[str, str] = {}) -> bytes:  #
         '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="vrdream">\n'
         f' <rdf:RDF xmlns:rdf="{RDF_NS}">\n'
         f'  <rdf:Description rdf:about=""{sep}{sep.join(ns + attrs)}/>\n'
-        ' </rdf:RDF>\n'
-        '</x:xmpmeta>\n'
+        " </rdf:RDF>\n"
+        "</x:xmpmeta>\n"
         '<?xpacket end="w"?>'
     )
     return text.encode("utf-8")

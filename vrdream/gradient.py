@@ -29,9 +29,16 @@ def evaluate(backbone: Backbone, objective: Objective, x: Tensor) -> Tensor:
     return objective(feats)
 
 
-def input_gradient(backbone: Backbone, objective: Objective, x: Tensor, *, tile: int | None = None,
-                   batch: int | None = None, generator: torch.Generator | None = None,
-                   dtype: torch.dtype | None = None) -> Tensor:
+def input_gradient(
+    backbone: Backbone,
+    objective: Objective,
+    x: Tensor,
+    *,
+    tile: int | None = None,
+    batch: int | None = None,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
     """d objective / d x for x (B, 3, H, W), in passes of at most ``batch`` images, each cut into tiles
     of side ``tile`` when it is larger; returns fp32 (B, 3, H, W).
 
@@ -49,17 +56,18 @@ def input_gradient(backbone: Backbone, objective: Objective, x: Tensor, *, tile:
         cols = _cuts(w, tile, min_len, generator)
         for r0, r1 in zip(rows[:-1], rows[1:]):
             for c0, c1 in zip(cols[:-1], cols[1:]):
-                part = x[i:i + step, :, r0:r1, c0:c1].detach().requires_grad_(True)
+                part = x[i : i + step, :, r0:r1, c0:c1].detach().requires_grad_(True)
                 share = part.shape[0] * (r1 - r0) * (c1 - c0) / (b * h * w)
                 with torch.enable_grad(), autocast(x.device, dtype):
                     value = evaluate(backbone, objective, part) * share
                     (g,) = torch.autograd.grad(value, part)
-                grad[i:i + step, :, r0:r1, c0:c1] = g
+                grad[i : i + step, :, r0:r1, c0:c1] = g
     return grad
 
 
-def _cuts(length: int, tile: int | None, min_len: int, generator: torch.Generator | None,
-          align: int = STRIDE) -> list[int]:
+def _cuts(
+    length: int, tile: int | None, min_len: int, generator: torch.Generator | None, align: int = STRIDE
+) -> list[int]:
     """Tile boundaries along one axis: a grid of pitch ``tile`` at a random offset.
 
     Boundaries sit on multiples of ``align`` (the networks' largest stride), so
@@ -78,8 +86,9 @@ def _cuts(length: int, tile: int | None, min_len: int, generator: torch.Generato
     return cuts + [length]
 
 
-def activation_bytes_per_pixel(backbone: Backbone, objective: Objective, device: torch.device,
-                               dtype: torch.dtype | None, probe: int = 128) -> float:
+def activation_bytes_per_pixel(
+    backbone: Backbone, objective: Objective, device: torch.device, dtype: torch.dtype | None, probe: int = 128
+) -> float:
     """Bytes autograd keeps for the backward pass, per input pixel, measured on a small probe.
 
     Counting the tensors saved for backward (rather than guessing per
@@ -99,8 +108,9 @@ def activation_bytes_per_pixel(backbone: Backbone, objective: Objective, device:
     return saved / (size * size)
 
 
-def passes_for_budget(budget_bytes: int, bytes_per_pixel: float, shape: tuple[int, ...], min_size: int,
-                      multiple: int = STRIDE) -> tuple[int, int | None]:
+def passes_for_budget(
+    budget_bytes: int, bytes_per_pixel: float, shape: tuple[int, ...], min_size: int, multiple: int = STRIDE
+) -> tuple[int, int | None]:
     """(images per pass, tile side or None) so that one pass's activations fit ``budget_bytes``.
 
     Whole images are batched as far as the budget allows; only an image that

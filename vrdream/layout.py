@@ -88,8 +88,16 @@ def _save(path: Path, image: np.ndarray, *, icc: bytes | None, quality: int) -> 
         Image.fromarray(_to_uint8(pixels)).save(tmp, format=fmt, **kw)
 
 
-def write_cubemap(output: str | Path, faces: np.ndarray, layout: str = "faces", *, overwrite: bool = False,
-                  inputs: Iterable[str | Path] = (), icc: bytes | None = None, quality: int = 95) -> list[Path]:
+def write_cubemap(
+    output: str | Path,
+    faces: np.ndarray,
+    layout: str = "faces",
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | Path] = (),
+    icc: bytes | None = None,
+    quality: int = 95,
+) -> list[Path]:
     """Write ``faces`` (6, N, N, 3 or 4) float [0, 1] as ``layout``; return the files written.
 
     Every output is checked (exists? an input?) before anything is written, then each is written
@@ -106,8 +114,10 @@ def write_cubemap(output: str | Path, faces: np.ndarray, layout: str = "faces", 
         paths, images = [Path(output)], [to_dice(faces) if layout == "dice" else to_horizon(faces)]
     for path in paths:
         if path.suffix.lower() not in FACE_FORMATS:
-            raise VrdreamError(f"{path}: cannot write {path.suffix or 'files without a suffix'}; "
-                               f"use one of {', '.join(sorted(FACE_FORMATS))}")
+            raise VrdreamError(
+                f"{path}: cannot write {path.suffix or 'files without a suffix'}; "
+                f"use one of {', '.join(sorted(FACE_FORMATS))}"
+            )
         check_output(path, inputs=inputs, overwrite=overwrite)
     for path, image in zip(paths, images):
         _save(path, image, icc=icc, quality=quality)
@@ -128,8 +138,11 @@ def read_cubemap(paths: Sequence[str | Path]) -> np.ndarray:
         h, w = image.shape[:2]
         layout = detect_layout(w, h)
         if layout is None:
-            raise InputError(paths[0], f"a {w}×{h} image is neither a dice cross (4:3, e.g. {4 * (h // 3)}×"
-                             f"{3 * (h // 3)}) nor a horizon strip (6:1); or give six face files (F R B L U D)")
+            raise InputError(
+                paths[0],
+                f"a {w}×{h} image is neither a dice cross (4:3, e.g. {4 * (h // 3)}×"
+                f"{3 * (h // 3)}) nor a horizon strip (6:1); or give six face files (F R B L U D)",
+            )
         return from_dice(image) if layout == "dice" else from_horizon(image)
     if len(paths) != 6:
         raise VrdreamError(f"give six face files (F R B L U D) or one dice/horizon image, not {len(paths)} files")
@@ -137,6 +150,9 @@ def read_cubemap(paths: Sequence[str | Path]) -> np.ndarray:
     n = faces[0].shape[0]
     for path, face in zip(paths, faces):
         if face.shape[:2] != (n, n):
-            raise InputError(path, f"face is {face.shape[1]}×{face.shape[0]}; every face must be {n}×{n} "
-                             f"(square, the size of {Path(paths[0]).name})")
+            raise InputError(
+                path,
+                f"face is {face.shape[1]}×{face.shape[0]}; every face must be {n}×{n} "
+                f"(square, the size of {Path(paths[0]).name})",
+            )
     return np.stack(faces)

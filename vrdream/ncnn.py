@@ -28,8 +28,24 @@ MAGIC = "7767517"
 TAG_FP16 = 0x01306B47
 TAG_FP32 = 0
 # ncnn layer types that carry no weights in the .bin (those used by the SR models and their kin).
-WEIGHTLESS = {"Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp", "PixelShuffle", "ReLU", "Sigmoid",
-              "Crop", "Padding", "Pooling", "UnaryOp", "Reshape", "Flatten", "Noop"}
+WEIGHTLESS = {
+    "Input",
+    "Split",
+    "Concat",
+    "Eltwise",
+    "BinaryOp",
+    "Interp",
+    "PixelShuffle",
+    "ReLU",
+    "Sigmoid",
+    "Crop",
+    "Padding",
+    "Pooling",
+    "UnaryOp",
+    "Reshape",
+    "Flatten",
+    "Noop",
+}
 
 
 @dataclass(frozen=True)
@@ -69,9 +85,9 @@ def read_param(path: str | Path) -> list[NcnnLayer]:
     layers = []
     for words in lines[2:]:
         kind, name, nb, nt = words[0], words[1], int(words[2]), int(words[3])
-        blobs = words[4:4 + nb + nt]
+        blobs = words[4 : 4 + nb + nt]
         params = {}
-        for kv in words[4 + nb + nt:]:
+        for kv in words[4 + nb + nt :]:
             key, _, value = kv.partition("=")
             k = int(key)
             params[-k - 23300 if k <= -23300 else k] = value
@@ -90,7 +106,9 @@ def _tagged(buf: memoryview, pos: int, count: int, path: Path) -> tuple[np.ndarr
         return data, pos + (count * 2 + 3) // 4 * 4
     if tag == TAG_FP32:
         return np.frombuffer(buf, np.float32, count, pos).copy(), pos + count * 4
-    raise InputError(path, f"unsupported ncnn weight storage tag {tag:#x} at byte {pos - 4} (quantized models are not read)")
+    raise InputError(
+        path, f"unsupported ncnn weight storage tag {tag:#x} at byte {pos - 4} (quantized models are not read)"
+    )
 
 
 def _raw32(buf: memoryview, pos: int, count: int) -> tuple[np.ndarray, int]:
@@ -124,5 +142,7 @@ def read_weights(param_path: str | Path, bin_path: str | Path) -> list[NcnnWeigh
         elif layer.type not in WEIGHTLESS:
             raise InputError(param_path, f"layer {layer.name}: ncnn layer type {layer.type} is not supported")
     if pos != len(buf):
-        raise InputError(bin_path, f"weights end at byte {pos} but the file has {len(buf)} bytes: layout not understood")
+        raise InputError(
+            bin_path, f"weights end at byte {pos} but the file has {len(buf)} bytes: layout not understood"
+        )
     return out

@@ -96,7 +96,7 @@ class GuideFeatures:
 class WeightedSum:
     """``sum(w * objective)``: several layers (or kinds of objective) at once."""
 
-    terms: tuple[tuple[float, "Objective"], ...]
+    terms: tuple[tuple[float, Objective], ...]
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -111,8 +111,9 @@ Objective = LayerActivation | ClassLogit | GuideFeatures | WeightedSum
 _TERM = re.compile(r"^(?P<body>[^*\[]+)(?:\[(?P<ch>[\d,\s]+)\])?(?:\*(?P<w>[-+]?[\d.]+(?:e[-+]?\d+)?))?$")
 
 
-def parse_objective(text: str, *, layers: Sequence[str], class_names: Sequence[str] = (),
-                    guide: Tensor | None = None) -> Objective:
+def parse_objective(
+    text: str, *, layers: Sequence[str], class_names: Sequence[str] = (), guide: Tensor | None = None
+) -> Objective:
     """Parse the objective language above against a backbone's ``layers`` and ``class_names``.
 
     ``guide`` is the guide image's activation tensor (C, M) for ``guide:LAYER``
@@ -122,8 +123,9 @@ def parse_objective(text: str, *, layers: Sequence[str], class_names: Sequence[s
     for raw in text.replace(" ", "").split("+"):
         m = _TERM.match(raw)
         if not raw or m is None:
-            raise VrdreamError(f"objective {text!r}: cannot read term {raw!r} "
-                               "(e.g. 'blocks.4', 'blocks.4[3,7]*0.5', 'class:banana')")
+            raise VrdreamError(
+                f"objective {text!r}: cannot read term {raw!r} (e.g. 'blocks.4', 'blocks.4[3,7]*0.5', 'class:banana')"
+            )
         body, weight = m["body"], float(m["w"] or 1.0)
         if body.startswith("class:"):
             terms.append((weight, _class_logit(body[6:], class_names)))

@@ -25,7 +25,7 @@ def octave_sizes(height: int, width: int, octaves: int, scale: float, min_size: 
     """
     sizes = []
     for i in range(octaves):
-        f = scale ** -i
+        f = scale**-i
         h, w = round(height * f), round(width * f)
         if i > 0 and min(h, w) < min_size:
             break
@@ -40,7 +40,9 @@ def resize(img: Tensor, size: tuple[int, int]) -> Tensor:
     lead = img.shape[:-3]
     flat = img.reshape(-1, *img.shape[-3:])
     shrink = size[0] < img.shape[-2]
-    out = F.interpolate(flat, size=size, mode="bilinear" if shrink else "bicubic", antialias=shrink, align_corners=False)
+    out = F.interpolate(
+        flat, size=size, mode="bilinear" if shrink else "bicubic", antialias=shrink, align_corners=False
+    )
     return out.reshape(*lead, *out.shape[-3:])
 
 
@@ -74,14 +76,21 @@ def laplacian_bands(img: Tensor, levels: int, pad: Callable[[Tensor, int], Tenso
     bands = []
     cur = img
     for k in range(levels - 1):
-        low = gaussian_blur(cur, 2.0 ** k, pad)
+        low = gaussian_blur(cur, 2.0**k, pad)
         bands.append(cur - low)
         cur = low
     return bands + [cur]
 
 
-def normalize_gradient(g: Tensor, mode: str, mask: Tensor | None = None, *,
-                       pad: Callable[[Tensor, int], Tensor] = reflect_pad, levels: int = 4, eps: float = 1e-8) -> Tensor:
+def normalize_gradient(
+    g: Tensor,
+    mode: str,
+    mask: Tensor | None = None,
+    *,
+    pad: Callable[[Tensor, int], Tensor] = reflect_pad,
+    levels: int = 4,
+    eps: float = 1e-8,
+) -> Tensor:
     """Scale-free gradient for a fixed step size.
 
     ``mean``: divide by mean |g| (the original DeepDream notebook).

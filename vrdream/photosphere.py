@@ -46,12 +46,12 @@ _ROWS_PER_BLOCK = 256  # float → uint8 conversion works in row blocks so big o
 class SourceInfo:
     """What the file itself was, before placement (for ``vrdream info``)."""
 
-    format: str          # Pillow's format name: JPEG, MPO, PNG, TIFF, WEBP
-    mode: str            # Pillow's pixel mode of the file (L, LA, RGB, RGBA, P, CMYK, I;16, ...)
-    width: int           # stored pixel size, before EXIF orientation
+    format: str  # Pillow's format name: JPEG, MPO, PNG, TIFF, WEBP
+    mode: str  # Pillow's pixel mode of the file (L, LA, RGB, RGBA, P, CMYK, I;16, ...)
+    width: int  # stored pixel size, before EXIF orientation
     height: int
-    bits: int            # bits per channel decoded: 8 or 16 (32 for I/F modes)
-    orientation: int     # EXIF orientation of the file (1 = upright), already applied to ``pixels``
+    bits: int  # bits per channel decoded: 8 or 16 (32 for I/F modes)
+    orientation: int  # EXIF orientation of the file (1 = upright), already applied to ``pixels``
     has_gpano: bool = False  # whether the file carried GPano fields (else ``Photosphere.gpano`` is synthesised)
 
 
@@ -212,9 +212,10 @@ def orient(a: np.ndarray, orientation: int) -> np.ndarray:
     """Apply EXIF ``orientation`` (1..8) to an (H, W, ...) array as a view; the same as Pillow's ``exif_transpose``."""
     if orientation in (5, 6, 7, 8):
         a = a.swapaxes(0, 1)  # transpose, then flip as the remaining table says
-    flip_rows, flip_cols = {1: (0, 0), 2: (0, 1), 3: (1, 1), 4: (1, 0),
-                            5: (0, 0), 6: (0, 1), 7: (1, 1), 8: (1, 0)}.get(orientation, (0, 0))
-    return a[::-1 if flip_rows else 1, ::-1 if flip_cols else 1]
+    flip_rows, flip_cols = {1: (0, 0), 2: (0, 1), 3: (1, 1), 4: (1, 0), 5: (0, 0), 6: (0, 1), 7: (1, 1), 8: (1, 0)}.get(
+        orientation, (0, 0)
+    )
+    return a[:: -1 if flip_rows else 1, :: -1 if flip_cols else 1]
 
 
 def _scale_of(dtype: np.dtype) -> float:
@@ -226,7 +227,8 @@ def _scale_of(dtype: np.dtype) -> float:
 
 
 def _to_float(a: np.ndarray, out: np.ndarray) -> None:
-    """Write ``a`` (h, w, 3) or grey (h, w), any integer/float dtype, as float32 [0, 1] into ``out`` (h, w, 3) or (h, w)."""
+    """Write ``a`` (h, w, 3) or grey (h, w), any integer/float dtype, as float32 [0, 1]
+    into ``out`` (h, w, 3) or (h, w)."""
     src = a[..., None] if a.ndim == 2 and out.ndim == 3 else a
     np.multiply(src, np.float32(_scale_of(a.dtype)), out=out, casting="unsafe")
     if a.dtype.kind != "u":
@@ -249,9 +251,11 @@ def resize(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-_NOT_PANORAMA = ("is {w}×{h}, not a 2:1 equirectangular panorama, and has no Photo Sphere (GPano) metadata; "
-                 "pass --fov H,V (its horizontal and vertical field of view in degrees, e.g. --fov 120,90; "
-                 "fov=(h, v) in Python) to place it as a partial panorama")
+_NOT_PANORAMA = (
+    "is {w}×{h}, not a 2:1 equirectangular panorama, and has no Photo Sphere (GPano) metadata; "
+    "pass --fov H,V (its horizontal and vertical field of view in degrees, e.g. --fov 120,90; "
+    "fov=(h, v) in Python) to place it as a partial panorama"
+)
 
 
 def _even_canvas(width: float) -> tuple[int, int]:
@@ -270,7 +274,9 @@ def _gpano_placement(w: int, h: int, gp: GPano, path: Path) -> tuple[int, int, t
     """
     fw, fh = gp.full_width, gp.full_height
     if not fw or not fh:
-        raise InputError(path, "GPano has CroppedArea* fields but no (or zero) FullPanoWidthPixels/FullPanoHeightPixels")
+        raise InputError(
+            path, "GPano has CroppedArea* fields but no (or zero) FullPanoWidthPixels/FullPanoHeightPixels"
+        )
     cw = fw if gp.cropped_width is None else gp.cropped_width
     ch = fh if gp.cropped_height is None else gp.cropped_height
     if not cw or not ch:
@@ -293,21 +299,26 @@ def _fov_placement(w: int, h: int, fov: tuple[float, float]) -> tuple[int, int, 
     """Canvas and crop for a w×h image covering ``fov`` = (horizontal, vertical) degrees, centred on yaw 0, pitch 0."""
     hf, vf = fov
     if not (0 < hf <= 360 and 0 < vf <= 180):
-        raise VrdreamError(f"--fov {hf:g},{vf:g}: the horizontal field of view must be in (0, 360] "
-                           "and the vertical in (0, 180] degrees")
+        raise VrdreamError(
+            f"--fov {hf:g},{vf:g}: the horizontal field of view must be in (0, 360] "
+            "and the vertical in (0, 180] degrees"
+        )
     W, H = _even_canvas(w * 360 / hf)
     cw, ch = max(1, min(W, round(hf / 360 * W))), max(1, min(H, round(vf / 180 * H)))
     return W, H, ((W - cw) // 2, (H - ch) // 2, cw, ch)
 
 
-def _placement(w: int, h: int, gp: GPano | None, fov: tuple[float, float] | None,
-               path: Path) -> tuple[int, int, tuple[int, int, int, int]]:
+def _placement(
+    w: int, h: int, gp: GPano | None, fov: tuple[float, float] | None, path: Path
+) -> tuple[int, int, tuple[int, int, int, int]]:
     """Canvas (W, H) and the image's rectangle on it, from GPano, ``fov``, or a plain 2:1 image."""
     if gp is not None and gp.projection_type.strip().lower() != "equirectangular":
         raise InputError(path, f"GPano ProjectionType is {gp.projection_type!r}; only equirectangular is supported")
     if gp is not None and gp.has_placement:
         if fov is not None:
-            raise InputError(path, "already carries its placement on the sphere (GPano); --fov is only for images without it")
+            raise InputError(
+                path, "already carries its placement on the sphere (GPano); --fov is only for images without it"
+            )
         return _gpano_placement(w, h, gp, path)
     if fov is not None:
         return _fov_placement(w, h, fov)
@@ -334,8 +345,8 @@ def _clean_exif(im: Image.Image, path: Path) -> tuple[bytes | None, int]:
 
 @dataclass(frozen=True)
 class _Decoded:
-    colour: np.ndarray          # (h, w, 3) or grey (h, w), upright, integer or float dtype (views)
-    alpha: np.ndarray | None    # (h, w) or None
+    colour: np.ndarray  # (h, w, 3) or grey (h, w), upright, integer or float dtype (views)
+    alpha: np.ndarray | None  # (h, w) or None
     xmp: bytes | None
     exif: bytes | None
     icc: bytes | None
@@ -349,8 +360,11 @@ def _decode(path: Path, max_pixels: int) -> _Decoded:
         with im:
             sw, sh = im.size
             if sw * sh > max_pixels:
-                raise InputError(path, f"{sw}×{sh} is {sw * sh} pixels, over the limit of {max_pixels} (a decompression "
-                                       "bomb?); pass --max-pixels N (max_pixels= in Python) to allow it")
+                raise InputError(
+                    path,
+                    f"{sw}×{sh} is {sw * sh} pixels, over the limit of {max_pixels} (a decompression "
+                    "bomb?); pass --max-pixels N (max_pixels= in Python) to allow it",
+                )
             wide = _is_16bit_colour(im)  # before anything loads the image and drops its tiles
             try:
                 if not wide:
@@ -367,12 +381,14 @@ def _decode(path: Path, max_pixels: int) -> _Decoded:
             except (OSError, SyntaxError, ValueError, EOFError, ImageCms.PyCMSError) as exc:
                 raise InputError(path, f"truncated or corrupt image data ({exc})") from None
             info = SourceInfo(im.format or "?", im.mode, sw, sh, 8 * colour.dtype.itemsize, orientation)
-    return _Decoded(orient(colour, orientation), None if alpha is None else orient(alpha, orientation),
-                    xmp, exif, icc, info)
+    return _Decoded(
+        orient(colour, orientation), None if alpha is None else orient(alpha, orientation), xmp, exif, icc, info
+    )
 
 
-def read_photosphere(path: str | Path, *, fov: tuple[float, float] | None = None, max_pixels: int = MAX_PIXELS,
-                     flat: bool = False) -> Photosphere:
+def read_photosphere(
+    path: str | Path, *, fov: tuple[float, float] | None = None, max_pixels: int = MAX_PIXELS, flat: bool = False
+) -> Photosphere:
     """Read a JPEG, PNG, TIFF or WebP panorama onto its full 2:1 canvas.
 
     ``fov`` = (horizontal, vertical) degrees places an image without GPano as a
@@ -397,22 +413,32 @@ def read_photosphere(path: str | Path, *, fov: tuple[float, float] | None = None
     pixels = np.empty((H, W, 3), np.float32) if full else np.zeros((H, W, 3), np.float32)
     mask = np.zeros((H, W), np.float32)
     if (cw, ch) == (w, h):
-        _to_float(d.colour, pixels[y:y + ch, x:x + cw])
+        _to_float(d.colour, pixels[y : y + ch, x : x + cw])
         if d.alpha is not None:
-            _to_float(d.alpha, mask[y:y + ch, x:x + cw])
+            _to_float(d.alpha, mask[y : y + ch, x : x + cw])
     else:  # the image's size differs from its rectangle on the canvas: resample to fit
         tmp = np.empty((h, w, 3), np.float32)
         _to_float(d.colour, tmp)
-        pixels[y:y + ch, x:x + cw] = resize(tmp, (cw, ch))
+        pixels[y : y + ch, x : x + cw] = resize(tmp, (cw, ch))
         if d.alpha is not None:
             a = np.empty((h, w), np.float32)
             _to_float(d.alpha, a)
-            mask[y:y + ch, x:x + cw] = resize(a, (cw, ch))
+            mask[y : y + ch, x : x + cw] = resize(a, (cw, ch))
     if d.alpha is None:
-        mask[y:y + ch, x:x + cw] = 1.0
+        mask[y : y + ch, x : x + cw] = 1.0
     gp = replace(gp, full_width=W, full_height=H, cropped_left=x, cropped_top=y, cropped_width=cw, cropped_height=ch)
-    return Photosphere(pixels=pixels, mask=mask, gpano=gp, crop=None if full else rect, exif=d.exif, icc=d.icc,
-                       vrdream=ours, source=path, flat=flat, file=info)
+    return Photosphere(
+        pixels=pixels,
+        mask=mask,
+        gpano=gp,
+        crop=None if full else rect,
+        exif=d.exif,
+        icc=d.icc,
+        vrdream=ours,
+        source=path,
+        flat=flat,
+        file=info,
+    )
 
 
 # ---------------------------------------------------------------------------- writing
@@ -443,9 +469,18 @@ def _exif_for(exif: bytes, size: tuple[int, int]) -> bytes:
     return ex.tobytes()
 
 
-def write_photosphere(path: str | Path, pixels: np.ndarray, like: Photosphere, *, mask: np.ndarray | None = None,
-                      crop: bool = True, quality: int = 95, vrdream: Mapping[str, str] = {},  # noqa: B006
-                      overwrite: bool = False, inputs: Iterable[str | Path] = ()) -> Path:
+def write_photosphere(
+    path: str | Path,
+    pixels: np.ndarray,
+    like: Photosphere,
+    *,
+    mask: np.ndarray | None = None,
+    crop: bool = True,
+    quality: int = 95,
+    vrdream: Mapping[str, str] = {},  # noqa: B006
+    overwrite: bool = False,
+    inputs: Iterable[str | Path] = (),
+) -> Path:
     """Write ``pixels`` (H', W', 3) float [0, 1] on ``like``'s full canvas at any resolution, with GPano.
 
     The format follows the suffix (.jpg/.jpeg, .png, .webp). A partial ``like``
@@ -471,18 +506,26 @@ def write_photosphere(path: str | Path, pixels: np.ndarray, like: Photosphere, *
         raise ValueError(f"mask must be {(H, W)}, got {mask.shape}")
     # ``like.crop`` and ``like``'s canvas are the truth (a ``like`` built in code may carry a bare GPano()).
     cl, ct, ccw, cch = like.crop or (0, 0, like.width, like.height)
-    gp = replace(like.gpano, full_width=like.width, full_height=like.height, cropped_left=cl, cropped_top=ct,
-                 cropped_width=ccw, cropped_height=cch)
+    gp = replace(
+        like.gpano,
+        full_width=like.width,
+        full_height=like.height,
+        cropped_left=cl,
+        cropped_top=ct,
+        cropped_width=ccw,
+        cropped_height=cch,
+    )
     gp = replace(gp.scaled(factor), full_width=W, full_height=H)
     if not (crop and like.is_partial):
         gp = replace(gp, cropped_left=0, cropped_top=0, cropped_width=W, cropped_height=H)
     x, y, cw, ch = gp.cropped_left, gp.cropped_top, gp.cropped_width, gp.cropped_height
     if fmt == "WEBP" and max(cw, ch) > WEBP_MAX_SIDE:
-        raise VrdreamError(f"{path}: WebP holds at most {WEBP_MAX_SIDE} pixels a side, this is {cw}×{ch}; "
-                           "write .jpg or .png")
+        raise VrdreamError(
+            f"{path}: WebP holds at most {WEBP_MAX_SIDE} pixels a side, this is {cw}×{ch}; write .jpg or .png"
+        )
     check_output(path, inputs=[*inputs, *([like.source] if like.source else [])], overwrite=overwrite)
-    alpha = None if mask is None or fmt == "JPEG" else mask[y:y + ch, x:x + cw]
-    image = Image.fromarray(_to_uint8(pixels[y:y + ch, x:x + cw], alpha))
+    alpha = None if mask is None or fmt == "JPEG" else mask[y : y + ch, x : x + cw]
+    image = Image.fromarray(_to_uint8(pixels[y : y + ch, x : x + cw], alpha))
     xmp = build_xmp(None if like.flat else gp, {**like.vrdream, **vrdream})
     kw: dict = {}
     if like.exif:
@@ -532,12 +575,22 @@ def summary(ps: Photosphere) -> dict:
     f = ps.file
     return {
         "path": str(ps.source) if ps.source else None,
-        "format": f.format if f else None, "mode": f.mode if f else None, "bits": f.bits if f else None,
-        "file_size": [f.width, f.height] if f else None, "exif_orientation": f.orientation if f else None,
+        "format": f.format if f else None,
+        "mode": f.mode if f else None,
+        "bits": f.bits if f else None,
+        "file_size": [f.width, f.height] if f else None,
+        "exif_orientation": f.orientation if f else None,
         "gpano_in_file": f.has_gpano if f else None,
-        "canvas_size": [ps.width, ps.height], "kind": kind, "crop": list(ps.crop) if ps.crop else None,
-        "coverage": None if ps.flat else coverage(ps), "real_fraction": real,
-        "gpano": gp, "vrdream": ps.vrdream, "exif": ps.exif is not None, "icc": ps.icc is not None, "plan": plan,
+        "canvas_size": [ps.width, ps.height],
+        "kind": kind,
+        "crop": list(ps.crop) if ps.crop else None,
+        "coverage": None if ps.flat else coverage(ps),
+        "real_fraction": real,
+        "gpano": gp,
+        "vrdream": ps.vrdream,
+        "exif": ps.exif is not None,
+        "icc": ps.icc is not None,
+        "plan": plan,
     }
 
 
@@ -547,14 +600,21 @@ def describe(ps: Photosphere) -> str:
     lines = [f"{s['path']}"]
     if s["format"]:
         w, h = s["file_size"]
-        lines.append(f"  file:        {s['format']} {w}×{h}, mode {s['mode']} ({s['bits']}-bit), "
-                     f"EXIF orientation {s['exif_orientation']}")
-    lines.append(f"  canvas:      {ps.width}×{ps.height} equirectangular" if not ps.flat
-                 else f"  canvas:      {ps.width}×{ps.height} flat")
+        lines.append(
+            f"  file:        {s['format']} {w}×{h}, mode {s['mode']} ({s['bits']}-bit), "
+            f"EXIF orientation {s['exif_orientation']}"
+        )
+    lines.append(
+        f"  canvas:      {ps.width}×{ps.height} equirectangular"
+        if not ps.flat
+        else f"  canvas:      {ps.width}×{ps.height} flat"
+    )
     if s["coverage"]:
         c = s["coverage"]
-        extent = (f"yaw {c['yaw_min']:.1f}°..{c['yaw_max']:.1f}°, pitch {c['pitch_min']:.1f}°..{c['pitch_max']:.1f}°, "
-                  f"{c['sphere_fraction']:.0%} of the sphere")
+        extent = (
+            f"yaw {c['yaw_min']:.1f}°..{c['yaw_max']:.1f}°, pitch {c['pitch_min']:.1f}°..{c['pitch_max']:.1f}°, "
+            f"{c['sphere_fraction']:.0%} of the sphere"
+        )
         where = f" at {tuple(ps.crop)}" if ps.crop else ""
         lines.append(f"  {s['kind']:<12} {extent}{where}")
     lines.append(f"  metadata:    EXIF {'yes' if s['exif'] else 'no'}, ICC {'yes' if s['icc'] else 'no'}")

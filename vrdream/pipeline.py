@@ -108,9 +108,16 @@ def to_numpy(img: Tensor) -> np.ndarray:
     return img[0].permute(1, 2, 0).float().cpu().numpy()
 
 
-def dream_photosphere(ps: Photosphere, dreamer: Dreamer, sphere: SphereOptions = SphereOptions(),
-                      selection: Selection = Selection(), *, upscale: int = 1, quiet: bool = False,
-                      store: CanvasStore | None = None) -> Tensor:
+def dream_photosphere(
+    ps: Photosphere,
+    dreamer: Dreamer,
+    sphere: SphereOptions = SphereOptions(),
+    selection: Selection = Selection(),
+    *,
+    upscale: int = 1,
+    quiet: bool = False,
+    store: CanvasStore | None = None,
+) -> Tensor:
     """Dream a read photosphere; returns the dreamed equirect (1, 3, H', W') on the CPU.
 
     Without ``upscale`` the result has the input's size: the dream's detail is
@@ -142,24 +149,44 @@ def dream_flat(ps: Photosphere, dreamer: Dreamer, *, quiet: bool = False, store:
         return dreamer(param, on_step=bar.update, store=store).cpu()
 
 
-def provenance(src: Path, dst: Path, settings: DreamSettings, preset: str | None, kind: str = "dream") -> dict[str, str]:
+def provenance(
+    src: Path, dst: Path, settings: DreamSettings, preset: str | None, kind: str = "dream"
+) -> dict[str, str]:
     """vrdream's XMP fields: where the raw is (relative to the output's folder), and how it was dreamed."""
     try:
         raw = os.path.relpath(src.resolve(), dst.resolve().parent)
     except ValueError:  # another drive on Windows
         raw = str(src.resolve())
-    fields = {"Kind": kind, "Raw": raw, "Backbone": settings.backbone, "Layer": settings.objective,
-              "Seed": str(settings.seed)}
+    fields = {
+        "Kind": kind,
+        "Raw": raw,
+        "Backbone": settings.backbone,
+        "Layer": settings.objective,
+        "Seed": str(settings.seed),
+    }
     if preset:
         fields["Preset"] = preset
     return fields
 
 
-def dream_file(src: str | Path, dst: str | Path, settings: DreamSettings, *, preset: str | None = None,
-               sphere: SphereOptions = SphereOptions(), selection: Selection = Selection(), output: Output = Output(),
-               flat: bool = False, fov: tuple[float, float] | None = None, max_pixels: int | None = None,
-               weights: str | None = None, guide: str | None = None, keep_faces: str | None = None,
-               overwrite: bool = False, quiet: bool = False) -> Path:
+def dream_file(
+    src: str | Path,
+    dst: str | Path,
+    settings: DreamSettings,
+    *,
+    preset: str | None = None,
+    sphere: SphereOptions = SphereOptions(),
+    selection: Selection = Selection(),
+    output: Output = Output(),
+    flat: bool = False,
+    fov: tuple[float, float] | None = None,
+    max_pixels: int | None = None,
+    weights: str | None = None,
+    guide: str | None = None,
+    keep_faces: str | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> Path:
     """``vrdream dream``: dream the photosphere (or ``flat`` picture) ``src`` into ``dst``."""
     from .backbones import create_backbone
     from .device import resolve_device
@@ -189,8 +216,17 @@ def dream_file(src: str | Path, dst: str | Path, settings: DreamSettings, *, pre
     mask = None
     if not flat and dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
         mask = resize(to_tensor(ps.mask[..., None]), tuple(out.shape[-2:]))[0, 0].numpy()
-    written = write_photosphere(dst, to_numpy(out), ps, mask=mask, crop=not output.full_sphere, quality=output.quality,
-                                vrdream=fields, overwrite=overwrite, inputs=[src])
+    written = write_photosphere(
+        dst,
+        to_numpy(out),
+        ps,
+        mask=mask,
+        crop=not output.full_sphere,
+        quality=output.quality,
+        vrdream=fields,
+        overwrite=overwrite,
+        inputs=[src],
+    )
     job.remove()
     return written
 
@@ -207,6 +243,7 @@ def _upscale(img: Tensor, output: Output, *, flat: bool, device: torch.device, q
             print(f"super-resolution: {model} ({why})")
     fn = upscale_flat if flat else upscale_equirect
     with progress(None, f"upscaling ×{output.upscale}", quiet, unit="tile") as bar:
+
         def step(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)

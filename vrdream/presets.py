@@ -23,24 +23,64 @@ class Preset:
 
 _LITE0 = DreamSettings(backbone="efficientnet_lite0")
 
-PRESETS = MappingProxyType({p.name: p for p in (
-    Preset("edges", "fine lines and colour fringes along every contour",
-           _LITE0.replace(objective="blocks.1", octaves=3, steps=10, step_size=0.010)),
-    Preset("textures", "woven, scaly and furry textures",
-           _LITE0.replace(objective="blocks.2", octaves=4, steps=10, step_size=0.010)),
-    Preset("patterns", "swirls, eyes-to-be and repeating ornaments over everything",
-           _LITE0.replace(objective="blocks.3", octaves=3, steps=10, step_size=0.008)),
-    Preset("parts", "eyes, snouts, fur and feathers: the classic dog-face dream",
-           _LITE0.replace(objective="blocks.4", octaves=4, steps=10, step_size=0.008)),
-    Preset("objects", "whole creatures and things growing out of the scene",
-           _LITE0.replace(objective="blocks.5", octaves=5, steps=12, step_size=0.008)),
-    Preset("classic", "the TensorFlow DeepDream tutorial's look on Inception-v3",
-           DreamSettings(backbone="inception_v3", objective="mixed3+mixed5", octaves=4, octave_scale=1.4,
-                         steps=10, step_size=0.008)),
-    Preset("hallucination-machine", "Suzuki et al. 2017's video dream (docs/hallucination-machine.md)",
-           DreamSettings(backbone="inception_v3", objective="mixed5", octaves=3, octave_scale=1.8, steps=16,
-                         step_size=1.5 / 255, normalize="mean", jitter=32)),
-)})
+PRESETS = MappingProxyType(
+    {
+        p.name: p
+        for p in (
+            Preset(
+                "edges",
+                "fine lines and colour fringes along every contour",
+                _LITE0.replace(objective="blocks.1", octaves=3, steps=10, step_size=0.010),
+            ),
+            Preset(
+                "textures",
+                "woven, scaly and furry textures",
+                _LITE0.replace(objective="blocks.2", octaves=4, steps=10, step_size=0.010),
+            ),
+            Preset(
+                "patterns",
+                "swirls, eyes-to-be and repeating ornaments over everything",
+                _LITE0.replace(objective="blocks.3", octaves=3, steps=10, step_size=0.008),
+            ),
+            Preset(
+                "parts",
+                "eyes, snouts, fur and feathers: the classic dog-face dream",
+                _LITE0.replace(objective="blocks.4", octaves=4, steps=10, step_size=0.008),
+            ),
+            Preset(
+                "objects",
+                "whole creatures and things growing out of the scene",
+                _LITE0.replace(objective="blocks.5", octaves=5, steps=12, step_size=0.008),
+            ),
+            Preset(
+                "classic",
+                "the TensorFlow DeepDream tutorial's look on Inception-v3",
+                DreamSettings(
+                    backbone="inception_v3",
+                    objective="mixed3+mixed5",
+                    octaves=4,
+                    octave_scale=1.4,
+                    steps=10,
+                    step_size=0.008,
+                ),
+            ),
+            Preset(
+                "hallucination-machine",
+                "Suzuki et al. 2017's video dream (docs/hallucination-machine.md)",
+                DreamSettings(
+                    backbone="inception_v3",
+                    objective="mixed5",
+                    octaves=3,
+                    octave_scale=1.8,
+                    steps=16,
+                    step_size=1.5 / 255,
+                    normalize="mean",
+                    jitter=32,
+                ),
+            ),
+        )
+    }
+)
 
 #: The preset used when none is named. ``patterns`` rather than ``parts``: its finer structures
 #: make a dream that reads seamless to ../shared/tools/seam_score.py at every meridian (1.15 on

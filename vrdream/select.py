@@ -31,8 +31,9 @@ def region(h: int, w: int, which: str, *, feather_deg: float = 4.0, horizon_deg:
     return m.reshape(1, 1, h, 1).expand(1, 1, h, w).contiguous()
 
 
-def magic_wand(equi: Tensor, yaw_deg: float, pitch_deg: float, *, tolerance: float = 0.12,
-               feather_deg: float = 1.5) -> Tensor:
+def magic_wand(
+    equi: Tensor, yaw_deg: float, pitch_deg: float, *, tolerance: float = 0.12, feather_deg: float = 1.5
+) -> Tensor:
     """Flood fill from the direction (yaw, pitch) over pixels whose colour is within ``tolerance``
     (Euclidean RGB distance in [0, 1] units) of the seed's; connected across the wrap and the poles.
 
@@ -44,7 +45,7 @@ def magic_wand(equi: Tensor, yaw_deg: float, pitch_deg: float, *, tolerance: flo
     sh, sw = small.shape[:2]
     col = int((yaw_deg / 360.0 + 0.5) * sw) % sw
     row = min(sh - 1, max(0, int((0.5 - pitch_deg / 180.0) * sh)))
-    seed = small[max(0, row - 1):row + 2, [(col + d) % sw for d in (-1, 0, 1)]].reshape(-1, 3).mean(0)
+    seed = small[max(0, row - 1) : row + 2, [(col + d) % sw for d in (-1, 0, 1)]].reshape(-1, 3).mean(0)
     similar = np.linalg.norm(small - seed, axis=-1) <= tolerance
     selected = _component_on_sphere(similar, row, col).astype(np.float32)
     mask = F.interpolate(torch.from_numpy(selected)[None, None], size=(h, w), mode="bilinear", align_corners=False)

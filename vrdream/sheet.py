@@ -18,12 +18,13 @@ def to_image(pixels: np.ndarray) -> Image.Image:
     return Image.fromarray(pixels).convert("RGB")
 
 
-def contact_sheet(tiles: Sequence[tuple[str, np.ndarray | Image.Image]], columns: int, width: int,
-                  title: str = "") -> Image.Image:
+def contact_sheet(
+    tiles: Sequence[tuple[str, np.ndarray | Image.Image]], columns: int, width: int, title: str = ""
+) -> Image.Image:
     """Tiles (label, image) laid out ``columns`` wide, each scaled to ``width`` px, a label under each."""
     images = [t if isinstance(t, Image.Image) else to_image(t) for _, t in tiles]
     scaled = [im.resize((width, max(1, round(im.height * width / im.width))), Image.LANCZOS) for im in images]
-    rows = [scaled[i:i + columns] for i in range(0, len(scaled), columns)]
+    rows = [scaled[i : i + columns] for i in range(0, len(scaled), columns)]
     heights = [max(im.height for im in row) + LABEL_HEIGHT for row in rows]
     top = LABEL_HEIGHT + 4 if title else 0
     sheet = Image.new("RGB", (columns * width + (columns - 1) * 4, top + sum(heights) + 4 * (len(rows) - 1)), "white")
@@ -46,4 +47,5 @@ def save_sheet(sheet: Image.Image, path: str | Path) -> None:
 
     with atomic_path(path) as tmp:
         sheet.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(
-            tmp, format="PNG", optimize=True)
+            tmp, format="PNG", optimize=True
+        )

@@ -59,7 +59,7 @@ class SphereParam:
     def shapes(self, octaves: int, scale: float, min_size: int) -> list[Shape]:
         sizes = []
         for i in range(octaves):
-            n = round(self.face_size * scale ** -i)
+            n = round(self.face_size * scale**-i)
             if i > 0 and n + 2 * self.pad_px(n) < min_size:
                 break
             sizes.append((1, 6, 3, n, n))
@@ -143,6 +143,7 @@ def _view_pixels(comps: tuple[Tensor, Tensor, Tensor], basis: tuple, n: int, pad
 
     The view's right/up/forward vectors are signed axes, so its coordinates are signed components.
     """
+
     def along(axis: tuple[int, int, int]) -> Tensor:
         k = max(range(3), key=lambda i: abs(axis[i]))
         return comps[k] if axis[k] > 0 else -comps[k]
@@ -174,10 +175,14 @@ def gather_views(values: Tensor, overlaps: Overlaps, rotation: Tensor) -> Tensor
     on mars.jpg). Interpolating at every canvas pixel makes density differences harmless.
     """
     c, n, pad = values.shape[1], overlaps.n, overlaps.pad
-    from_pads = F.grid_sample(values, overlaps.grid.to(values.dtype), mode="bilinear", padding_mode="zeros",
-                              align_corners=False)[..., 0] * overlaps.weight  # (6, C, P)
+    from_pads = (
+        F.grid_sample(
+            values, overlaps.grid.to(values.dtype), mode="bilinear", padding_mode="zeros", align_corners=False
+        )[..., 0]
+        * overlaps.weight
+    )  # (6, C, P)
     # the views' own faces, copied (the pads' values are added into it)
-    blended = values[:, :, pad:pad + n, pad:pad + n].transpose(0, 1).clone(memory_format=torch.contiguous_format)
+    blended = values[:, :, pad : pad + n, pad : pad + n].transpose(0, 1).clone(memory_format=torch.contiguous_format)
     blended = blended.view(c, 6 * n * n)
     blended.index_add_(1, overlaps.target, from_pads.transpose(0, 1).reshape(c, -1))
     blended = (blended * overlaps.norm).reshape(c, 6, n, n).transpose(0, 1)[None]
@@ -214,8 +219,9 @@ def jitter_rotation(generator: torch.Generator, tilt: float) -> Tensor:
     """
     yaw, axis_angle, amount = torch.rand(3, generator=generator, dtype=torch.float64).tolist()
     turn = rotation_matrix(yaw=2 * math.pi * yaw, dtype=torch.float64)
-    axis = torch.tensor([math.cos(2 * math.pi * axis_angle), 0.0, math.sin(2 * math.pi * axis_angle)],
-                        dtype=torch.float64)
+    axis = torch.tensor(
+        [math.cos(2 * math.pi * axis_angle), 0.0, math.sin(2 * math.pi * axis_angle)], dtype=torch.float64
+    )
     return axis_angle_matrix(axis, torch.tensor(tilt * amount, dtype=torch.float64)) @ turn
 
 
@@ -271,9 +277,17 @@ class SphereOptions:
         return replace(self, face_size=round(SR_CANVAS_DENSITY * (self.dream_width or width) / 4))
 
 
-def dream_sphere(raw: Tensor, dreamer: Dreamer, options: SphereOptions = SphereOptions(), *,
-                 where: Tensor | None = None, init: Tensor | None = None, steps: int | None = None,
-                 on_step: Callable[[], None] | None = None, store: OctaveStore | None = None) -> Tensor:
+def dream_sphere(
+    raw: Tensor,
+    dreamer: Dreamer,
+    options: SphereOptions = SphereOptions(),
+    *,
+    where: Tensor | None = None,
+    init: Tensor | None = None,
+    steps: int | None = None,
+    on_step: Callable[[], None] | None = None,
+    store: OctaveStore | None = None,
+) -> Tensor:
     """Dream an equirect ``raw`` (1, 3, H, W) seamlessly; returns the dreamed equirect (1, 3, H, W).
 
     ``where`` (1, 1, H, W) in [0, 1] limits the dream (selections, the real
@@ -294,8 +308,13 @@ def dream_sphere(raw: Tensor, dreamer: Dreamer, options: SphereOptions = SphereO
     return (raw + detail).clamp(0, 1)
 
 
-def dream_faces_independently(raw: Tensor, dreamer: Dreamer, options: SphereOptions = SphereOptions(), *,
-                              on_step: Callable[[], None] | None = None) -> Tensor:
+def dream_faces_independently(
+    raw: Tensor,
+    dreamer: Dreamer,
+    options: SphereOptions = SphereOptions(),
+    *,
+    on_step: Callable[[], None] | None = None,
+) -> Tensor:
     """The naive method, for comparison only (docs/seamless.png, bench/sphere.py): each padded face
     dreamed on its own as a flat image, cropped, and the six put back together. Seams show."""
     h, w = raw.shape[-2:]

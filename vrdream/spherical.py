@@ -71,7 +71,7 @@ class _Box:
 def _box_header(data: bytes | BinaryIO, pos: int, end: int) -> tuple[bytes, int, int]:
     """(kind, header length, total size) of the box at ``pos``; size 0 means 'to ``end``'."""
     if isinstance(data, bytes):
-        raw = data[pos:pos + 16]
+        raw = data[pos : pos + 16]
     else:
         data.seek(pos)
         raw = data.read(16)
@@ -96,7 +96,7 @@ def _parse(data: bytes, start: int, end: int) -> list[_Box]:
     pos = start
     while pos + 8 <= end:
         kind, header, size = _box_header(data, pos, end)
-        body = data[pos + header:pos + size]
+        body = data[pos + header : pos + size]
         if kind in _CONTAINERS:
             boxes.append(_Box(kind, b"", _parse(body, 0, len(body))))
         elif kind == b"stsd":  # full box + entry count, then the sample entries
@@ -194,8 +194,9 @@ def _shift_chunk_offsets(moov: _Box, after: int, delta: int, path: Path) -> None
         offsets = [struct.unpack_from(fmt, box.head, 8 + i * width)[0] for i in range(count)]
         shifted = [o + delta if o >= after else o for o in offsets]
         if box.kind == b"stco" and shifted and max(shifted) >= 1 << 32:
-            raise VrdreamError(f"{path}: chunk offsets overflow 32 bits after adding 360° metadata; "
-                               "write the file without faststart")
+            raise VrdreamError(
+                f"{path}: chunk offsets overflow 32 bits after adding 360° metadata; write the file without faststart"
+            )
         box.head = box.head[:8] + b"".join(struct.pack(fmt, o) for o in shifted)
 
 
@@ -227,7 +228,7 @@ def inject_spherical(src: str | Path, dst: str | Path, source: str = "vrdream") 
             _shift_chunk_offsets(moov, moov_off + moov_size, delta, src)
         new_moov = moov.to_bytes()
         with open(dst, "wb") as fout:
-            for kind, off, size in top:
+            for _kind, off, size in top:
                 if off == moov_off:
                     fout.write(new_moov)
                 else:
@@ -238,7 +239,9 @@ def inject_spherical(src: str | Path, dst: str | Path, source: str = "vrdream") 
 class SphericalMetadata:
     """What :func:`read_spherical` finds on the first video track (None/empty where absent)."""
 
-    v1: dict[str, str] = field(default_factory=dict)  # GSpherical tag → text, e.g. {"ProjectionType": "equirectangular"}
+    v1: dict[str, str] = field(
+        default_factory=dict
+    )  # GSpherical tag → text, e.g. {"ProjectionType": "equirectangular"}
     stereo_mode: int | None = None  # st3d: 0 mono, 1 top-bottom, 2 left-right
     projection: str | None = None  # sv3d/proj: "equirectangular" or "cubemap"
     pose: tuple[float, float, float] | None = None  # prhd yaw, pitch, roll in degrees
@@ -264,7 +267,11 @@ def read_spherical(path: str | Path) -> SphericalMetadata:
     for box in trak.find(b"uuid"):
         if _is_v1(box):
             root = ElementTree.fromstring(box.head[16:])
-            v1 = {el.tag.split("}", 1)[1]: (el.text or "") for el in root.iter() if el.tag.startswith(f"{{{_GSPHERICAL_NS}}}")}
+            v1 = {
+                el.tag.split("}", 1)[1]: (el.text or "")
+                for el in root.iter()
+                if el.tag.startswith(f"{{{_GSPHERICAL_NS}}}")
+            }
     kw: dict = {}
     for st3d in entry.find(b"st3d"):
         kw["stereo_mode"] = st3d.head[4]

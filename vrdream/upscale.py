@@ -73,7 +73,6 @@ class TileSettings:
         return OVERLAP[arch] if self.overlap is None else self.overlap
 
 
-
 def sr_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """The autocast dtype for super-resolution (None: fp32).
 
@@ -147,8 +146,17 @@ def auto_tile(arch: str, batch: int, budget: int, *, half: bool = False) -> int:
     return int(min(1024, max(64, side // 16 * 16)))
 
 
-def run_tiled(fn: Callable[[Tensor], Tensor], padded: Tensor, margin: int, scale: int, tile: int, overlap: int,
-              *, device: torch.device, progress: Progress | None = None) -> Tensor:
+def run_tiled(
+    fn: Callable[[Tensor], Tensor],
+    padded: Tensor,
+    margin: int,
+    scale: int,
+    tile: int,
+    overlap: int,
+    *,
+    device: torch.device,
+    progress: Progress | None = None,
+) -> Tensor:
     """Apply ``fn`` ((B, 3, h, w) -> (B, 3, scale h, scale w)) tile by tile, blending the overlaps.
 
     ``padded`` is the image (B, 3, H, W) with ``margin`` px of context on every side; the result is
@@ -168,18 +176,29 @@ def run_tiled(fn: Callable[[Tensor], Tensor], padded: Tensor, margin: int, scale
         cy0, cx0 = max(oy0, 0), max(ox0, 0)
         cy1, cx1 = min(oy0 + th * scale, out.shape[-2]), min(ox0 + tw * scale, out.shape[-1])
         if cy1 > cy0 and cx1 > cx0:
-            y = fn(padded[..., y0:y0 + th, x0:x0 + tw].to(device)).float()
+            y = fn(padded[..., y0 : y0 + th, x0 : x0 + tw].to(device)).float()
             weight = fy.to(device)[:, None] * fx.to(device)[None, :]
-            part = (y * weight)[..., cy0 - oy0:cy1 - oy0, cx0 - ox0:cx1 - ox0]
+            part = (y * weight)[..., cy0 - oy0 : cy1 - oy0, cx0 - ox0 : cx1 - ox0]
             out[..., cy0:cy1, cx0:cx1] += part.to(out.device)
         if progress is not None:
             progress(i + 1, len(grid))
     return out
 
 
-def upscale(img: Tensor, scale: int, model: str = "auto", *, sphere: bool, device: torch.device | str | None = None,
-            tile: int | None = None, memory_budget: int | None = None, progress: Progress | None = None,
-            weights: str | None = None, precision: str = "auto", tiles: TileSettings = TileSettings()) -> Tensor:
+def upscale(
+    img: Tensor,
+    scale: int,
+    model: str = "auto",
+    *,
+    sphere: bool,
+    device: torch.device | str | None = None,
+    tile: int | None = None,
+    memory_budget: int | None = None,
+    progress: Progress | None = None,
+    weights: str | None = None,
+    precision: str = "auto",
+    tiles: TileSettings = TileSettings(),
+) -> Tensor:
     """Shared body of :func:`upscale_equirect` and :func:`upscale_flat` (``sphere`` picks the padding)."""
     if img.ndim != 4 or img.shape[1] != 3:
         raise ValueError(f"expected (B, 3, H, W), got {tuple(img.shape)}")
@@ -209,9 +228,19 @@ def upscale(img: Tensor, scale: int, model: str = "auto", *, sphere: bool, devic
     return run_tiled(fn, padded, margin, scale, side, overlap, device=device, progress=progress).clamp_(0, 1)
 
 
-def upscale_equirect(img: Tensor, scale: int, model: str = "auto", *, device: torch.device | str | None = None,
-                     tile: int | None = None, memory_budget: int | None = None, progress: Progress | None = None,
-                     weights: str | None = None, precision: str = "auto", tiles: TileSettings = TileSettings()) -> Tensor:
+def upscale_equirect(
+    img: Tensor,
+    scale: int,
+    model: str = "auto",
+    *,
+    device: torch.device | str | None = None,
+    tile: int | None = None,
+    memory_budget: int | None = None,
+    progress: Progress | None = None,
+    weights: str | None = None,
+    precision: str = "auto",
+    tiles: TileSettings = TileSettings(),
+) -> Tensor:
     """Super-resolve equirects (B, 3, H, W) in [0, 1] -> (B, 3, scale H, scale W), seamless on the sphere.
 
     ``model``: a name from :data:`vrdream.srmodels.SR_MODELS` or ``auto`` (:func:`choose_sr_model`).
@@ -222,17 +251,49 @@ def upscale_equirect(img: Tensor, scale: int, model: str = "auto", *, device: to
     runs it natively, see :func:`sr_dtype`), ``fp32``, ``bf16`` or ``fp16``.
     ``tiles``: the tile overlap (and a default tile side).
     """
-    return upscale(img, scale, model, sphere=True, device=device, tile=tile, memory_budget=memory_budget,
-                   progress=progress, weights=weights, precision=precision, tiles=tiles)
+    return upscale(
+        img,
+        scale,
+        model,
+        sphere=True,
+        device=device,
+        tile=tile,
+        memory_budget=memory_budget,
+        progress=progress,
+        weights=weights,
+        precision=precision,
+        tiles=tiles,
+    )
 
 
-def upscale_flat(img: Tensor, scale: int, model: str = "auto", *, device: torch.device | str | None = None,
-                 tile: int | None = None, memory_budget: int | None = None, progress: Progress | None = None,
-                 weights: str | None = None, precision: str = "auto", tiles: TileSettings = TileSettings()) -> Tensor:
+def upscale_flat(
+    img: Tensor,
+    scale: int,
+    model: str = "auto",
+    *,
+    device: torch.device | str | None = None,
+    tile: int | None = None,
+    memory_budget: int | None = None,
+    progress: Progress | None = None,
+    weights: str | None = None,
+    precision: str = "auto",
+    tiles: TileSettings = TileSettings(),
+) -> Tensor:
     """Super-resolve flat images (B, 3, H, W) -> (B, 3, scale H, scale W); borders reflect-padded.
     Arguments as :func:`upscale_equirect`."""
-    return upscale(img, scale, model, sphere=False, device=device, tile=tile, memory_budget=memory_budget,
-                   progress=progress, weights=weights, precision=precision, tiles=tiles)
+    return upscale(
+        img,
+        scale,
+        model,
+        sphere=False,
+        device=device,
+        tile=tile,
+        memory_budget=memory_budget,
+        progress=progress,
+        weights=weights,
+        precision=precision,
+        tiles=tiles,
+    )
 
 
 def choose_sr_model(device: torch.device | str) -> tuple[str, str]:
@@ -243,5 +304,7 @@ def choose_sr_model(device: torch.device | str) -> tuple[str, str]:
         return name, f"on a GPU the sharpest model, {name}, is fast enough"
     model, best = SR_MODELS[name], SR_MODELS[AUTO_SR["cuda"]]
     fast = max(SR_MODELS.values(), key=lambda m: m.cpu_speed)
-    return name, (f"on the CPU the most faithful on photos, ~{model.cpu_speed / best.cpu_speed:.0f}x faster than "
-                  f"{best.name}; --sr {fast.name} is ~{fast.cpu_speed / model.cpu_speed:.0f}x faster still")
+    return name, (
+        f"on the CPU the most faithful on photos, ~{model.cpu_speed / best.cpu_speed:.0f}x faster than "
+        f"{best.name}; --sr {fast.name} is ~{fast.cpu_speed / model.cpu_speed:.0f}x faster still"
+    )

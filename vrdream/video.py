@@ -72,8 +72,9 @@ class VideoSettings:
 
 #: The original's temporal settings: every frame dreamed with the full 16 iterations, blend 0.9/0.05,
 #: threshold 6 (of 255). Its dream settings belong to the dream engine (docs/hallucination-machine.md).
-HALLUCINATION_MACHINE = VideoSettings(steps_first=16, steps_next=16, blend_moving=0.9, blend_static=0.05,
-                                      flow_threshold=6 / 255)
+HALLUCINATION_MACHINE = VideoSettings(
+    steps_first=16, steps_next=16, blend_moving=0.9, blend_static=0.05, flow_threshold=6 / 255
+)
 
 
 def carry_detail(raw: Tensor, prev_raw: Tensor, prev_dream: Tensor, settings: VideoSettings) -> Tensor:
@@ -85,22 +86,33 @@ def carry_detail(raw: Tensor, prev_raw: Tensor, prev_dream: Tensor, settings: Vi
     flow = sphere_flow(prev_raw, raw, settings.flow)
     detail = warp(prev_dream - prev_raw, flow)
     weight = settings.blend_static + (settings.blend_moving - settings.blend_static) * motion_mask(
-        flow, settings.flow_threshold)
+        flow, settings.flow_threshold
+    )
     return (raw + weight * detail).clamp(0, 1)
 
 
-def next_dream(dream_frame: DreamFrame, raw: Tensor, prev_raw: Tensor | None, prev_dream: Tensor | None,
-               settings: VideoSettings) -> Tensor:
+def next_dream(
+    dream_frame: DreamFrame, raw: Tensor, prev_raw: Tensor | None, prev_dream: Tensor | None, settings: VideoSettings
+) -> Tensor:
     """Dream one frame: a full dream for the first (or an independent) frame, else carried detail + a short dream."""
     if prev_raw is None or prev_dream is None or not settings.coherent:
         return dream_frame(raw, None, settings.steps_first)
     return dream_frame(raw, carry_detail(raw, prev_raw, prev_dream, settings), settings.steps_next)
 
 
-def dream_video(input_path: str | Path, output: str | Path, dream_frame: DreamFrame,
-                settings: VideoSettings = VideoSettings(), *, encode: EncodeSettings = EncodeSettings(),
-                dream_id: str = "", device: torch.device | str | None = None, overwrite: bool = False,
-                quiet: bool = False, keep_checkpoints: bool = False) -> Path:
+def dream_video(
+    input_path: str | Path,
+    output: str | Path,
+    dream_frame: DreamFrame,
+    settings: VideoSettings = VideoSettings(),
+    *,
+    encode: EncodeSettings = EncodeSettings(),
+    dream_id: str = "",
+    device: torch.device | str | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+    keep_checkpoints: bool = False,
+) -> Path:
     """Dream every frame of the equirect video ``input_path`` into ``output`` (360° metadata, audio copied).
 
     ``dream_id``: a stable description of the dream engine's settings (backbone, objective, seed, ...);
@@ -131,8 +143,15 @@ def dream_video(input_path: str | Path, output: str | Path, dream_frame: DreamFr
             bar.update(1)
     if done < info.frames:
         raise InputError(input_path, f"video ended after {done} of {info.frames} frames")
-    write_video(out, job.iter_frames(), info.fps, settings=encode, audio_from=input_path if info.audio else None,
-                overwrite=overwrite, inputs=[input_path])
+    write_video(
+        out,
+        job.iter_frames(),
+        info.fps,
+        settings=encode,
+        audio_from=input_path if info.audio else None,
+        overwrite=overwrite,
+        inputs=[input_path],
+    )
     if not keep_checkpoints:
         job.remove()
     return out
@@ -144,6 +163,8 @@ def warped_difference(raws: Sequence[Tensor], dreams: Sequence[Tensor], flow: Fl
     What a viewer sees as flicker: the part of the change between consecutive dreamed frames that
     the scene's own motion does not explain. Frames are (1, 3, H, W).
     """
-    diffs = [(dreams[i] - warp(dreams[i - 1], sphere_flow(raws[i - 1], raws[i], flow))).abs().mean().item()
-             for i in range(1, len(dreams))]
+    diffs = [
+        (dreams[i] - warp(dreams[i - 1], sphere_flow(raws[i - 1], raws[i], flow))).abs().mean().item()
+        for i in range(1, len(dreams))
+    ]
     return float(np.mean(diffs))

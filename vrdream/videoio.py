@@ -93,10 +93,19 @@ def probe(path: str | Path) -> VideoInfo:
         if not frames:
             # Some containers (e.g. Matroska) do not store a frame count: count packets instead.
             frames = sum(1 for pkt in container.demux(vs) if pkt.size)
-        audio = tuple(AudioInfo(a.index, a.codec_context.name, a.codec_context.sample_rate, a.codec_context.channels)
-                      for a in container.streams.audio)
-        return VideoInfo(Path(path), vs.codec_context.width, vs.codec_context.height, Fraction(rate), frames,
-                         vs.codec_context.name, audio)
+        audio = tuple(
+            AudioInfo(a.index, a.codec_context.name, a.codec_context.sample_rate, a.codec_context.channels)
+            for a in container.streams.audio
+        )
+        return VideoInfo(
+            Path(path),
+            vs.codec_context.width,
+            vs.codec_context.height,
+            Fraction(rate),
+            frames,
+            vs.codec_context.name,
+            audio,
+        )
 
 
 def iter_frames(path: str | Path, start: int = 0) -> Iterator[np.ndarray]:
@@ -182,9 +191,16 @@ class VideoWriter:
     frames are ``(H, W, 3)`` float in [0, 1] or uint8.
     """
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: Fraction,
-                 settings: EncodeSettings = EncodeSettings(), audio_from: str | Path | None = None,
-                 container_options: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: Fraction,
+        settings: EncodeSettings = EncodeSettings(),
+        audio_from: str | Path | None = None,
+        container_options: dict[str, str] | None = None,
+    ) -> None:
         if settings.pix_fmt in ("yuv420p", "nv12") and (width % 2 or height % 2):
             raise VrdreamError(f"{width}x{height}: {settings.pix_fmt} needs an even width and height")
         self.fps = Fraction(fps)
@@ -242,10 +258,18 @@ class VideoWriter:
         self.close()
 
 
-def write_video(output: str | Path, frames: Iterable[np.ndarray], fps: Fraction, *,
-                settings: EncodeSettings = EncodeSettings(), audio_from: str | Path | None = None,
-                spherical: bool = True, overwrite: bool = False, inputs: Iterable[str | Path] = (),
-                container_options: dict[str, str] | None = None) -> Path:
+def write_video(
+    output: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: Fraction,
+    *,
+    settings: EncodeSettings = EncodeSettings(),
+    audio_from: str | Path | None = None,
+    spherical: bool = True,
+    overwrite: bool = False,
+    inputs: Iterable[str | Path] = (),
+    container_options: dict[str, str] | None = None,
+) -> Path:
     """Encode ``frames`` (each ``(H, W, 3)``) to ``output`` atomically, with 360° metadata when ``spherical``.
 
     ``audio_from``: a video or audio file whose audio streams are copied through.

@@ -48,8 +48,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return dict(sd)
 
 
-def load_strict(model: nn.Module, sd: Mapping[str, torch.Tensor], source: str | Path, arch: str,
-                assign: bool = False) -> None:
+def load_strict(
+    model: nn.Module, sd: Mapping[str, torch.Tensor], source: str | Path, arch: str, assign: bool = False
+) -> None:
     """``model.load_state_dict(sd, strict=True, assign=assign)``; a mismatch becomes a one-line :class:`InputError`.
 
     ``assign=True`` takes the tensors themselves (needed for a model built on the meta device).
@@ -62,11 +63,22 @@ def load_strict(model: nn.Module, sd: Mapping[str, torch.Tensor], source: str | 
 
 
 # lukemelas/EfficientNet-PyTorch module names -> timm's EfficientNet names.
-_LUKEMELAS_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2",
-                  "_fc": "classifier"}
+_LUKEMELAS_TOP = {
+    "_conv_stem": "conv_stem",
+    "_bn0": "bn1",
+    "_conv_head": "conv_head",
+    "_bn1": "bn2",
+    "_fc": "classifier",
+}
 # Inverted-residual blocks (1x1 expand, depthwise, 1x1 project) ...
-_LUKEMELAS_IR = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
-                 "_project_conv": "conv_pwl", "_bn2": "bn3"}
+_LUKEMELAS_IR = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
 # ... and the first stage's depthwise-separable blocks, which have no expansion conv.
 _LUKEMELAS_DS = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
 
@@ -109,4 +121,5 @@ def torchvision_state_dict(weights: object, name: str, alternatives: list[str]) 
         reason = " ".join(str(getattr(exc, "reason", exc)).split())
         raise VrdreamError(
             f"{name}: no weights in {cached} and the download failed ({reason}); pass weights=FILE "
-            f"(a {name} state dict) or use a bundled backbone: {', '.join(alternatives)}") from exc
+            f"(a {name} state dict) or use a bundled backbone: {', '.join(alternatives)}"
+        ) from exc

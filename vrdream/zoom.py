@@ -75,9 +75,19 @@ def planar_zoom(img: Tensor, factor: float) -> Tensor:
     return F.grid_sample(img, grid, mode="bicubic", padding_mode="border", align_corners=False).clamp(0, 1)
 
 
-def zoom_video(src: str | Path, output: str | Path, dreamer: Dreamer, settings: ZoomSettings = ZoomSettings(), *,
-               sphere: SphereOptions = SphereOptions(), flat: bool = False, dream_id: str = "",
-               encode: EncodeSettings = EncodeSettings(), overwrite: bool = False, quiet: bool = False) -> Path:
+def zoom_video(
+    src: str | Path,
+    output: str | Path,
+    dreamer: Dreamer,
+    settings: ZoomSettings = ZoomSettings(),
+    *,
+    sphere: SphereOptions = SphereOptions(),
+    flat: bool = False,
+    dream_id: str = "",
+    encode: EncodeSettings = EncodeSettings(),
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> Path:
     """``vrdream zoom``: dream ``src``, then zoom and dream again ``frames - 1`` times; resumable."""
     out = check_output(output, inputs=[src], overwrite=overwrite)
     raw = to_tensor(read_photosphere(src, flat=flat).pixels)
@@ -89,20 +99,32 @@ def zoom_video(src: str | Path, output: str | Path, dreamer: Dreamer, settings: 
             if prev is None:
                 frame = _dream(dreamer, raw, None, None, sphere, flat)
             else:
-                moved = planar_zoom(prev, settings.zoom) if flat else mobius_zoom(prev, settings.zoom, settings.toward,
-                                                                                  settings.spin)
+                moved = (
+                    planar_zoom(prev, settings.zoom)
+                    if flat
+                    else mobius_zoom(prev, settings.zoom, settings.toward, settings.spin)
+                )
                 frame = _dream(dreamer, moved, moved, settings.steps, sphere, flat)
             prev = to_tensor(job.save(i, to_numpy(frame)))
             bar.update(1)
-    path = write_video(out, job.iter_frames(), Fraction(settings.fps), settings=encode, spherical=not flat,
-                       overwrite=overwrite, inputs=[src])
+    path = write_video(
+        out,
+        job.iter_frames(),
+        Fraction(settings.fps),
+        settings=encode,
+        spherical=not flat,
+        overwrite=overwrite,
+        inputs=[src],
+    )
     job.remove()
     return path
 
 
-def _dream(dreamer: Dreamer, raw: Tensor, init: Tensor | None, steps: int | None, sphere: SphereOptions,
-           flat: bool) -> Tensor:
+def _dream(
+    dreamer: Dreamer, raw: Tensor, init: Tensor | None, steps: int | None, sphere: SphereOptions, flat: bool
+) -> Tensor:
     if flat:
-        return dreamer(FlatParam(raw.to(dreamer.device)), init=None if init is None else init.to(dreamer.device),
-                       steps=steps).cpu()
+        return dreamer(
+            FlatParam(raw.to(dreamer.device)), init=None if init is None else init.to(dreamer.device), steps=steps
+        ).cpu()
     return dream_sphere(raw, dreamer, sphere, init=init, steps=steps).cpu()

@@ -21,8 +21,11 @@ from ..errors import VrdreamError
 
 
 def _command_modules() -> list:
-    mods = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)
-            if not m.name.startswith("_")]
+    mods = [
+        importlib.import_module(f"{__name__}.{m.name}")
+        for m in pkgutil.iter_modules(__path__)
+        if not m.name.startswith("_")
+    ]
     return sorted((m for m in mods if hasattr(m, "register")), key=lambda m: (m.ORDER, m.__name__))
 
 
@@ -60,8 +63,12 @@ def fast_allocator_env(environ: dict[str, str]) -> dict[str, str] | None:
     An allocator can only be chosen before the process starts, hence a re-exec.
     ``VRDREAM_ALLOCATOR=system`` turns this off.
     """
-    if sys.platform != "linux" or environ.get("VRDREAM_ALLOCATOR") == "system" or "jemalloc" in environ.get(
-            "LD_PRELOAD", "") or "hugetlb" in environ.get("GLIBC_TUNABLES", ""):
+    if (
+        sys.platform != "linux"
+        or environ.get("VRDREAM_ALLOCATOR") == "system"
+        or "jemalloc" in environ.get("LD_PRELOAD", "")
+        or "hugetlb" in environ.get("GLIBC_TUNABLES", "")
+    ):
         return None
     env = dict(environ, VRDREAM_ALLOCATOR="system")  # the re-run process must not re-run again
     found = sorted(glob.glob("/usr/lib/*/libjemalloc.so.2") + glob.glob("/usr/lib/libjemalloc.so.2"))

@@ -28,12 +28,20 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     from ..presets import DEFAULT_PRESET, PRESETS
 
     g = p.add_argument_group("dream")
-    g.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
-                   help=f"named settings (default {DEFAULT_PRESET}; see `vrdream models`)")
+    g.add_argument(
+        "--preset",
+        default=DEFAULT_PRESET,
+        choices=list(PRESETS),
+        help=f"named settings (default {DEFAULT_PRESET}; see `vrdream models`)",
+    )
     g.add_argument("--backbone", help="network (see `vrdream models`)")
     g.add_argument("--weights", help="state-dict file for backbones whose weights are not bundled (googlenet, vgg16)")
-    g.add_argument("--objective", "--layer", dest="objective",
-                   help="what to amplify: LAYER, LAYER[ch,...], L1*0.5+L2, class:NAME, guide:LAYER")
+    g.add_argument(
+        "--objective",
+        "--layer",
+        dest="objective",
+        help="what to amplify: LAYER, LAYER[ch,...], L1*0.5+L2, class:NAME, guide:LAYER",
+    )
     g.add_argument("--guide", help="guide image for a guide:LAYER objective")
     g.add_argument("--octaves", type=int, help="number of octaves")
     g.add_argument("--octave-scale", type=float, help="size ratio between octaves")
@@ -67,8 +75,9 @@ def number_pair(text: str) -> tuple[float, float]:
     try:
         a, b = (float(x) for x in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not two numbers in degrees separated by a comma, "
-                                         "e.g. 30,-10") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not two numbers in degrees separated by a comma, e.g. 30,-10"
+        ) from None
     return a, b
 
 
@@ -81,12 +90,21 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     """``--fov H,V``, ``--flat`` and ``--max-pixels N``: how to read an input panorama."""
     from ..photosphere import MAX_PIXELS
 
-    p.add_argument("--fov", type=number_pair, metavar="H,V",
-                   help="field of view in degrees of an image without Photo Sphere metadata that is not 2:1; "
-                        "placed as a partial panorama centred at yaw 0, pitch 0")
+    p.add_argument(
+        "--fov",
+        type=number_pair,
+        metavar="H,V",
+        help="field of view in degrees of an image without Photo Sphere metadata that is not 2:1; "
+        "placed as a partial panorama centred at yaw 0, pitch 0",
+    )
     p.add_argument("--flat", action="store_true", help="an ordinary picture, not a panorama")
-    p.add_argument("--max-pixels", type=int, default=MAX_PIXELS, metavar="N",
-                   help=f"refuse images of more than N pixels (default {MAX_PIXELS})")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=MAX_PIXELS,
+        metavar="N",
+        help=f"refuse images of more than N pixels (default {MAX_PIXELS})",
+    )
 
 
 def read_kwargs(args: argparse.Namespace) -> dict:
@@ -110,8 +128,9 @@ def add_encode_options(p: argparse.ArgumentParser) -> None:
     from ..videoio import EncodeSettings  # a light import (PyAV), but keep --help fast
 
     d = EncodeSettings()
-    p.add_argument("--codec", default=d.codec,
-                   help=f"FFmpeg video encoder (default {d.codec}; e.g. libx265, libvpx-vp9, mpeg4)")
+    p.add_argument(
+        "--codec", default=d.codec, help=f"FFmpeg video encoder (default {d.codec}; e.g. libx265, libvpx-vp9, mpeg4)"
+    )
     p.add_argument("--crf", type=int, default=d.crf, help=f"constant rate factor, lower is better (default {d.crf})")
     p.add_argument("--encoder-preset", default=d.preset, help=f"x264/x265 speed preset (default {d.preset})")
     p.add_argument("--pix-fmt", default=d.pix_fmt, help=f"pixel format (default {d.pix_fmt}, what players expect)")

@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     print("vrdream demo: wrote")
     for name, path in files.items():
         print(f"  {name:13s} {path}")
-    print(f"look around in it:\n  vrdream view {files['dream']}            (headset, OpenXR)\n"
-          f"  vrdream view {files['dream']} --desktop  (window; drag to look, the mouse is your gaze)")
+    print(
+        f"look around in it:\n  vrdream view {files['dream']}            (headset, OpenXR)\n"
+        f"  vrdream view {files['dream']} --desktop  (window; drag to look, the mouse is your gaze)"
+    )
     return 0

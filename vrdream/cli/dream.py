@@ -17,7 +17,6 @@ from ._common import (
 ORDER = 30
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "dream", __doc__, help="dream a photosphere (or --flat picture)")
     p.add_argument("input", metavar="IN", help="photosphere (JPEG, PNG, TIFF, WebP)")
@@ -30,8 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--keep-faces", metavar="DIR", help="also write the dreamed cube faces into DIR")
     w = p.add_argument_group("where to dream")
     w.add_argument("--mask", type=Path, help="grey equirect mask image (white = dream)")
-    w.add_argument("--select", type=number_pair, metavar="YAW,PITCH",
-                   help="magic wand: dream the region of similar colour around this direction")
+    w.add_argument(
+        "--select",
+        type=number_pair,
+        metavar="YAW,PITCH",
+        help="magic wand: dream the region of similar colour around this direction",
+    )
     w.add_argument("--tolerance", type=float, default=0.12, help="magic wand colour tolerance (default 0.12)")
     w.add_argument("--region", choices=["sky", "ground"], help="dream only above or below the horizon")
     u = p.add_argument_group("output")
@@ -48,12 +51,22 @@ def run(args: argparse.Namespace) -> int:
     from ..sphere import SphereOptions
 
     out = dream_file(
-        args.input, args.output, settings_from_args(args), preset=args.preset,
+        args.input,
+        args.output,
+        settings_from_args(args),
+        preset=args.preset,
         sphere=SphereOptions(dream_width=args.dream_width, face_size=args.face_size),
         selection=Selection(args.mask, args.select, args.tolerance, args.region),
         output=Output(args.upscale, args.sr, args.sr_weights, args.full_sphere, args.quality),
-        flat=args.flat, fov=args.fov, max_pixels=args.max_pixels, weights=args.weights, guide=args.guide,
-        keep_faces=args.keep_faces, overwrite=args.overwrite, quiet=args.quiet)
+        flat=args.flat,
+        fov=args.fov,
+        max_pixels=args.max_pixels,
+        weights=args.weights,
+        guide=args.guide,
+        keep_faces=args.keep_faces,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+    )
     if not args.quiet:
         print(f"wrote {out}")
     return 0

@@ -10,14 +10,20 @@ ORDER = 21
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = command(sub, "equirect", __doc__, help="cube faces -> equirect panorama with Photo Sphere metadata",
+    p = command(
+        sub,
+        "equirect",
+        __doc__,
+        help="cube faces -> equirect panorama with Photo Sphere metadata",
         epilog="FACES: six face images in the order F R B L U D, or one image holding all six, told apart by "
-               "its shape: a 4:3 dice cross (U above F; L F R B; D below F) or a 6:1 strip F R B L U D "
-               "(py360convert's layouts, as written by `vrdream cubemap`).")
+        "its shape: a 4:3 dice cross (U above F; L F R B; D below F) or a 6:1 strip F R B L U D "
+        "(py360convert's layouts, as written by `vrdream cubemap`).",
+    )
     p.add_argument("faces", nargs="+", metavar="FACES", help="six face files (F R B L U D) or one dice/horizon image")
     p.add_argument("--width", type=int, metavar="W", help="panorama width (default: 4 x face size); height W/2")
-    p.add_argument("--interpolation", choices=("bilinear", "bicubic"), default="bicubic",
-                   help="resampling (default bicubic)")
+    p.add_argument(
+        "--interpolation", choices=("bilinear", "bicubic"), default="bicubic", help="resampling (default bicubic)"
+    )
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     add_output_options(p)
     p.set_defaults(run=run)
@@ -41,10 +47,12 @@ def run(args: argparse.Namespace) -> int:
         equi = c2e(torch.from_numpy(faces).permute(0, 3, 1, 2)[None], width // 2, width, mode=args.interpolation)
     pixels = np.ascontiguousarray(equi[0].clamp(0, 1).permute(1, 2, 0).numpy())
     # A full sphere made here: no source file, so GPano says just that (the writer fills in the sizes).
-    like = Photosphere(pixels=pixels, mask=np.ones(pixels.shape[:2], np.float32), gpano=GPano(), crop=None,
-                       exif=None, icc=None)
-    path = write_photosphere(args.output, pixels, like, quality=args.quality, overwrite=args.overwrite,
-                             inputs=args.faces)
+    like = Photosphere(
+        pixels=pixels, mask=np.ones(pixels.shape[:2], np.float32), gpano=GPano(), crop=None, exif=None, icc=None
+    )
+    path = write_photosphere(
+        args.output, pixels, like, quality=args.quality, overwrite=args.overwrite, inputs=args.faces
+    )
     if not args.quiet:
         print(path)
     return 0

@@ -22,8 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dream", metavar="DREAM", help="its dream (same 2:1 canvas; the raw is resized to it)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of the whole cycle (default 10)")
     p.add_argument("--fps", type=parse_fps, default=Fraction(30), help="frame rate (default 30)")
-    p.add_argument("--hold", type=float, default=0.0,
-                   help="share of the cycle held on the full dream, in [0, 1) (default 0: a pure raised cosine)")
+    p.add_argument(
+        "--hold",
+        type=float,
+        default=0.0,
+        help="share of the cycle held on the full dream, in [0, 1) (default 0: a pure raised cosine)",
+    )
     add_encode_options(p)
     add_output_options(p)
     p.set_defaults(run=run)
@@ -32,9 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..fade import FadeSettings, fade_video
 
-    out = fade_video(args.raw, args.dream, args.output,
-                     FadeSettings(seconds=args.seconds, fps=args.fps, hold=args.hold),
-                     encode=encode_settings(args), overwrite=args.overwrite, quiet=args.quiet)
+    out = fade_video(
+        args.raw,
+        args.dream,
+        args.output,
+        FadeSettings(seconds=args.seconds, fps=args.fps, hold=args.hold),
+        encode=encode_settings(args),
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+    )
     if not args.quiet:
         print(out)
     return 0

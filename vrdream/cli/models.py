@@ -22,11 +22,15 @@ def backbone_lines() -> list[str]:
     lines = []
     for i, spec in enumerate(list_backbones()):
         head = "ImageNet classifier" if spec.has_head else "no classifier"
-        lines += [f"{spec.name}{' (default)' if i == 0 else ''}: {spec.description}",
-                  f"    min side {spec.min_size} px; {head}; weights: {spec.weights_source}"]
+        lines += [
+            f"{spec.name}{' (default)' if i == 0 else ''}: {spec.description}",
+            f"    min side {spec.min_size} px; {head}; weights: {spec.weights_source}",
+        ]
         width = max(map(len, spec.layers))
-        lines += [f"  {'*' if layer == spec.default_layer else ' '} {layer:<{width}}  {about}"
-                  for layer, about in spec.layers.items()]
+        lines += [
+            f"  {'*' if layer == spec.default_layer else ' '} {layer:<{width}}  {about}"
+            for layer, about in spec.layers.items()
+        ]
     return lines
 
 
@@ -35,8 +39,11 @@ def preset_lines() -> list[str]:
     from ..presets import DEFAULT_PRESET, PRESETS
 
     width = max(map(len, PRESETS))
-    return [f"{'*' if name == DEFAULT_PRESET else ' '} {name:<{width}}  {p.settings.backbone} {p.settings.objective}: "
-            f"{p.description}" for name, p in PRESETS.items()]
+    return [
+        f"{'*' if name == DEFAULT_PRESET else ' '} {name:<{width}}  {p.settings.backbone} {p.settings.objective}: "
+        f"{p.description}"
+        for name, p in PRESETS.items()
+    ]
 
 
 def sr_lines() -> list[str]:

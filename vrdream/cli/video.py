@@ -23,8 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_dream_options(p)
     v = p.add_argument_group("video")
     v.add_argument("--dream-width", type=int, help="equirect width the dream runs at (default: the video's)")
-    v.add_argument("--steps-next", type=int, help="dream steps on each frame after the first (default 4; "
-                                                  "16 with --preset hallucination-machine)")
+    v.add_argument(
+        "--steps-next",
+        type=int,
+        help="dream steps on each frame after the first (default 4; 16 with --preset hallucination-machine)",
+    )
     v.add_argument("--independent", action="store_true", help="dream every frame on its own (flickers; for comparison)")
     v.add_argument("--keep-checkpoints", action="store_true", help="keep the per-frame checkpoints after encoding")
     add_encode_options(p)
@@ -41,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     dreamer = Dreamer(settings)
     sphere = SphereOptions(dream_width=args.dream_width)
-    video = HALLUCINATION_MACHINE if args.preset == "hallucination-machine" else VideoSettings(steps_first=settings.steps)
+    video = (
+        HALLUCINATION_MACHINE if args.preset == "hallucination-machine" else VideoSettings(steps_first=settings.steps)
+    )
     if args.steps_next is not None:
         video = dataclasses.replace(video, steps_next=args.steps_next)
     if args.independent:
@@ -50,9 +55,18 @@ def run(args: argparse.Namespace) -> int:
     def dream_frame(raw, init, steps):
         return dream_sphere(raw, dreamer, sphere, init=init, steps=steps)
 
-    out = dream_video(args.input, args.output, dream_frame, video, encode=encode_settings(args),
-                      dream_id=repr((settings, sphere)), device=dreamer.device, overwrite=args.overwrite,
-                      quiet=args.quiet, keep_checkpoints=args.keep_checkpoints)
+    out = dream_video(
+        args.input,
+        args.output,
+        dream_frame,
+        video,
+        encode=encode_settings(args),
+        dream_id=repr((settings, sphere)),
+        device=dreamer.device,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+        keep_checkpoints=args.keep_checkpoints,
+    )
     if not args.quiet:
         print(f"wrote {out}")
     return 0

@@ -18,7 +18,6 @@ from ._common import add_quiet, command, number_pair
 ORDER = 70
 
 
-
 def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -34,22 +33,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dream", type=Path, metavar="DREAM", help="the dreamed photosphere")
     p.add_argument("--raw", type=Path, help="the raw photosphere (default: the one DREAM records)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--desktop", action="store_true", help="view in a window: drag to look, scroll to zoom, "
-                                                              "the mouse is the gaze")
+    where.add_argument(
+        "--desktop", action="store_true", help="view in a window: drag to look, scroll to zoom, the mouse is the gaze"
+    )
     where.add_argument("--screenshot", type=Path, metavar="OUT.png", help="render one view to an image and exit")
-    p.add_argument("--yaw", type=float, default=None, help="start view yaw, degrees (default: the photosphere's "
-                                                           "GPano initial view, else 0 = its centre)")
+    p.add_argument(
+        "--yaw",
+        type=float,
+        default=None,
+        help="start view yaw, degrees (default: the photosphere's GPano initial view, else 0 = its centre)",
+    )
     p.add_argument("--pitch", type=float, default=None, help="start view pitch, degrees (up positive)")
-    p.add_argument("--fov", type=float, default=90.0,
-                   help="horizontal field of view of the screenshot or window, degrees (90)")
-    p.add_argument("--gaze", type=number_pair, default=None, metavar="Y,P",
-                   help="screenshot: where the viewer looks, yaw,pitch degrees (default: the view centre; "
-                        "write --gaze=-30,10 for a negative yaw)")
+    p.add_argument(
+        "--fov", type=float, default=90.0, help="horizontal field of view of the screenshot or window, degrees (90)"
+    )
+    p.add_argument(
+        "--gaze",
+        type=number_pair,
+        default=None,
+        metavar="Y,P",
+        help="screenshot: where the viewer looks, yaw,pitch degrees (default: the view centre; "
+        "write --gaze=-30,10 for a negative yaw)",
+    )
     p.add_argument("--size", type=_size, default=(1024, 768), metavar="WxH", help="screenshot size (1024x768)")
-    p.add_argument("--mode", choices=("dream-where-you-look", "raw-where-you-look"), default="dream-where-you-look",
-                   help="where the dream shows (default: where you look)")
-    p.add_argument("--fade", type=float, default=None, metavar="F",
-                   help="screenshot: a plain global crossfade instead, 0 = raw … 1 = dream")
+    p.add_argument(
+        "--mode",
+        choices=("dream-where-you-look", "raw-where-you-look"),
+        default="dream-where-you-look",
+        help="where the dream shows (default: where you look)",
+    )
+    p.add_argument(
+        "--fade",
+        type=float,
+        default=None,
+        metavar="F",
+        help="screenshot: a plain global crossfade instead, 0 = raw … 1 = dream",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace the screenshot if it exists")
     add_quiet(p)
     p.set_defaults(run=run)
@@ -78,9 +97,18 @@ def run(args: argparse.Namespace) -> int:
     if args.screenshot is not None:
         from viewer.preview import render_preview
 
-        render_preview(pano, out=args.screenshot, yaw=math.degrees(pano.start_yaw),
-                       pitch=math.degrees(pano.start_pitch), fov=args.fov, gaze=args.gaze,
-                       size=args.size, mode=args.mode, fade=args.fade, overwrite=args.overwrite)
+        render_preview(
+            pano,
+            out=args.screenshot,
+            yaw=math.degrees(pano.start_yaw),
+            pitch=math.degrees(pano.start_pitch),
+            fov=args.fov,
+            gaze=args.gaze,
+            size=args.size,
+            mode=args.mode,
+            fade=args.fade,
+            overwrite=args.overwrite,
+        )
         if not args.quiet:
             print(args.screenshot)
         return 0

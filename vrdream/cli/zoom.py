@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     z.add_argument("--toward", type=number_pair, default=d.toward, metavar="YAW,PITCH", help="direction to zoom toward")
     z.add_argument("--spin", type=float, default=d.spin, help="degrees turned about the zoom axis per frame")
     z.add_argument("--fps", type=int, default=d.fps, help=f"frames per second (default {d.fps})")
-    z.add_argument("--flat", action="store_true", help="an ordinary picture: planar zoom into its centre, no 360° metadata")
+    z.add_argument(
+        "--flat", action="store_true", help="an ordinary picture: planar zoom into its centre, no 360° metadata"
+    )
     z.add_argument("--dream-width", type=int, help="equirect width the dream runs at (default: the input's)")
     add_encode_options(p)
     p.set_defaults(run=run)
@@ -45,9 +47,18 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     zoom = ZoomSettings(args.frames, args.zoom, args.steps_per_frame, args.toward, args.spin, args.fps)
-    out = zoom_video(args.input, args.output, Dreamer(settings), zoom, sphere=SphereOptions(dream_width=args.dream_width),
-                     flat=args.flat, dream_id=repr(settings), encode=encode_settings(args), overwrite=args.overwrite,
-                     quiet=args.quiet)
+    out = zoom_video(
+        args.input,
+        args.output,
+        Dreamer(settings),
+        zoom,
+        sphere=SphereOptions(dream_width=args.dream_width),
+        flat=args.flat,
+        dream_id=repr(settings),
+        encode=encode_settings(args),
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+    )
     if not args.quiet:
         print(f"wrote {out}")
     return 0
