@@ -23,8 +23,8 @@ def one() -> dict:
 
     from vrdream.dream import Dreamer, FlatParam
     from vrdream.photosphere import read_photosphere, resize
-    from vrdream.pipeline import to_tensor
     from vrdream.presets import DEFAULT_PRESET, get_preset
+    from vrdream.tensors import to_tensor
 
     raw = to_tensor(resize(read_photosphere(SAMPLE).pixels, (W, H)))
     dreamer = Dreamer(get_preset(DEFAULT_PRESET).settings.replace(octaves=1, steps=STEPS))

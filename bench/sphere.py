@@ -34,9 +34,9 @@ def one(width: int, method: str, dream_width: int | None) -> dict:
 
     from vrdream.dream import Dreamer
     from vrdream.photosphere import read_photosphere, resize
-    from vrdream.pipeline import to_tensor
     from vrdream.presets import DEFAULT_PRESET, get_preset
     from vrdream.sphere import SphereOptions, dream_faces_independently, dream_sphere
+    from vrdream.tensors import to_tensor
 
     raw = to_tensor(resize(read_photosphere(SAMPLE).pixels, (width, width // 2)))
     t0 = time.perf_counter()

@@ -16,9 +16,9 @@ import torch
 
 from bench.common import write_results
 from vrdream.dream import Dreamer
-from vrdream.pipeline import to_tensor
 from vrdream.presets import DEFAULT_PRESET, get_preset
 from vrdream.sphere import SphereOptions, dream_sphere
+from vrdream.tensors import to_tensor
 from vrdream.video import VideoSettings, next_dream, warped_difference
 from vrdream.videoio import iter_frames
 

@@ -15,8 +15,8 @@ from skimage import data
 
 from vrdream.backbones import create_backbone
 from vrdream.dream import Dreamer, DreamSettings, FlatParam
-from vrdream.pipeline import to_numpy, to_tensor
 from vrdream.sheet import contact_sheet
+from vrdream.tensors import to_numpy, to_tensor
 
 OUT = Path(__file__).parent / "backbones.png"
 TILES = [

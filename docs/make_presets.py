@@ -11,9 +11,9 @@ from pathlib import Path
 from vrdream.dream import Dreamer, FlatParam
 from vrdream.equirect import perspective
 from vrdream.photosphere import read_photosphere
-from vrdream.pipeline import to_numpy, to_tensor
 from vrdream.presets import PRESETS
 from vrdream.sheet import contact_sheet, save_sheet
+from vrdream.tensors import to_numpy, to_tensor
 
 DOCS = Path(__file__).parent
 SAMPLE = DOCS.parent / "samples" / "mars.jpg"

@@ -19,10 +19,10 @@ import torch
 from vrdream.dream import Dreamer
 from vrdream.equirect import perspective
 from vrdream.photosphere import read_photosphere, resize
-from vrdream.pipeline import to_numpy, to_tensor
 from vrdream.presets import DEFAULT_PRESET, get_preset
 from vrdream.sheet import contact_sheet, save_sheet, to_image
 from vrdream.sphere import dream_faces_independently, dream_sphere
+from vrdream.tensors import to_numpy, to_tensor
 
 DOCS = Path(__file__).parent
 SEAM_TOOL = DOCS.parent.parent / "shared" / "tools" / "seam_score.py"

@@ -29,9 +29,9 @@ from vrdream.dream import Dreamer, DreamSettings  # noqa: E402
 from vrdream.equirect import equirect_dirs, rotate, rotation_matrix, sample_equirect  # noqa: E402
 from vrdream.fade import FadeSettings, fade_video, fade_weights  # noqa: E402
 from vrdream.flow import motion_mask, sphere_flow, warp  # noqa: E402
-from vrdream.pipeline import to_numpy, to_tensor  # noqa: E402
 from vrdream.sheet import contact_sheet, to_image  # noqa: E402
 from vrdream.sphere import SphereOptions, dream_sphere  # noqa: E402
+from vrdream.tensors import to_numpy, to_tensor  # noqa: E402
 from vrdream.video import DreamFrame, VideoSettings, next_dream, warped_difference  # noqa: E402
 from vrdream.videoio import iter_frames  # noqa: E402
 

@@ -10,11 +10,11 @@ import math
 import tempfile
 from pathlib import Path
 
-from vrdream.dream import Dreamer
+from vrdream.engine import EngineOptions
 from vrdream.equirect import perspective
-from vrdream.pipeline import to_numpy, to_tensor
 from vrdream.presets import get_preset
 from vrdream.sheet import contact_sheet, save_sheet
+from vrdream.tensors import to_numpy, to_tensor
 from vrdream.videoio import iter_frames
 from vrdream.zoom import ZoomSettings, zoom_video
 
@@ -29,7 +29,7 @@ def main() -> None:
         out = zoom_video(
             SAMPLE,
             Path(tmp) / "zoom.mp4",
-            Dreamer(get_preset("parts").settings.replace(octaves=3)),
+            EngineOptions(get_preset("parts").settings.replace(octaves=3), preset="parts"),
             settings,
             quiet=False,
         )

@@ -118,6 +118,6 @@ def lite0():
 def sample_equirect(sample_pano: Path):
     """``samples/mars.jpg`` as a (1, 3, H, W) tensor in [0, 1] (``SAMPLE_SIZE``)."""
     from vrdream.photosphere import read_photosphere
-    from vrdream.pipeline import to_tensor
+    from vrdream.tensors import to_tensor
 
     return to_tensor(read_photosphere(sample_pano).pixels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -15,10 +16,11 @@ from vrdream import select
 from vrdream.cli import main
 from vrdream.cubemap import c2e, pad_faces, padded_fov
 from vrdream.dream import Dreamer, DreamSettings
+from vrdream.engine import EngineOptions
 from vrdream.equirect import equirect_dirs, perspective, rotation_matrix
 from vrdream.gradient import input_gradient
 from vrdream.photosphere import read_photosphere
-from vrdream.pipeline import dream_file
+from vrdream.pipeline import DreamRequest, dream_file
 from vrdream.sphere import (
     SR_CANVAS_DENSITY,
     SphereOptions,
@@ -207,14 +209,15 @@ def test_mask_file(tmp_path):
 
 def test_partial_photosphere_dreams_only_real_pixels(tmp_path, partial_photosphere, lite0):
     out = tmp_path / "dream.jpg"
-    dream_file(
-        partial_photosphere, out, TINY.replace(octaves=1, steps=2), sphere=SphereOptions(dream_width=256), quiet=True
-    )
+    request = DreamRequest(EngineOptions(TINY.replace(octaves=1, steps=2)), sphere=SphereOptions(dream_width=256))
+    dream_file(partial_photosphere, out, request, quiet=True)
     src, res = read_photosphere(partial_photosphere), read_photosphere(out)
     assert res.crop == src.crop and res.gpano == src.gpano
     assert (
         res.vrdream["Kind"] == "dream" and (out.parent / res.vrdream["Raw"]).resolve() == partial_photosphere.resolve()
     )
+    assert res.vrdream["RawName"] == partial_photosphere.name
+    assert res.vrdream["RawSHA256"] == hashlib.sha256(partial_photosphere.read_bytes()).hexdigest()
     left, top, w, h = src.crop
     change = np.abs(res.pixels - src.pixels)[top : top + h, left : left + w].mean()
     assert change > 0.005

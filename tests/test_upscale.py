@@ -154,7 +154,9 @@ def test_cli_upscale_keeps_gpano(sample_pano: Path, tmp_path: Path, capsys: pyte
     small = tmp_path / "small.jpg"
     write_photosphere(small, resize(like.pixels, (128, 64)), like, vrdream={"Kind": "dream", "Raw": str(sample_pano)})
     out = tmp_path / "sub" / "big.jpg"
-    assert cli(["upscale", str(small), "-o", str(out), "--scale", "4", "--sr", FAST, "--precision", "fp32", "-q"]) == 0
+    assert (
+        cli(["upscale", str(small), "-o", str(out), "--upscale", "4", "--sr", FAST, "--precision", "fp32", "-q"]) == 0
+    )
     big = read_photosphere(out)
     assert big.pixels.shape == (256, 512, 3) and big.gpano.full_width == 512 and big.gpano.cropped_height == 256
     assert big.vrdream["Kind"] == "dream" and big.vrdream["Upscale"] == f"{FAST} x4"

@@ -19,8 +19,8 @@ import torch
 from videos import attractor_dream, dream_sequence, load_panorama, make_video
 
 from vrdream.checkpoint import job_key
-from vrdream.pipeline import to_tensor
 from vrdream.spherical import read_spherical
+from vrdream.tensors import to_tensor
 from vrdream.video import (
     HALLUCINATION_MACHINE,
     VideoSettings,

@@ -12,9 +12,9 @@ from videos import dream_sequence, load_panorama, make_video
 
 from vrdream.cli import main
 from vrdream.dream import Dreamer, DreamSettings
-from vrdream.pipeline import to_tensor
 from vrdream.sphere import SphereOptions, dream_sphere
 from vrdream.spherical import read_spherical
+from vrdream.tensors import to_tensor
 from vrdream.video import VideoSettings, warped_difference
 from vrdream.videoio import iter_frames, probe
 from vrdream.zoom import mobius_zoom

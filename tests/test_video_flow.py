@@ -13,7 +13,7 @@ from videos import load_panorama, scene
 
 from vrdream.equirect import equirect_dirs, rotate, rotation_matrix, sample_equirect
 from vrdream.flow import motion_mask, sphere_flow, warp
-from vrdream.pipeline import to_numpy, to_tensor
+from vrdream.tensors import to_numpy, to_tensor
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,109 @@
 """vrdream: seamless DeepDream on 360° photospheres and videos.
 
-The pipeline, one module per step:
-equirect/cubemap (geometry) → backbones + objective + octave + dream (engine)
-→ sphere (seamless joint dreaming) → upscale (super-resolution) → photosphere (I/O).
+Every command is one function here (the CLI in :mod:`vrdream.cli` only parses flags and calls it):
+
+=========================  ==========================================================
+``vrdream dream``          :func:`dream_file` (a :class:`DreamRequest`)
+``vrdream upscale``        :func:`upscale_file` (:class:`UpscaleOptions`)
+``vrdream video``          :func:`video_file`
+``vrdream zoom``           :func:`zoom_video`
+``vrdream fade``           :func:`fade_video`
+``vrdream cubemap``        :func:`cubemap_file`
+``vrdream equirect``       :func:`equirect_file`
+``vrdream demo``           :func:`run_demo`
+=========================  ==========================================================
+
+The map of the pipeline is the README's layout table. Names are imported on first use, so
+``import vrdream`` (and ``vrdream --help``) stays fast.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+#: Public name → the module that defines it.
+_EXPORTS = {
+    "dream_file": "pipeline",
+    "upscale_file": "pipeline",
+    "DreamRequest": "pipeline",
+    "Selection": "pipeline",
+    "Output": "pipeline",
+    "UpscaleOptions": "pipeline",
+    "EngineOptions": "engine",
+    "build_dreamer": "engine",
+    "video_file": "video",
+    "VideoSettings": "video",
+    "zoom_video": "zoom",
+    "ZoomSettings": "zoom",
+    "fade_video": "fade",
+    "FadeSettings": "fade",
+    "cubemap_file": "layout",
+    "equirect_file": "layout",
+    "run_demo": "demo",
+    "read_photosphere": "photosphere",
+    "write_photosphere": "photosphere",
+    "ReadOptions": "photosphere",
+    "Dreamer": "dream",
+    "DreamSettings": "dream",
+    "get_preset": "presets",
+    "SphereOptions": "sphere",
+    "dream_sphere": "sphere",
+    "to_tensor": "tensors",
+    "to_numpy": "tensors",
+}
+
+__all__ = [
+    "DreamRequest",
+    "DreamSettings",
+    "Dreamer",
+    "EngineOptions",
+    "FadeSettings",
+    "Output",
+    "ReadOptions",
+    "Selection",
+    "SphereOptions",
+    "UpscaleOptions",
+    "VideoSettings",
+    "ZoomSettings",
+    "build_dreamer",
+    "cubemap_file",
+    "dream_file",
+    "dream_sphere",
+    "equirect_file",
+    "fade_video",
+    "get_preset",
+    "read_photosphere",
+    "run_demo",
+    "to_numpy",
+    "to_tensor",
+    "upscale_file",
+    "video_file",
+    "write_photosphere",
+    "zoom_video",
+]
+
+assert set(__all__) == set(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .demo import run_demo
+    from .dream import Dreamer, DreamSettings
+    from .engine import EngineOptions, build_dreamer
+    from .fade import FadeSettings, fade_video
+    from .layout import cubemap_file, equirect_file
+    from .photosphere import ReadOptions, read_photosphere, write_photosphere
+    from .pipeline import DreamRequest, Output, Selection, UpscaleOptions, dream_file, upscale_file
+    from .presets import get_preset
+    from .sphere import SphereOptions, dream_sphere
+    from .tensors import to_numpy, to_tensor
+    from .video import VideoSettings, video_file
+    from .zoom import ZoomSettings, zoom_video
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vrdream' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

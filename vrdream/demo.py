@@ -14,13 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .dream import DreamSettings
+from .engine import EngineOptions
 from .equirect import perspective
 from .errors import VrdreamError
 from .photosphere import read_photosphere
-from .pipeline import dream_file, provenance, to_numpy, to_tensor
+from .pipeline import DreamRequest, dream_file
 from .presets import DEFAULT_PRESET, get_preset
+from .provenance import same_dream
 from .sheet import contact_sheet, save_sheet, to_image
+from .tensors import to_numpy, to_tensor
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mars.jpg"
 #: (label, yaw, pitch) of the views on the contact sheet.
@@ -53,9 +55,9 @@ def run_demo(
     }
     if src.resolve() != files["raw"].resolve():
         shutil.copyfile(src, files["raw"])
-    settings = get_preset(preset).settings
-    if not _already_dreamed(files["dream"], files["raw"], settings, preset):  # a rerun reuses a finished dream
-        dream_file(files["raw"], files["dream"], settings, preset=preset, overwrite=True, quiet=quiet)
+    engine = EngineOptions(get_preset(preset).settings, preset=preset)
+    if not _already_dreamed(files["dream"], files["raw"], engine):  # a rerun reuses a finished dream
+        dream_file(files["raw"], files["dream"], DreamRequest(engine=engine), overwrite=True, quiet=quiet)
     raw_px, dream_px = read_photosphere(files["raw"]).pixels, read_photosphere(files["dream"]).pixels
     to_image(np.concatenate([raw_px, dream_px], axis=0)).save(files["side_by_side"], quality=92)
     save_sheet(
@@ -67,13 +69,11 @@ def run_demo(
     return files
 
 
-def _already_dreamed(dream: Path, raw: Path, settings: DreamSettings, preset: str) -> bool:
+def _already_dreamed(dream: Path, raw: Path, engine: EngineOptions) -> bool:
     """Whether ``dream`` exists, is newer than ``raw`` and records the same preset and settings."""
     if not dream.is_file() or dream.stat().st_mtime < raw.stat().st_mtime:
         return False
-    want = provenance(raw, dream, settings, preset)
-    have = read_photosphere(dream).vrdream
-    return all(have.get(k) == v for k, v in want.items())
+    return same_dream(read_photosphere(dream).vrdream, raw, dream, engine)
 
 
 def _tiles(raw: np.ndarray, dream: np.ndarray, dream_path: Path) -> list[tuple[str, np.ndarray]]:

@@ -441,6 +441,22 @@ def read_photosphere(
     )
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read an input image (the ``--flat``, ``--fov`` and ``--max-pixels`` flags of every command)."""
+
+    #: An ordinary picture, not a panorama.
+    flat: bool = False
+    #: (horizontal, vertical) degrees of an image without Photo Sphere metadata that is not 2:1.
+    fov_deg: tuple[float, float] | None = None
+    #: Refuse images of more than this many pixels (decompression bombs).
+    max_pixels: int = MAX_PIXELS
+
+    def read(self, path: str | Path) -> Photosphere:
+        """:func:`read_photosphere` with these options."""
+        return read_photosphere(path, fov=self.fov_deg, max_pixels=self.max_pixels, flat=self.flat)
+
+
 # ---------------------------------------------------------------------------- writing
 
 

@@ -8,8 +8,7 @@ file's metadata (GPano, EXIF, ICC) and provenance (``vrdream:Raw`` …).
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +18,15 @@ from torch import Tensor
 from . import select
 from .atomic import check_output
 from .checkpoint import Job, open_job
-from .dream import Dreamer, DreamSettings, FlatParam
+from .dream import Dreamer, FlatParam
+from .engine import EngineOptions, build_dreamer
+from .errors import VrdreamError
 from .octave import resize
-from .photosphere import Photosphere, read_photosphere, write_photosphere
+from .photosphere import Photosphere, ReadOptions, write_photosphere
 from .progress import progress
+from .provenance import dream_fields, upscale_fields
 from .sphere import SphereOptions, SphereParam, dream_sphere
+from .tensors import to_numpy, to_tensor
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class Selection:
     #: A grey equirect mask image (white = dream; soft edges respected).
     mask: Path | None = None
     #: Magic wand seed (yaw, pitch) in degrees, flood-filled by colour similarity.
-    select: tuple[float, float] | None = None
+    select_deg: tuple[float, float] | None = None
     #: Magic wand colour tolerance (RGB distance, 0..1.7).
     tolerance: float = 0.12
     #: ``sky`` or ``ground``: above or below the horizon.
@@ -45,8 +48,8 @@ class Selection:
         parts = []
         if self.mask is not None:
             parts.append(select.from_file(self.mask, h, w))
-        if self.select is not None:
-            parts.append(select.magic_wand(raw, *self.select, tolerance=self.tolerance))
+        if self.select_deg is not None:
+            parts.append(select.magic_wand(raw, *self.select_deg, tolerance=self.tolerance))
         if self.region is not None:
             parts.append(select.region(h, w, self.region))
         if not parts:
@@ -58,19 +61,45 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class UpscaleOptions:
+    """Super-resolution of what is written (``--upscale``, ``--sr``, ``--sr-weights`` …)."""
+
+    #: Factor (1: none; the output has the dream's size).
+    factor: int = 1
+    #: Model (``auto`` picks by device); see ``vrdream models``.
+    model: str = "auto"
+    #: Weights file for the model where its bundled weights are unavailable (ncnn .param or a state dict).
+    weights: str | None = None
+    #: ``auto`` (bf16 where the hardware runs it natively), ``fp32``, ``bf16`` or ``fp16``.
+    precision: str = "auto"
+    #: Tile side in input pixels (None: from the memory budget).
+    tile: int | None = None
+    #: Memory the tiles may use, in GB (None: a quarter of what is free, at most 2).
+    memory_budget_gb: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.factor not in (1, 2, 3, 4):
+            raise VrdreamError(f"--upscale {self.factor}: must be 1, 2, 3 or 4")
+        if self.tile is not None and self.tile < 16:
+            raise VrdreamError(f"--tile {self.tile}: must be at least 16 pixels")
+        if self.memory_budget_gb is not None and self.memory_budget_gb <= 0:
+            raise VrdreamError(f"--memory-budget {self.memory_budget_gb}: must be positive (GB)")
+
+
+@dataclass(frozen=True)
 class Output:
     """What to write besides the dream itself."""
 
-    #: Super-resolution factor applied to the dream (1: the output has the input's size).
-    upscale: int = 1
-    #: Super-resolution model (``auto`` picks by device); see ``vrdream models``.
-    sr: str = "auto"
-    #: Weights file for the SR model where its bundled weights are unavailable.
-    sr_weights: str | None = None
+    #: Super-resolution of the dream.
+    upscale: UpscaleOptions = UpscaleOptions()
     #: Write a partial photosphere back as the full sphere instead of its crop.
     full_sphere: bool = False
-    #: JPEG/WebP quality.
+    #: JPEG/WebP quality (1-100).
     quality: int = 95
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.quality <= 100:
+            raise VrdreamError(f"--quality {self.quality}: must be in 1..100")
 
 
 @dataclass(frozen=True)
@@ -96,16 +125,6 @@ class CanvasStore:
             n = t.shape[1]
             return t.reshape(6, n, n, 3).permute(0, 3, 1, 2)[None]
         return t.permute(2, 0, 1)[None]
-
-
-def to_tensor(pixels: np.ndarray) -> Tensor:
-    """(H, W, C) numpy -> (1, C, H, W) tensor (a view, no copy)."""
-    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
-
-
-def to_numpy(img: Tensor) -> np.ndarray:
-    """(1, C, H, W) tensor -> (H, W, C) float32 numpy."""
-    return img[0].permute(1, 2, 0).float().cpu().numpy()
 
 
 def dream_photosphere(
@@ -149,70 +168,58 @@ def dream_flat(ps: Photosphere, dreamer: Dreamer, *, quiet: bool = False, store:
         return dreamer(param, on_step=bar.update, store=store).cpu()
 
 
-def provenance(
-    src: Path, dst: Path, settings: DreamSettings, preset: str | None, kind: str = "dream"
-) -> dict[str, str]:
-    """vrdream's XMP fields: where the raw is (relative to the output's folder), and how it was dreamed."""
-    try:
-        raw = os.path.relpath(src.resolve(), dst.resolve().parent)
-    except ValueError:  # another drive on Windows
-        raw = str(src.resolve())
-    fields = {
-        "Kind": kind,
-        "Raw": raw,
-        "Backbone": settings.backbone,
-        "Layer": settings.objective,
-        "Seed": str(settings.seed),
-    }
-    if preset:
-        fields["Preset"] = preset
-    return fields
+@dataclass(frozen=True)
+class DreamRequest:
+    """Everything ``vrdream dream`` is asked, as data (a batch or a stimulus set can store and replay it)."""
+
+    #: What dreams: settings, preset, weights and guide files.
+    engine: EngineOptions = EngineOptions()
+    #: How to read the input (``flat`` picture, ``fov_deg`` of an untagged partial panorama, size cap).
+    read: ReadOptions = ReadOptions()
+    #: The cube canvas (dream width, face size).
+    sphere: SphereOptions = SphereOptions()
+    #: Where on the sphere to dream.
+    selection: Selection = Selection()
+    #: Super-resolution, crop and quality of what is written.
+    output: Output = Output()
+    #: Also write the dreamed cube faces (F R B L U D) into this folder.
+    keep_faces: str | None = None
 
 
 def dream_file(
     src: str | Path,
     dst: str | Path,
-    settings: DreamSettings,
+    request: DreamRequest = DreamRequest(),
     *,
-    preset: str | None = None,
-    sphere: SphereOptions = SphereOptions(),
-    selection: Selection = Selection(),
-    output: Output = Output(),
-    flat: bool = False,
-    fov: tuple[float, float] | None = None,
-    max_pixels: int | None = None,
-    weights: str | None = None,
-    guide: str | None = None,
-    keep_faces: str | None = None,
     overwrite: bool = False,
     quiet: bool = False,
 ) -> Path:
-    """``vrdream dream``: dream the photosphere (or ``flat`` picture) ``src`` into ``dst``."""
-    from .backbones import create_backbone
-    from .device import resolve_device
+    """``vrdream dream``: dream the photosphere (or ``flat`` picture) ``src`` into ``dst``; returns the path written.
 
+    >>> dream_file("pano.jpg", "dream.jpg", DreamRequest(engine=EngineOptions(preset="parts")))  # doctest: +SKIP
+    """
     src, dst = Path(src), Path(dst)
     check_output(dst, inputs=[src], overwrite=overwrite)
-    kw = {"max_pixels": max_pixels} if max_pixels else {}
-    ps = read_photosphere(src, fov=fov, flat=flat, **kw)
-    device = resolve_device(settings.device)
-    backbone = create_backbone(settings.backbone, weights=weights, device=device, channels_last=settings.channels_last)
-    guide_img = to_tensor(read_photosphere(guide, flat=True).pixels) if guide else None
-    dreamer = Dreamer(settings, backbone=backbone, guide=guide_img)
-    settings = dreamer.settings.replace(objective=settings.objective or backbone.spec.default_layer)
+    flat = request.read.flat
+    ps = request.read.read(src)
+    dreamer = build_dreamer(request.engine)
+    engine = request.engine.resolved(dreamer)
+    output = request.output
     # An interrupted dream resumes after its last finished octave when the same command is run again.
-    job = open_job(src, dst, (settings, sphere, selection, flat, fov, output.upscale, weights, guide), settings.octaves)
+    job = open_job(src, dst, replace(request, engine=engine), engine.settings.octaves)
     store = CanvasStore(job, faces=not flat)
     if flat:
         out = dream_flat(ps, dreamer, quiet=quiet, store=store)
     else:
-        out = dream_photosphere(ps, dreamer, sphere, selection, upscale=output.upscale, quiet=quiet, store=store)
-    if keep_faces:
-        _write_faces(keep_faces, out, sphere, overwrite)
-    fields = provenance(src, dst, settings, preset)
-    if output.upscale > 1:
-        out, model = _upscale(out, output, flat=flat, device=device, quiet=quiet)
-        fields["Upscale"] = f"{model} x{output.upscale}"  # as `vrdream upscale` records it
+        out = dream_photosphere(
+            ps, dreamer, request.sphere, request.selection, upscale=output.upscale.factor, quiet=quiet, store=store
+        )
+    if request.keep_faces:
+        _write_faces(request.keep_faces, out, request.sphere, overwrite)
+    fields = dream_fields(src, dst, engine)
+    if output.upscale.factor > 1:
+        out, model = _upscale(out, output.upscale, flat=flat, device=dreamer.device, quiet=quiet)
+        fields["Upscale"] = upscale_fields(fields, src, dst, model, output.upscale.factor)["Upscale"]
     mask = None
     if not flat and dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
         mask = resize(to_tensor(ps.mask[..., None]), tuple(out.shape[-2:]))[0, 0].numpy()
@@ -231,24 +238,73 @@ def dream_file(
     return written
 
 
-def _upscale(img: Tensor, output: Output, *, flat: bool, device: torch.device, quiet: bool) -> tuple[Tensor, str]:
-    """The dream super-resolved by ``output.sr`` (``auto``: chosen for ``device``, said unless ``quiet``),
-    and the model that did it."""
+def upscale_file(
+    src: str | Path,
+    dst: str | Path,
+    upscale: UpscaleOptions = UpscaleOptions(factor=4),
+    *,
+    flat: bool = False,
+    device: str = "auto",
+    quality: int = 95,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> Path:
+    """``vrdream upscale``: super-resolve the panorama (or ``flat`` picture) ``src`` into ``dst``, seamlessly.
+
+    >>> upscale_file("pano.jpg", "big.jpg", UpscaleOptions(factor=4))  # doctest: +SKIP
+    """
+    from .device import resolve_device
+    from .photosphere import resize as resize_array
+
+    src, dst = Path(src), Path(dst)
+    check_output(dst, inputs=[src], overwrite=overwrite)  # before the long part, not after
+    Output(quality=quality)  # checks the quality up front
+    ps = ReadOptions(flat=flat).read(src)
+    img = to_tensor(ps.pixels)
+    out, model = _upscale(img, upscale, flat=flat, device=resolve_device(device), quiet=quiet)
+    del img
+    pixels = out[0].permute(1, 2, 0).numpy()  # a view: no second full-size copy
+    mask = None
+    if dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
+        mask = resize_array(ps.mask, pixels.shape[1::-1])
+    fields = upscale_fields(ps.vrdream, src, dst, model, upscale.factor)
+    return write_photosphere(
+        dst, pixels, ps, mask=mask, quality=quality, overwrite=overwrite, inputs=[src], vrdream=fields
+    )
+
+
+def _upscale(
+    img: Tensor, options: UpscaleOptions, *, flat: bool, device: torch.device, quiet: bool
+) -> tuple[Tensor, str]:
+    """``img`` (1, 3, H, W) super-resolved on the CPU by ``options.model`` (``auto``: chosen for ``device``,
+    said unless ``quiet``), and the model that did it."""
     from .upscale import choose_sr_model, upscale_equirect, upscale_flat
 
-    model = output.sr
+    model = options.model
     if model == "auto":
         model, why = choose_sr_model(device)
         if not quiet:
             print(f"super-resolution: {model} ({why})")
     fn = upscale_flat if flat else upscale_equirect
-    with progress(None, f"upscaling ×{output.upscale}", quiet, unit="tile") as bar:
+    budget = None if options.memory_budget_gb is None else int(options.memory_budget_gb * 2**30)
+    with progress(None, f"upscaling ×{options.factor}", quiet, unit="tile") as bar:
 
         def step(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        return fn(img, output.upscale, model, device=device, weights=output.sr_weights, progress=step).cpu(), model
+        out = fn(
+            img,
+            options.factor,
+            model,
+            device=device,
+            tile=options.tile,
+            memory_budget=budget,
+            progress=step,
+            weights=options.weights,
+            precision=options.precision,
+        )
+    return out.cpu(), model
 
 
 def _write_faces(folder: str, equi: Tensor, sphere: SphereOptions, overwrite: bool) -> None:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from .dream import DreamSettings
 from .errors import VrdreamError
+
+if TYPE_CHECKING:
+    from .video import VideoSettings
 
 
 @dataclass(frozen=True)
@@ -93,3 +97,14 @@ def get_preset(name: str) -> Preset:
     if name not in PRESETS:
         raise VrdreamError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+def video_settings(preset: str | None, settings: DreamSettings) -> VideoSettings:
+    """The temporal settings a video dream implies: ``hallucination-machine`` is the original's
+    (:data:`vrdream.video.HALLUCINATION_MACHINE`); any other preset dreams the first frame with the
+    settings' ``steps`` and carries the detail on (:class:`vrdream.video.VideoSettings`' defaults)."""
+    from .video import HALLUCINATION_MACHINE, VideoSettings
+
+    if preset == "hallucination-machine":
+        return HALLUCINATION_MACHINE
+    return VideoSettings(steps_first=settings.steps)

@@ -34,10 +34,12 @@ from torch import Tensor
 
 from .atomic import check_output
 from .checkpoint import open_job
+from .engine import EngineOptions
 from .errors import InputError
 from .flow import FlowSettings, motion_mask, sphere_flow, warp
-from .pipeline import to_numpy, to_tensor
 from .progress import progress
+from .sphere import SphereOptions
+from .tensors import to_numpy, to_tensor
 from .videoio import EncodeSettings, iter_frames, probe, write_video
 
 #: ``dream_frame(raw, init, steps) -> dream``: tensors (1, 3, H, W) in [0, 1]; ``init`` None = start from ``raw``.
@@ -168,3 +170,45 @@ def warped_difference(raws: Sequence[Tensor], dreams: Sequence[Tensor], flow: Fl
         for i in range(1, len(dreams))
     ]
     return float(np.mean(diffs))
+
+
+def video_file(
+    src: str | Path,
+    dst: str | Path,
+    engine: EngineOptions = EngineOptions(),
+    video: VideoSettings | None = None,
+    *,
+    sphere: SphereOptions = SphereOptions(),
+    encode: EncodeSettings = EncodeSettings(),
+    overwrite: bool = False,
+    quiet: bool = False,
+    keep_checkpoints: bool = False,
+) -> Path:
+    """``vrdream video``: dream the 360° video ``src`` into ``dst`` with the seamless sphere engine.
+
+    ``video`` None: the temporal settings the preset implies (:func:`vrdream.presets.video_settings`).
+
+    >>> video_file("clip.mp4", "dream.mp4", EngineOptions(preset="hallucination-machine"))  # doctest: +SKIP
+    """
+    from .engine import build_dreamer
+    from .presets import video_settings
+    from .sphere import dream_sphere
+
+    dreamer = build_dreamer(engine)
+    video = video or video_settings(engine.preset, engine.settings)
+
+    def dream_frame(raw: Tensor, init: Tensor | None, steps: int) -> Tensor:
+        return dream_sphere(raw, dreamer, sphere, init=init, steps=steps)
+
+    return dream_video(
+        src,
+        dst,
+        dream_frame,
+        video,
+        encode=encode,
+        dream_id=repr((engine, sphere)),
+        device=dreamer.device,
+        overwrite=overwrite,
+        quiet=quiet,
+        keep_checkpoints=keep_checkpoints,
+    )

@@ -22,11 +22,12 @@ from torch import Tensor
 from .atomic import check_output
 from .checkpoint import open_job
 from .dream import Dreamer, FlatParam
+from .engine import EngineOptions, build_dreamer
 from .equirect import equirect_dirs, rotate, rotation_matrix, sample_equirect
 from .photosphere import read_photosphere
-from .pipeline import to_numpy, to_tensor
 from .progress import progress
 from .sphere import SphereOptions, dream_sphere
+from .tensors import to_numpy, to_tensor
 from .videoio import EncodeSettings, write_video
 
 
@@ -78,20 +79,23 @@ def planar_zoom(img: Tensor, factor: float) -> Tensor:
 def zoom_video(
     src: str | Path,
     output: str | Path,
-    dreamer: Dreamer,
+    engine: EngineOptions = EngineOptions(),
     settings: ZoomSettings = ZoomSettings(),
     *,
     sphere: SphereOptions = SphereOptions(),
     flat: bool = False,
-    dream_id: str = "",
     encode: EncodeSettings = EncodeSettings(),
     overwrite: bool = False,
     quiet: bool = False,
 ) -> Path:
-    """``vrdream zoom``: dream ``src``, then zoom and dream again ``frames - 1`` times; resumable."""
+    """``vrdream zoom``: dream ``src``, then zoom and dream again ``frames - 1`` times; resumable.
+
+    >>> zoom_video("pano.jpg", "zoom.mp4", EngineOptions(), ZoomSettings(frames=60))  # doctest: +SKIP
+    """
     out = check_output(output, inputs=[src], overwrite=overwrite)
     raw = to_tensor(read_photosphere(src, flat=flat).pixels)
-    job = open_job(src, out, (settings, sphere, flat, dream_id), settings.frames)
+    dreamer = build_dreamer(engine)
+    job = open_job(src, out, (settings, sphere, flat, engine), settings.frames)
     start = job.first_missing()
     prev = to_tensor(job.load(start - 1)) if start else None
     with progress(settings.frames, "zoom frames", quiet, unit="frame", initial=start) as bar:

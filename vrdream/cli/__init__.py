@@ -13,6 +13,7 @@ import glob
 import importlib
 import os
 import pkgutil
+import re
 import sys
 from collections.abc import Sequence
 
@@ -38,8 +39,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: A negative number or comma-separated list of numbers: ``-90,-10``, ``-0.5``.
+_NEGATIVE_VALUE = re.compile(r"^-(\d+\.?\d*|\.\d+)(,-?(\d+\.?\d*|\.\d+))*$")
+
+
+def _value_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string, in any sub-command, that takes a value."""
+    found: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _value_options(sub)
+        elif action.option_strings and action.nargs != 0:
+            found.update(action.option_strings)
+    return found
+
+
+def join_negative_values(argv: Sequence[str], value_options: set[str]) -> list[str]:
+    """``--select -90,-10`` → ``--select=-90,-10``: argparse takes a value starting with ``-`` for an option
+    unless it is a plain negative number, so angles like ``-90,-10`` would need the ``=`` form."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in value_options and _NEGATIVE_VALUE.match(arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(join_negative_values(argv, _value_options(parser)))
     try:
         return int(args.run(args) or 0)
     except VrdreamError as exc:

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..dream import DreamSettings
+    from ..engine import EngineOptions
+    from ..photosphere import ReadOptions
+    from ..pipeline import UpscaleOptions
     from ..videoio import EncodeSettings
 
 
@@ -24,36 +27,73 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
 
 
 def add_dream_options(p: argparse.ArgumentParser) -> None:
-    """The engine's settings as flags; each left out keeps the preset's value."""
+    """The engine's settings as flags; each left out keeps the preset's value (its default says which)."""
     from ..presets import DEFAULT_PRESET, PRESETS
+
+    d = PRESETS[DEFAULT_PRESET].settings
+
+    def preset_default(value: object) -> str:
+        return f"(default: the preset's; {DEFAULT_PRESET}: {value if value != '' else 'the backbone default'})"
 
     g = p.add_argument_group("dream")
     g.add_argument(
         "--preset",
         default=DEFAULT_PRESET,
         choices=list(PRESETS),
-        help=f"named settings (default {DEFAULT_PRESET}; see `vrdream models`)",
+        metavar="NAME",
+        help=f"named settings: {', '.join(PRESETS)} (default {DEFAULT_PRESET}; see `vrdream models`)",
     )
-    g.add_argument("--backbone", help="network (see `vrdream models`)")
-    g.add_argument("--weights", help="state-dict file for backbones whose weights are not bundled (googlenet, vgg16)")
+    g.add_argument("--backbone", metavar="NET", help=f"network, see `vrdream models` {preset_default(d.backbone)}")
+    g.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="state-dict file for backbones whose weights are not bundled (googlenet, vgg16; "
+        "default: torchvision's download)",
+    )
     g.add_argument(
         "--objective",
         "--layer",
         dest="objective",
-        help="what to amplify: LAYER, LAYER[ch,...], L1*0.5+L2, class:NAME, guide:LAYER",
+        metavar="OBJ",
+        help="what to amplify: LAYER, LAYER[ch,...], L1*0.5+L2, class:NAME, guide:LAYER " + preset_default(d.objective),
     )
-    g.add_argument("--guide", help="guide image for a guide:LAYER objective")
-    g.add_argument("--octaves", type=int, help="number of octaves")
-    g.add_argument("--octave-scale", type=float, help="size ratio between octaves")
-    g.add_argument("--steps", type=int, help="gradient steps per octave")
-    g.add_argument("--step-size", type=float, help="change per step (intensity units, normalised gradient)")
-    g.add_argument("--normalize", choices=["mean", "laplacian"], help="gradient normalisation")
-    g.add_argument("--jitter", type=int, help="jitter in pixels at the finest octave")
-    g.add_argument("--seed", type=int, help="random seed (same seed, same dream on the CPU)")
-    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="autocast precision")
-    g.add_argument("--device", help="auto, cpu, cuda, cuda:N")
-    g.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
-    g.add_argument("--tile", type=int, help="network input tile side (default: from free memory)")
+    g.add_argument("--guide", metavar="FILE", help="guide image for a guide:LAYER objective (default: none)")
+    g.add_argument("--octaves", type=int, metavar="N", help=f"number of octaves {preset_default(d.octaves)}")
+    g.add_argument(
+        "--octave-scale", type=float, metavar="X", help=f"size ratio between octaves {preset_default(d.octave_scale)}"
+    )
+    g.add_argument("--steps", type=int, metavar="N", help=f"gradient steps per octave {preset_default(d.steps)}")
+    g.add_argument(
+        "--step-size",
+        type=float,
+        metavar="X",
+        help=f"change per step, intensity units of the normalised gradient {preset_default(d.step_size)}",
+    )
+    g.add_argument(
+        "--normalize",
+        choices=["mean", "laplacian"],
+        metavar="MODE",
+        help=f"gradient normalisation: mean or laplacian {preset_default(d.normalize)}",
+    )
+    g.add_argument(
+        "--jitter", type=int, metavar="PX", help=f"jitter in pixels at the finest octave {preset_default(d.jitter)}"
+    )
+    g.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help=f"random seed: the same seed gives the same dream on the CPU {preset_default(d.seed)}",
+    )
+    g.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        metavar="P",
+        help="network precision: auto (bf16 where the hardware runs it natively), fp32, bf16, fp16 "
+        + preset_default(d.precision),
+    )
+    g.add_argument("--device", metavar="DEV", help=f"auto, cpu, cuda, cuda:N {preset_default(d.device)}")
+    g.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)")
+    g.add_argument("--tile", type=int, metavar="PX", help="network input tile side (default: from free memory)")
 
 
 def settings_from_args(args: argparse.Namespace) -> DreamSettings:
@@ -68,6 +108,13 @@ def settings_from_args(args: argparse.Namespace) -> DreamSettings:
     names = {f.name for f in dataclasses.fields(DreamSettings)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None and k != "preset"}
     return get_preset(args.preset).settings.replace(**given)
+
+
+def engine_from_args(args: argparse.Namespace) -> EngineOptions:
+    """The dream engine's options from :func:`add_dream_options`' flags: every command that dreams uses this."""
+    from ..engine import EngineOptions
+
+    return EngineOptions(settings_from_args(args), preset=args.preset, weights=args.weights, guide=args.guide)
 
 
 def number_pair(text: str) -> tuple[float, float]:
@@ -95,7 +142,7 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
         type=number_pair,
         metavar="H,V",
         help="field of view in degrees of an image without Photo Sphere metadata that is not 2:1; "
-        "placed as a partial panorama centred at yaw 0, pitch 0",
+        "placed as a partial panorama centred at yaw 0, pitch 0 (default: such images are refused)",
     )
     p.add_argument("--flat", action="store_true", help="an ordinary picture, not a panorama")
     p.add_argument(
@@ -107,9 +154,11 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def read_kwargs(args: argparse.Namespace) -> dict:
-    """The :func:`vrdream.photosphere.read_photosphere` keywords from :func:`add_input_options`' flags."""
-    return {"fov": args.fov, "flat": args.flat, "max_pixels": args.max_pixels}
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """The :class:`vrdream.photosphere.ReadOptions` from :func:`add_input_options`' flags."""
+    from ..photosphere import ReadOptions
+
+    return ReadOptions(flat=args.flat, fov_deg=args.fov, max_pixels=args.max_pixels)
 
 
 def parse_fps(text: str) -> Fraction:
@@ -141,3 +190,47 @@ def encode_settings(args: argparse.Namespace) -> EncodeSettings:
     from ..videoio import EncodeSettings
 
     return EncodeSettings(codec=args.codec, pix_fmt=args.pix_fmt, crf=args.crf, preset=args.encoder_preset)
+
+
+def add_upscale_options(p: argparse.ArgumentParser, *, default: int) -> argparse._ArgumentGroup:
+    """``--upscale N``, ``--sr MODEL``, ``--sr-weights FILE``: super-resolution, the same flags wherever it runs."""
+    g = p.add_argument_group("super-resolution")
+    g.add_argument(
+        "--upscale",
+        type=int,
+        choices=[1, 2, 3, 4],
+        default=default,
+        metavar="N",
+        help=f"super-resolution factor 1-4 (default {default}{': none' if default == 1 else ''})",
+    )
+    g.add_argument("--scale", dest="upscale", type=int, choices=[1, 2, 3, 4], help=argparse.SUPPRESS)  # old name
+    g.add_argument(
+        "--sr",
+        default="auto",
+        metavar="MODEL",
+        help="super-resolution model: auto (picks by device) or one of `vrdream models` (default auto)",
+    )
+    g.add_argument(
+        "--sr-weights",
+        metavar="FILE",
+        help="weights for MODEL: an ncnn .param (its .bin beside it) or a PyTorch state dict "
+        "(default: the bundled ones)",
+    )
+    return g
+
+
+def upscale_from_args(args: argparse.Namespace) -> UpscaleOptions:
+    """The :class:`vrdream.pipeline.UpscaleOptions` from :func:`add_upscale_options`' flags (and, where the
+    command has them, ``--precision``, ``--tile`` and ``--memory-budget``)."""
+    from ..pipeline import UpscaleOptions
+
+    extra = {
+        "precision": getattr(args, "sr_precision", None) or "auto",
+        "tile": getattr(args, "sr_tile", None),
+        "memory_budget_gb": getattr(args, "memory_budget", None),
+    }
+    return UpscaleOptions(args.upscale, args.sr, args.sr_weights, **extra)
+
+
+def add_quality(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")

@@ -46,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
     )
     if not args.quiet:
-        print(out)
+        print(f"wrote {out}")
     return 0

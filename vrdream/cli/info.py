@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import add_input_options, command, read_kwargs
+from ._common import add_input_options, add_quiet, command, read_options
 
 ORDER = 10
 
@@ -15,12 +15,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="IN", help="JPEG, PNG, TIFF or WebP panorama")
     add_input_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_quiet(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..photosphere import describe, read_photosphere, summary
+    from ..photosphere import describe, summary
 
-    ps = read_photosphere(args.input, **read_kwargs(args))
+    ps = read_options(args).read(args.input)
     print(json.dumps(summary(ps), indent=2) if args.json else describe(ps))
     return 0

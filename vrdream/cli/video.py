@@ -10,7 +10,7 @@ from ._common import (
     add_output_options,
     command,
     encode_settings,
-    settings_from_args,
+    engine_from_args,
 )
 
 ORDER = 50
@@ -37,32 +37,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from ..dream import Dreamer
-    from ..sphere import SphereOptions, dream_sphere
-    from ..video import HALLUCINATION_MACHINE, VideoSettings, dream_video
+    from ..presets import video_settings
+    from ..sphere import SphereOptions
+    from ..video import video_file
 
-    settings = settings_from_args(args)
-    dreamer = Dreamer(settings)
-    sphere = SphereOptions(dream_width=args.dream_width)
-    video = (
-        HALLUCINATION_MACHINE if args.preset == "hallucination-machine" else VideoSettings(steps_first=settings.steps)
-    )
+    engine = engine_from_args(args)
+    video = video_settings(engine.preset, engine.settings)
     if args.steps_next is not None:
         video = dataclasses.replace(video, steps_next=args.steps_next)
     if args.independent:
         video = dataclasses.replace(video, coherent=False)
-
-    def dream_frame(raw, init, steps):
-        return dream_sphere(raw, dreamer, sphere, init=init, steps=steps)
-
-    out = dream_video(
+    out = video_file(
         args.input,
         args.output,
-        dream_frame,
+        engine,
         video,
+        sphere=SphereOptions(dream_width=args.dream_width),
         encode=encode_settings(args),
-        dream_id=repr((settings, sphere)),
-        device=dreamer.device,
         overwrite=args.overwrite,
         quiet=args.quiet,
         keep_checkpoints=args.keep_checkpoints,

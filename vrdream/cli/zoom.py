@@ -10,8 +10,8 @@ from ._common import (
     add_output_options,
     command,
     encode_settings,
+    engine_from_args,
     number_pair,
-    settings_from_args,
 )
 
 ORDER = 55
@@ -29,8 +29,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     z.add_argument("--frames", type=int, default=d.frames, help=f"frames (default {d.frames})")
     z.add_argument("--zoom", type=float, default=d.zoom, help=f"zoom per frame (default {d.zoom})")
     z.add_argument("--steps-per-frame", type=int, default=d.steps, help=f"dream steps per frame (default {d.steps})")
-    z.add_argument("--toward", type=number_pair, default=d.toward, metavar="YAW,PITCH", help="direction to zoom toward")
-    z.add_argument("--spin", type=float, default=d.spin, help="degrees turned about the zoom axis per frame")
+    z.add_argument(
+        "--toward",
+        type=number_pair,
+        default=d.toward,
+        metavar="YAW,PITCH",
+        help=f"direction to zoom toward, degrees (default {d.toward[0]:g},{d.toward[1]:g})",
+    )
+    z.add_argument(
+        "--spin", type=float, default=d.spin, help=f"degrees turned about the zoom axis per frame (default {d.spin:g})"
+    )
     z.add_argument("--fps", type=int, default=d.fps, help=f"frames per second (default {d.fps})")
     z.add_argument(
         "--flat", action="store_true", help="an ordinary picture: planar zoom into its centre, no 360° metadata"
@@ -41,20 +49,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..dream import Dreamer
     from ..sphere import SphereOptions
     from ..zoom import ZoomSettings, zoom_video
 
-    settings = settings_from_args(args)
     zoom = ZoomSettings(args.frames, args.zoom, args.steps_per_frame, args.toward, args.spin, args.fps)
     out = zoom_video(
         args.input,
         args.output,
-        Dreamer(settings),
+        engine_from_args(args),
         zoom,
         sphere=SphereOptions(dream_width=args.dream_width),
         flat=args.flat,
-        dream_id=repr(settings),
         encode=encode_settings(args),
         overwrite=args.overwrite,
         quiet=args.quiet,

@@ -1,0 +1,356 @@
+"""What every command promises: the dream flags reach the engine in every command that dreams, and a bad
+file given to any command is one line and exit 2, with nothing written and the input untouched."""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from videos import load_panorama, make_video
+
+from vrdream.cli import build_parser, main
+from vrdream.engine import EngineOptions
+
+# --------------------------------------------------------------------------- every dream flag reaches the engine
+
+#: A value for each flag of the "dream" option group that differs from every preset's. A flag added to the group
+#: without a row here fails the test, so it must be checked in every command that dreams.
+DREAM_FLAG_VALUES: dict[str, str] = {
+    "preset": "parts",
+    "backbone": "efficientnet_lite1",
+    "weights": "WEIGHTS",
+    "objective": "blocks.2[3,4]",
+    "guide": "GUIDE",
+    "octaves": "2",
+    "octave_scale": "1.3",
+    "steps": "3",
+    "step_size": "0.0123",
+    "normalize": "laplacian",
+    "jitter": "5",
+    "seed": "7",
+    "precision": "fp32",
+    "device": "cpu",
+    "threads": "1",
+    "tile": "64",
+}
+#: Flags that are not engine options: what they change is checked separately.
+NOT_ENGINE = {"threads"}
+
+
+class Built(Exception):
+    """Raised by the stand-in engine builder: the command got as far as building its engine."""
+
+    def __init__(self, options: EngineOptions) -> None:
+        self.options = options
+
+
+def _dream_commands() -> list[str]:
+    """The commands whose parser has the dream option group."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return sorted(
+        name
+        for name, p in sub.choices.items()
+        if any(g.title == "dream" for g in p._action_groups)  # type: ignore[attr-defined]
+    )
+
+
+def test_every_command_that_dreams_is_covered() -> None:
+    assert _dream_commands() == ["dream", "video", "zoom"]
+
+
+@pytest.fixture(scope="module")
+def tiny_inputs(tmp_path_factory: pytest.TempPathFactory, sample_pano: Path) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("contract-inputs")
+    pano = load_panorama(sample_pano, 64)
+    still = folder / "pano.png"
+    Image.fromarray((pano * 255).round().astype(np.uint8)).save(still)
+    return {"still": still, "video": make_video(folder / "clip.mp4", pano, frames=2, audio=None)}
+
+
+@pytest.mark.parametrize("command", ["dream", "video", "zoom"])
+def test_every_dream_flag_reaches_the_engine(
+    command: str, tiny_inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    group = next(g for g in sub.choices[command]._action_groups if g.title == "dream")  # type: ignore[attr-defined]
+    dests = {a.dest for a in group._group_actions}
+    assert dests == set(DREAM_FLAG_VALUES), "every dream flag needs a value (and a check) here"
+
+    files = {"WEIGHTS": str(tmp_path / "w.pt"), "GUIDE": str(tiny_inputs["still"])}
+    argv = [command, str(tiny_inputs["video" if command == "video" else "still"]), "-o", str(tmp_path / "out")]
+    argv[-1] += ".mp4" if command in ("video", "zoom") else ".jpg"
+    for action in group._group_actions:
+        value = DREAM_FLAG_VALUES[action.dest]
+        argv += [action.option_strings[-1], files.get(value, value)]
+
+    def stand_in(options: EngineOptions) -> None:
+        raise Built(options)
+
+    import vrdream.pipeline
+    import vrdream.video
+    import vrdream.zoom  # noqa: F401  (loaded so that every module that binds the builder is patched)
+
+    original = vrdream.engine.build_dreamer
+    for name, module in list(sys.modules.items()):
+        if name.startswith("vrdream") and getattr(module, "build_dreamer", None) is original:
+            monkeypatch.setattr(module, "build_dreamer", stand_in)
+    threads = torch.get_num_threads()
+    try:
+        with pytest.raises(Built) as built:
+            main(argv)
+        assert torch.get_num_threads() == int(DREAM_FLAG_VALUES["threads"])
+    finally:
+        torch.set_num_threads(threads)
+    got = built.value.options
+    settings = got.settings
+    expected = {k: v for k, v in DREAM_FLAG_VALUES.items() if k not in NOT_ENGINE}
+    assert got.preset == expected.pop("preset")
+    assert got.weights == files[expected.pop("weights")]
+    assert got.guide == files[expected.pop("guide")]
+    for name, text in expected.items():
+        value = getattr(settings, name)
+        assert str(value) == text or value == type(value)(text), (command, name, value, text)
+
+
+# --------------------------------------------------------------------------- bad files through every command
+
+
+def _png_header_only(w: int, h: int) -> bytes:
+    """A PNG whose header claims w×h pixels, with almost no data: a decompression-bomb header."""
+
+    def chunk(cid: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + cid + data + struct.pack(">I", zlib.crc32(cid + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def _xmp_bomb(path: Path) -> Path:
+    """A small PNG whose iTXt XMP packet is 2 MiB of nested elements (over the 1 MiB cap)."""
+    packet = "<x:xmpmeta xmlns:x='adobe:ns:meta/'>" + "<a>" * 200_000 + "</a>" * 200_000 + "</x:xmpmeta>"
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", packet)
+    Image.new("RGB", (64, 32)).save(path, pnginfo=info)
+    return path
+
+
+BAD_FILES = ["empty", "text", "truncated", "bomb", "xmp-bomb"]
+
+
+def _bad_file(kind: str, folder: Path, good: Path, suffix: str = ".png") -> Path:
+    path = folder / f"bad-{kind}{suffix}"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_bytes(b"these are not pixels\n" * 10)
+    elif kind == "truncated":
+        data = good.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "bomb":
+        path.write_bytes(_png_header_only(40000, 20000))
+    else:
+        _xmp_bomb(path)
+    return path
+
+
+def _argv(command: str, bad: Path, good: Path, video: Path, out: Path) -> list[str]:
+    """The command line that gives ``bad`` to ``command`` (as its input, or as one of its input files)."""
+    few = ["--steps", "1", "--octaves", "1", "-q"]
+    return {
+        "dream": ["dream", str(bad), "-o", str(out / "d.jpg"), *few],
+        "dream --mask": ["dream", str(good), "--mask", str(bad), "-o", str(out / "d.jpg"), *few],
+        "dream --guide": [
+            "dream",
+            str(good),
+            "--objective",
+            "guide:blocks.2",
+            "--guide",
+            str(bad),
+            "-o",
+            str(out / "d.jpg"),
+            *few,
+        ],
+        "upscale": ["upscale", str(bad), "-o", str(out / "u.jpg"), "--sr", "realesr-animevideov3", "-q"],
+        "zoom": ["zoom", str(bad), "-o", str(out / "z.mp4"), "--frames", "2", *few],
+        "fade raw": ["fade", str(bad), str(good), "-o", str(out / "f.mp4"), "--seconds", "0.1", "-q"],
+        "fade dream": ["fade", str(good), str(bad), "-o", str(out / "f.mp4"), "--seconds", "0.1", "-q"],
+        "cubemap": ["cubemap", str(bad), "-o", str(out / "cube.png"), "-q"],
+        "equirect": ["equirect", str(bad), "-o", str(out / "e.jpg"), "-q"],
+        "view": ["view", str(bad), "--screenshot", str(out / "v.png"), "-q"],
+        "info": ["info", str(bad)],
+    }[command]
+
+
+COMMANDS = [
+    "dream",
+    "dream --mask",
+    "dream --guide",
+    "upscale",
+    "zoom",
+    "fade raw",
+    "fade dream",
+    "cubemap",
+    "equirect",
+    "view",
+    "info",
+]
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.iterdir() if p.is_file()}
+
+
+def _one_line_error(argv: list[str], capsys: pytest.CaptureFixture, out: Path, inputs: Path, before: dict) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert 1 <= len(err) <= 2 and "Traceback" not in "\n".join(err), err
+    assert not out.exists() or not any(out.iterdir()), list(out.iterdir())  # nothing written, no checkpoints
+    assert _snapshot(inputs) == before  # the inputs are untouched
+    return err[-1]
+
+
+@pytest.mark.parametrize("kind", BAD_FILES)
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_bad_file_is_one_line_in_every_command(
+    command: str, kind: str, tiny_inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    good = inputs / "good.png"
+    good.write_bytes(tiny_inputs["still"].read_bytes())
+    bad = _bad_file(kind, inputs, good)
+    out = tmp_path / "out"
+    before = _snapshot(inputs)
+    line = _one_line_error(_argv(command, bad, good, tiny_inputs["video"], out), capsys, out, inputs, before)
+    assert bad.name in line
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "truncated"])
+def test_a_bad_video_is_one_line(
+    kind: str, tiny_inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    bad = _bad_file(kind, inputs, tiny_inputs["video"], ".mp4")
+    out = tmp_path / "out"
+    before = _snapshot(inputs)
+    argv = ["video", str(bad), "-o", str(out / "v.mp4"), "--steps", "1", "--octaves", "1", "-q"]
+    assert bad.name in _one_line_error(argv, capsys, out, inputs, before)
+
+
+class _Payload:
+    """Unpickling this runs code: a weights file no one should load."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("flag", ["--weights", "--sr-weights"])
+@pytest.mark.parametrize("kind", ["not-a-state-dict", "code", "text"])
+def test_a_bad_weights_file_is_refused_in_one_line(
+    flag: str, kind: str, tiny_inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    weights = inputs / "w.pth"
+    marker = tmp_path / "ran"
+    if kind == "not-a-state-dict":
+        torch.save([1, 2, 3], weights)
+    elif kind == "code":
+        torch.save({"conv.weight": _Payload(marker)}, weights)
+    else:
+        weights.write_text("not weights")
+    good = inputs / "good.png"
+    good.write_bytes(tiny_inputs["still"].read_bytes())
+    out = tmp_path / "out"
+    before = _snapshot(inputs)
+    if flag == "--weights":
+        argv = [
+            "dream",
+            str(good),
+            "--backbone",
+            "googlenet",
+            "--weights",
+            str(weights),
+            "-o",
+            str(out / "d.jpg"),
+            "--steps",
+            "1",
+            "--octaves",
+            "1",
+            "-q",
+        ]
+    else:
+        argv = [
+            "upscale",
+            str(good),
+            "--sr",
+            "realesrgan-x4plus",
+            "--sr-weights",
+            str(weights),
+            "-o",
+            str(out / "u.jpg"),
+            "-q",
+        ]
+    assert weights.name in _one_line_error(argv, capsys, out, inputs, before)
+    assert not marker.exists()  # the pickle's code never ran
+
+
+# --------------------------------------------------------------------------- help: defaults and names
+
+
+def _subparsers() -> dict[str, object]:
+    parser = build_parser()
+    return dict(next(a for a in parser._actions if a.dest == "command").choices)  # type: ignore[attr-defined]
+
+
+def _options(p: object) -> list:
+    return [a for a in p._actions if a.option_strings and a.help != "==SUPPRESS=="]  # type: ignore[attr-defined]
+
+
+def test_every_option_states_its_default() -> None:
+    missing = []
+    for name, p in _subparsers().items():
+        for a in _options(p):
+            if a.nargs == 0 or a.required or a.dest in ("help", "output"):
+                continue  # switches, required options and help
+            if "default" not in (a.help or ""):
+                missing.append(f"{name} {a.option_strings[-1]}")
+    assert not missing, missing
+
+
+def test_one_metavar_per_flag_across_commands() -> None:
+    seen: dict[str, set[str]] = {}
+    for p in _subparsers().values():
+        for a in _options(p):
+            if a.nargs != 0:
+                seen.setdefault(a.option_strings[-1], set()).add(str(a.metavar or a.dest.upper()))
+    assert {k: v for k, v in seen.items() if len(v) > 1} == {}
+
+
+def test_every_command_takes_quiet() -> None:
+    assert [n for n, p in _subparsers().items() if "--quiet" not in p._option_string_actions] == []  # type: ignore
+
+
+def test_negative_angles_need_no_equals_sign() -> None:
+    args = build_parser().parse_args(
+        __import__("vrdream.cli", fromlist=["x"]).join_negative_values(
+            ["zoom", "in.jpg", "-o", "o.mp4", "--toward", "-90,-10", "--spin", "-2"],
+            {"--toward", "--spin", "-o"},
+        )
+    )
+    assert args.toward == (-90.0, -10.0) and args.spin == -2.0

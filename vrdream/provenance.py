@@ -1,0 +1,77 @@
+"""What an output records about how it was made: the one writer of vrdream's XMP fields.
+
+Every file vrdream writes from a panorama carries, in its ``vrdream:`` XMP namespace:
+
+- ``Kind``: ``dream`` or ``upscale`` (an undreamed panorama made larger);
+- ``Raw``: the undreamed panorama, as a path relative to the output's folder (absolute
+  when it is on another drive), ``RawName`` its file name and ``RawSHA256`` the SHA-256 of
+  its bytes, so a viewer finds it again after the folder moved (:func:`find_raw`);
+- for dreams, ``Preset``, ``Backbone``, ``Layer`` (the objective) and ``Seed``;
+- ``Upscale``: ``MODEL xN`` when super-resolution made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from .engine import EngineOptions
+
+#: Bytes read at a time while hashing: panoramas can be hundreds of MB.
+_CHUNK = 1 << 20
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def relative_to_folder(target: Path, dst: Path) -> str:
+    """``target`` as a path relative to ``dst``'s folder (absolute where no relative path exists)."""
+    try:
+        return os.path.relpath(target.resolve(), dst.resolve().parent)
+    except ValueError:  # another drive on Windows
+        return str(target.resolve())
+
+
+def raw_fields(raw: Path, dst: Path) -> dict[str, str]:
+    """``Raw``, ``RawName`` and ``RawSHA256`` of the undreamed panorama ``raw``, seen from the output ``dst``."""
+    return {"Raw": relative_to_folder(raw, dst), "RawName": raw.name, "RawSHA256": file_sha256(raw)}
+
+
+def dream_fields(src: Path, dst: Path, engine: EngineOptions) -> dict[str, str]:
+    """The record of a dream of ``src`` written to ``dst`` by ``engine`` (its objective resolved)."""
+    s = engine.settings
+    fields = {
+        "Kind": "dream",
+        **raw_fields(src, dst),
+        "Backbone": s.backbone,
+        "Layer": s.objective,
+        "Seed": str(s.seed),
+    }
+    if engine.preset:
+        fields["Preset"] = engine.preset
+    return fields
+
+
+def same_dream(recorded: Mapping[str, str], src: Path, dst: Path, engine: EngineOptions) -> bool:
+    """Whether ``recorded`` (a file's vrdream fields) says it is the dream of ``src`` that ``engine`` makes."""
+    return all(recorded.get(k) == v for k, v in dream_fields(src, dst, engine).items())
+
+
+def upscale_fields(recorded: Mapping[str, str], src: Path, dst: Path, model: str, scale: int) -> dict[str, str]:
+    """The record of ``src`` super-resolved into ``dst``: its own record carried over, ``Raw`` re-pointed
+    from ``dst``'s folder (an undreamed ``src`` is itself the raw), and the SR step."""
+    out = {"Upscale": f"{model} x{scale}"}
+    if "Raw" in recorded:
+        raw = Path(recorded["Raw"])
+        out["Raw"] = relative_to_folder(raw if raw.is_absolute() else src.resolve().parent / raw, dst)
+    else:
+        out.update(Kind="upscale", **raw_fields(src, dst))
+    return out
