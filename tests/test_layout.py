@@ -330,6 +330,16 @@ def test_partial_to_jpeg_faces_is_refused_before_writing(tmp_path, partial_photo
     assert sorted(tmp_path.iterdir()) == [partial_photosphere]
 
 
+def test_dice_with_transparent_empty_cells_is_a_full_sphere(tmp_path):
+    """A cross whose empty cells are transparent (as image editors export them) holds six opaque faces."""
+    faces = np.concatenate([labelled_faces(8), np.ones((6, 8, 8, 1), np.float32)], axis=-1)
+    dice = tmp_path / "cross.png"
+    Image.fromarray((to_dice(faces) * 255).round().astype(np.uint8)).save(dice)
+    assert Image.open(dice).mode == "RGBA" and read_cubemap([dice]).shape == (6, 8, 8, 3)
+    back = read_photosphere(equirect_file([dice], tmp_path / "e.png"))
+    assert not back.is_partial and back.mask.min() == 1 and Image.open(tmp_path / "e.png").mode == "RGB"
+
+
 def test_covered_rect():
     alpha = np.zeros((8, 16), np.float32)
     alpha[2:5, 3:9] = 1

@@ -37,7 +37,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, get_args
 
 import numpy as np
 import torch
@@ -53,8 +53,8 @@ from .quantize import to_uint8
 
 Layout = Literal["faces", "dice", "horizon"]
 Interpolation = Literal["bilinear", "bicubic"]
-LAYOUTS: tuple[Layout, ...] = ("faces", "dice", "horizon")
-INTERPOLATIONS: tuple[Interpolation, ...] = ("bilinear", "bicubic")
+LAYOUTS: tuple[Layout, ...] = get_args(Layout)
+INTERPOLATIONS: tuple[Interpolation, ...] = get_args(Interpolation)
 #: Formats face images are written in (face images carry no panorama metadata).
 FACE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 #: Per face (F R B L U D), the words in file names that name it (matched ignoring case): vrdream's own
@@ -315,33 +315,32 @@ def read_faces(paths: Sequence[str | Path], max_pixels: int = MAX_PIXELS) -> Cub
     image; each file read as an ordinary picture (``flat``), its alpha kept (:class:`CubeFaces`)."""
     if len(paths) == 1:
         ps = read_photosphere(paths[0], flat=True, max_pixels=max_pixels)
-        image = _with_alpha([ps.pixels], [ps.mask])[0]
-        h, w = image.shape[:2]
-        layout = detect_layout(w, h)
+        layout = detect_layout(ps.width, ps.height)
         if layout is None:
+            h = ps.height
             raise InputError(
                 paths[0],
-                f"a {w}×{h} image is neither a dice cross (4:3, e.g. {4 * (h // 3)}×"
+                f"a {ps.width}×{h} image is neither a dice cross (4:3, e.g. {4 * (h // 3)}×"
                 f"{3 * (h // 3)}) nor a horizon strip (6:1); or give six face files (F R B L U D)",
             )
-        return CubeFaces(from_dice(image) if layout == "dice" else from_horizon(image), ps.icc)
-    files = order_faces(paths)
-    read = [read_photosphere(p, flat=True, max_pixels=max_pixels) for p in files]
-    n = read[0].height
-    for path, ps in zip(files, read):
-        if (ps.height, ps.width) != (n, n):
-            raise InputError(
-                path,
-                f"face is {ps.width}×{ps.height}; every face must be {n}×{n} (square, the size of {files[0].name})",
-            )
-    return CubeFaces(np.stack(_with_alpha([ps.pixels for ps in read], [ps.mask for ps in read])), read[0].icc)
+        faces, icc = (from_dice if layout == "dice" else from_horizon)(_rgba(ps)), ps.icc
+    else:
+        files = order_faces(paths)
+        read = [read_photosphere(p, flat=True, max_pixels=max_pixels) for p in files]
+        n = read[0].height
+        for path, ps in zip(files, read):
+            if (ps.height, ps.width) != (n, n):
+                raise InputError(
+                    path,
+                    f"face is {ps.width}×{ps.height}; every face must be {n}×{n} (square, the size of {files[0].name})",
+                )
+        faces, icc = np.stack([_rgba(ps) for ps in read]), read[0].icc
+    # Alpha only where it says something (a dice's empty cells are not part of any face).
+    return CubeFaces(faces if faces[..., 3].min() < 1 else np.ascontiguousarray(faces[..., :3]), icc)
 
 
-def _with_alpha(pixels: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
-    """The images as they are when all are opaque, else each with its mask as a fourth channel."""
-    if all(m.min() >= 1 for m in masks):
-        return pixels
-    return [np.concatenate([p, m[..., None]], axis=-1) for p, m in zip(pixels, masks)]
+def _rgba(ps: Photosphere) -> np.ndarray:
+    return np.concatenate([ps.pixels, ps.mask[..., None]], axis=-1)
 
 
 def read_cubemap(paths: Sequence[str | Path]) -> np.ndarray:
