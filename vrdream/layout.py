@@ -164,10 +164,10 @@ def order_faces(paths: Sequence[str | Path]) -> list[Path]:
         by_face[face] = path
     missing = [f for f in FACES if f not in by_face]
     if missing:
-        f = missing[0]
+        listing = ", ".join(f"{f} ({face_axis(f)})" for f in missing)
         raise VrdreamError(
-            f"the {f} ({face_axis(f)}) face is missing: no file named with {'/'.join(FACE_NAMES[f])} "
-            f"among {', '.join(p.name for p in files)}"
+            f"the {listing} {'faces are' if len(missing) > 1 else 'face is'} missing among "
+            f"{', '.join(p.name for p in files)} (face names: {face_naming()})"
         )
     return [by_face[f] for f in FACES]
 
@@ -271,7 +271,8 @@ def cubemap_file(
     paths = cubemap_paths(dst, layout, inputs=[src], overwrite=overwrite)
     ps = read_photosphere(src, fov=fov_deg, max_pixels=max_pixels)
     n = face_size or ps.width // 4
-    _check_cube_size(n, max_pixels)
+    if face_size is None:
+        _check_cube_size(n, max_pixels)
     partial = bool(ps.mask.min() < 1)
     if partial and any(FACE_FORMATS[p.suffix.lower()] == "JPEG" for p in paths):
         raise InputError(
