@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..layout import INTERPOLATIONS, LAYOUTS
 from ..photosphere import MAX_PIXELS
 from ._common import add_output_options, command, number_pair
 
@@ -17,21 +18,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         __doc__,
         help="equirect panorama -> cube faces F R B L U D (py360convert's orientation)",
         epilog="--layout faces writes six files beside OUT: -o out/cube.png gives out/cube_F.png, cube_R, "
-        "cube_B, cube_L, cube_U, cube_D. dice is the 4:3 cross (U above F; L F R B; D below F) that "
-        "Unity and Unreal import; horizon is the 6:1 strip F R B L U D. A partial panorama's unknown "
-        "area becomes transparent in PNG/WebP/TIFF faces.",
+        "cube_B, cube_L, cube_U, cube_D, looking along +z +x -z -x +y -y (x right, y up, z forward: "
+        "F is yaw 0, R yaw +90, U straight up); `vrdream equirect --help` lists the other face names "
+        "it reads. "
+        "dice is the 4:3 cross (U above F; L F R B; D below F) that Unity and Unreal import; horizon is the "
+        "6:1 strip F R B L U D. A panorama with areas of no photo (partial, or transparent) gives faces "
+        "whose alpha is where the photo is, so they must be PNG, WebP or TIFF; `vrdream equirect` joins "
+        "them back into a partial photosphere.",
     )
     p.add_argument("input", metavar="IN", help="equirectangular panorama (JPEG, PNG, TIFF or WebP)")
     p.add_argument(
         "--layout",
-        choices=("faces", "dice", "horizon"),
+        choices=LAYOUTS,
         default="faces",
         help="six face files (default), one dice cross or one horizontal strip",
     )
     p.add_argument("--face-size", type=int, metavar="N", help="face width in pixels (default: panorama width / 4)")
     p.add_argument(
         "--interpolation",
-        choices=("bilinear", "bicubic"),
+        choices=INTERPOLATIONS,
         default="bicubic",
         help="resampling (default bicubic: sharper, and e2c -> c2e loses less)",
     )
@@ -46,31 +51,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=MAX_PIXELS,
         metavar="N",
-        help=f"refuse images of more than N pixels (default {MAX_PIXELS})",
+        help=f"refuse images (the panorama, or the six faces together) of more than N pixels (default {MAX_PIXELS})",
     )
+    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality, 1-100 (default 95)")
     add_output_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-    import torch
+    from ..layout import cubemap_file
 
-    from ..cubemap import e2c
-    from ..errors import VrdreamError
-    from ..layout import write_cubemap
-    from ..photosphere import read_photosphere
-
-    ps = read_photosphere(args.input, fov=args.fov, max_pixels=args.max_pixels)
-    n = args.face_size or ps.width // 4
-    if n < 1:
-        raise VrdreamError(f"--face-size {n}: must be at least 1")
-    # Sample the mask with the colours, so a partial panorama's faces know where they are real.
-    channels = np.concatenate([ps.pixels, ps.mask[..., None]], axis=-1) if ps.is_partial else ps.pixels
-    equi = torch.from_numpy(channels).permute(2, 0, 1)[None]
-    with torch.inference_mode():
-        faces = e2c(equi, n, mode=args.interpolation)[0].clamp(0, 1).permute(0, 2, 3, 1).numpy()
-    paths = write_cubemap(args.output, faces, args.layout, overwrite=args.overwrite, inputs=[args.input], icc=ps.icc)
+    paths = cubemap_file(
+        args.input,
+        args.output,
+        layout=args.layout,
+        face_size=args.face_size,
+        interpolation=args.interpolation,
+        fov_deg=args.fov,
+        max_pixels=args.max_pixels,
+        overwrite=args.overwrite,
+        quality=args.quality,
+    )
     if not args.quiet:
-        print("\n".join(str(p) for p in paths))
+        print("\n".join(f"wrote {p}" for p in paths))
     return 0

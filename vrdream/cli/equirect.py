@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..layout import INTERPOLATIONS, face_naming
+from ..photosphere import MAX_PIXELS
 from ._common import add_output_options, command
 
 ORDER = 21
@@ -15,44 +17,55 @@ def register(sub: argparse._SubParsersAction) -> None:
         "equirect",
         __doc__,
         help="cube faces -> equirect panorama with Photo Sphere metadata",
-        epilog="FACES: six face images in the order F R B L U D, or one image holding all six, told apart by "
-        "its shape: a 4:3 dice cross (U above F; L F R B; D below F) or a 6:1 strip F R B L U D "
-        "(py360convert's layouts, as written by `vrdream cubemap`).",
+        epilog="FACES: six face images, or one image holding all six, told apart by its shape: a 4:3 dice "
+        "cross (U above F; L F R B; D below F) or a 6:1 strip F R B L U D (py360convert's layouts, as "
+        "written by `vrdream cubemap`). Six files are ordered by the face their names carry, whatever "
+        "the order they are given in, so `vrdream equirect out/cube_*.png -o back.jpg` works: the last "
+        "word of the name (split at anything not a letter or digit, ignoring case) that is one of "
+        f"{face_naming()}, in vrdream's frame: x right, y up, z forward (F is yaw 0, R yaw +90, U straight "
+        "up). px nx py ny pz nz (posx ... negz) are OpenGL's and Unity's cube-map faces +X -X +Y -Y +Z -Z, "
+        "each stored upright as they read it (first row on top): the same pictures as vrdream's R L U D F B. "
+        "Names that carry no face are taken in the order given as F R B L U D. A face missing or given "
+        "twice is an error. Faces with alpha (from a partial panorama) give a partial photosphere: the "
+        "covered area, placed by GPano.",
     )
-    p.add_argument("faces", nargs="+", metavar="FACES", help="six face files (F R B L U D) or one dice/horizon image")
-    p.add_argument("--width", type=int, metavar="W", help="panorama width (default: 4 x face size); height W/2")
     p.add_argument(
-        "--interpolation", choices=("bilinear", "bicubic"), default="bicubic", help="resampling (default bicubic)"
+        "faces",
+        nargs="+",
+        metavar="FACES",
+        help="six face files (named by face, or F R B L U D in order) or one dice/horizon image",
     )
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument(
+        "--width",
+        type=int,
+        metavar="W",
+        help="panorama width, even (default: 4 x face size); height W/2",
+    )
+    p.add_argument("--interpolation", choices=INTERPOLATIONS, default="bicubic", help="resampling (default bicubic)")
+    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality, 1-100 (default 95)")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=MAX_PIXELS,
+        metavar="N",
+        help=f"refuse images (each face, or the panorama) of more than N pixels (default {MAX_PIXELS})",
+    )
     add_output_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-    import torch
+    from ..layout import equirect_file
 
-    from ..cubemap import c2e
-    from ..errors import VrdreamError
-    from ..gpano import GPano
-    from ..layout import read_cubemap
-    from ..photosphere import Photosphere, write_photosphere
-
-    faces = read_cubemap(args.faces)
-    width = args.width or 4 * faces.shape[1]
-    if width < 2 or width % 2:
-        raise VrdreamError(f"--width {width}: must be an even number of pixels (the panorama is W x W/2)")
-    with torch.inference_mode():
-        equi = c2e(torch.from_numpy(faces).permute(0, 3, 1, 2)[None], width // 2, width, mode=args.interpolation)
-    pixels = np.ascontiguousarray(equi[0].clamp(0, 1).permute(1, 2, 0).numpy())
-    # A full sphere made here: no source file, so GPano says just that (the writer fills in the sizes).
-    like = Photosphere(
-        pixels=pixels, mask=np.ones(pixels.shape[:2], np.float32), gpano=GPano(), crop=None, exif=None, icc=None
-    )
-    path = write_photosphere(
-        args.output, pixels, like, quality=args.quality, overwrite=args.overwrite, inputs=args.faces
+    path = equirect_file(
+        args.faces,
+        args.output,
+        width=args.width,
+        interpolation=args.interpolation,
+        quality=args.quality,
+        overwrite=args.overwrite,
+        max_pixels=args.max_pixels,
     )
     if not args.quiet:
-        print(path)
+        print(f"wrote {path}")
     return 0
