@@ -354,3 +354,11 @@ def test_negative_angles_need_no_equals_sign() -> None:
         )
     )
     assert args.toward == (-90.0, -10.0) and args.spin == -2.0
+
+
+def test_the_public_api_resolves() -> None:
+    import vrdream
+
+    assert set(vrdream.__all__) == set(vrdream._EXPORTS)
+    for name in vrdream.__all__:
+        assert callable(getattr(vrdream, name)), name

@@ -85,7 +85,6 @@ __all__ = [
     "zoom_video",
 ]
 
-assert set(__all__) == set(_EXPORTS)
 
 if TYPE_CHECKING:
     from .demo import run_demo
