@@ -1,10 +1,12 @@
 """Per-frame checkpoints of a video job, so an interrupted run resumes where it stopped.
 
-A job folder sits beside the output (``.OUT.mp4.vrdream-<key>/``), named by a
-hash of everything that determines the frames: the input file's identity
-(resolved path, size, modification time) and the settings' ``repr``. Rerunning
-the same command finds the same folder and skips the frames already there;
-changing any setting or the input starts a fresh job.
+A job folder sits beside the output (``.vrdream-<key>/``), named by a hash of
+everything that determines the frames: the input file's identity (resolved path,
+size, modification time) and the settings' ``repr``, not the output's name. Rerunning
+the same command (or the same job with another output name or format) finds the same
+folder and skips the frames already there; changing any setting or the input starts
+a fresh job. The folder is made when the first frame is stored, so a run that fails
+before that (a bad option, a bad file) leaves nothing behind.
 
 Frames are stored as 8-bit lossless PNG (the final encode is 8-bit anyway), each
 written atomically, so a frame file is either complete or absent. The video loop
@@ -18,6 +20,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +40,20 @@ def job_key(input_path: str | Path, settings: object) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
 
+class Interrupted(VrdreamError):
+    """Ctrl-C during a resumable job: says how to resume and where the finished work is."""
+
+    exit_code = 130
+
+
 @dataclass(frozen=True)
 class Job:
-    """The checkpoint folder of one video job with ``frames`` frames."""
+    """The checkpoint folder of one job with ``frames`` frames (video frames, or a dream's octaves)."""
 
     folder: Path
     frames: int
+    #: What the folder's ``job.json`` says, for people wondering what the folder is (not read back).
+    about: dict[str, object]
 
     def frame_path(self, i: int) -> Path:
         return self.folder / f"{i:06d}.png"
@@ -57,8 +68,18 @@ class Job:
             i += 1
         return i
 
+    @contextmanager
+    def resumable(self) -> Iterator[Job]:
+        """Turn Ctrl-C inside the block into :class:`Interrupted`, naming the kept checkpoints."""
+        try:
+            yield self
+        except KeyboardInterrupt:
+            kept = f"; finished work is kept in {self.folder}" if self.folder.exists() else ""
+            raise Interrupted(f"interrupted: run the same command again to resume{kept}") from None
+
     def save(self, i: int, frame: np.ndarray) -> np.ndarray:
         """Store frame ``i`` ``(H, W, 3)`` float in [0, 1]; return it as stored (rounded to 8 bits), float32."""
+        self._create()
         q = to_uint8(frame)
         with atomic_path(self.frame_path(i)) as tmp:
             if not cv2.imwrite(str(tmp), cv2.cvtColor(q, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
@@ -86,24 +107,21 @@ class Job:
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def _create(self) -> None:
+        manifest = self.folder / "job.json"
+        if not manifest.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with atomic_path(manifest) as tmp:
+                tmp.write_text(json.dumps(self.about, indent=1))
+
 
 def open_job(input_path: str | Path, output: str | Path, settings: object, frames: int) -> Job:
-    """The job folder for making ``output`` from ``input_path`` with ``settings``; created if new."""
+    """The job of making ``output`` from ``input_path`` with ``settings`` (its folder is made on first save)."""
     out = Path(output)
-    folder = out.parent / f".{out.name}.vrdream-{job_key(input_path, settings)[:16]}"
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = folder / "job.json"
-    if not manifest.exists():  # for people wondering what the folder is; not read back
-        with atomic_path(manifest) as tmp:
-            tmp.write_text(
-                json.dumps(
-                    {
-                        "input": str(Path(input_path).resolve()),
-                        "output": str(out.resolve()),
-                        "frames": frames,
-                        "settings": repr(settings),
-                    },
-                    indent=1,
-                )
-            )
-    return Job(folder, frames)
+    about = {
+        "input": str(Path(input_path).resolve()),
+        "output": str(out.resolve()),
+        "frames": frames,
+        "settings": repr(settings),
+    }
+    return Job(out.parent / f".vrdream-{job_key(input_path, settings)[:16]}", frames, about)

@@ -8,7 +8,7 @@ file's metadata (GPano, EXIF, ICC) and provenance (``vrdream:Raw`` …).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -205,15 +205,18 @@ def dream_file(
     dreamer = build_dreamer(request.engine)
     engine = request.engine.resolved(dreamer)
     output = request.output
-    # An interrupted dream resumes after its last finished octave when the same command is run again.
-    job = open_job(src, dst, replace(request, engine=engine), engine.settings.octaves)
+    # What determines the dream (not the output's name, format or quality): an interrupted dream resumes
+    # after its last finished octave when the same command, or one that only changes those, is run again.
+    what = (engine, request.read, request.sphere, request.selection, output.upscale.factor)
+    job = open_job(src, dst, what, engine.settings.octaves)
     store = CanvasStore(job, faces=not flat)
-    if flat:
-        out = dream_flat(ps, dreamer, quiet=quiet, store=store)
-    else:
-        out = dream_photosphere(
-            ps, dreamer, request.sphere, request.selection, upscale=output.upscale.factor, quiet=quiet, store=store
-        )
+    with job.resumable():
+        if flat:
+            out = dream_flat(ps, dreamer, quiet=quiet, store=store)
+        else:
+            out = dream_photosphere(
+                ps, dreamer, request.sphere, request.selection, upscale=output.upscale.factor, quiet=quiet, store=store
+            )
     if request.keep_faces:
         _write_faces(request.keep_faces, out, request.sphere, overwrite)
     fields = dream_fields(src, dst, engine)

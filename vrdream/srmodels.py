@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from .atomic import atomic_path
 from .errors import InputError, VrdreamError
 from .ncnn import NcnnWeights, read_weights
+from .weights import read_state_dict
 
 Arch = Literal["esrgan", "compact", "upconv7"]
 LICENSES = Path(__file__).parent / "licenses"
@@ -264,13 +265,8 @@ def load_sr_model(name: str, *, weights: str | Path | None = None, device: torch
         sr = SRNet(name, net_from_ncnn(spec.arch, param, param.with_suffix(".bin")), spec.scale, spec.pad)
     else:
         path = Path(weights) if weights is not None else converted_weights(spec)
-        if not path.exists():
-            raise InputError(path, "no such weights file")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle/zip errors of a file that is not a state dict
-            raise InputError(path, f"not a PyTorch state dict: {exc}") from exc
-        sr = _from_state_dict(spec, state.get("params_ema", state.get("params", state)), path)
+        # Real-ESRGAN's release files nest the weights under params_ema (or params).
+        sr = _from_state_dict(spec, read_state_dict(path, unwrap=("params_ema", "params")), path)
     return sr.to(device).requires_grad_(False)
 
 

@@ -133,7 +133,7 @@ def dream_video(
         prev_raw = to_tensor(next(frames)).to(device)
         prev_dream = to_tensor(job.load(start - 1)).to(device)
     done = start
-    with progress(info.frames, "dreaming frames", quiet, unit="frame", initial=start) as bar:
+    with job.resumable(), progress(info.frames, "dreaming frames", quiet, unit="frame", initial=start) as bar:
         for i, frame in enumerate(frames, start=start):
             if i >= info.frames:
                 break

@@ -34,8 +34,9 @@ def bundled_file(package: str, pattern: str) -> Path:
     return found[0]
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a state dict (tensors only, ``weights_only``) from ``path`` onto the CPU."""
+def read_state_dict(path: str | Path, unwrap: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """Load a state dict (tensors only, ``weights_only``: a pickle with code in it is refused) from ``path``
+    onto the CPU. ``unwrap``: keys under which the state dict may be nested (the first present is taken)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such weights file")
@@ -43,6 +44,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises pickle/zip/runtime errors of many kinds for a bad file
         raise InputError(path, f"not a PyTorch state dict ({type(exc).__name__})") from exc
+    if isinstance(sd, Mapping):
+        sd = next((sd[k] for k in unwrap if isinstance(sd.get(k), Mapping)), sd)
     if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise InputError(path, "not a PyTorch state dict (expected a mapping of names to tensors)")
     return dict(sd)

@@ -98,7 +98,7 @@ def zoom_video(
     job = open_job(src, out, (settings, sphere, flat, engine), settings.frames)
     start = job.first_missing()
     prev = to_tensor(job.load(start - 1)) if start else None
-    with progress(settings.frames, "zoom frames", quiet, unit="frame", initial=start) as bar:
+    with job.resumable(), progress(settings.frames, "zoom frames", quiet, unit="frame", initial=start) as bar:
         for i in range(start, settings.frames):
             if prev is None:
                 frame = _dream(dreamer, raw, None, None, sphere, flat)
