@@ -75,18 +75,28 @@ def test_dream_video_makes_a_360_video_with_audio(tmp_path: Path, source: Path) 
 
 
 def test_resume_after_a_crash_is_identical(tmp_path: Path, source: Path) -> None:
-    whole = dream_video(source, tmp_path / "whole.mp4", Counting(), quiet=True, keep_checkpoints=True)
-    out = tmp_path / "resumed.mp4"
+    # Two folders: checkpoints are keyed by the job, so the same job in one folder would share them.
+    whole = dream_video(source, tmp_path / "a" / "whole.mp4", Counting(), quiet=True, keep_checkpoints=True)
+    out = tmp_path / "b" / "resumed.mp4"
     with pytest.raises(RuntimeError, match="injected crash"):
         dream_video(source, out, Counting(crash_at=4), quiet=True, keep_checkpoints=True)
     assert not out.exists()
     again = Counting()
     dream_video(source, out, again, quiet=True, keep_checkpoints=True)
     assert len(again.calls) == FRAMES - 4  # only the frames not yet stored were dreamed
-    (a,), (b,) = job_folders(tmp_path, whole), job_folders(tmp_path, out)
+    (a,), (b,) = job_folders(whole.parent, whole), job_folders(out.parent, out)
     for i in range(FRAMES):
         assert (a / f"{i:06d}.png").read_bytes() == (b / f"{i:06d}.png").read_bytes(), i
     assert all(np.array_equal(x, y) for x, y in zip(iter_frames(whole), iter_frames(out), strict=True))
+
+
+def test_resume_is_keyed_by_the_job_not_the_output_name(tmp_path: Path, source: Path) -> None:
+    with pytest.raises(RuntimeError, match="injected crash"):
+        dream_video(source, tmp_path / "first try.mp4", Counting(crash_at=4), quiet=True)
+    again = Counting()
+    out = dream_video(source, tmp_path / "second try.mov", again, quiet=True)
+    assert len(again.calls) == FRAMES - 4 and probe(out).frames == FRAMES
+    assert job_folders(tmp_path, out) == []
 
 
 def test_resume_after_the_process_is_killed(tmp_path: Path, source: Path) -> None:
