@@ -24,7 +24,7 @@ from .backbones import Backbone, create_backbone
 from .device import autocast, autocast_dtype, memory_budget, resolve_device
 from .errors import VrdreamError
 from .gradient import activation_bytes_per_pixel, input_gradient, passes_for_budget
-from .objective import Objective, parse_objective
+from .objective import LayerActivation, Objective, WeightedSum, parse_objective
 from .octave import normalize_gradient, octave_sizes, reflect_pad, resize
 
 Shape = tuple[int, ...]
@@ -297,4 +297,24 @@ def build_objective(backbone: Backbone, text: str, guide: Tensor | None, dtype: 
         with torch.no_grad(), autocast(guide.device, dtype):
             act = backbone.features(guide.to(next(backbone.parameters()).device), probe.layers)[probe.layers[0]]
         guide_feats = act[0].float().flatten(1)  # (C, M)
-    return parse_objective(text, layers=list(backbone.spec.layers), class_names=backbone.class_names, guide=guide_feats)
+    objective = parse_objective(
+        text, layers=list(backbone.spec.layers), class_names=backbone.class_names, guide=guide_feats
+    )
+    _check_channels(backbone, objective, text)
+    return objective
+
+
+def _check_channels(backbone: Backbone, objective: Objective, text: str) -> None:
+    """Refuse channel indices past a layer's channels now, in one line, not as an IndexError mid-dream.
+    The counts come from one forward pass of a blank image at the backbone's smallest size."""
+    terms = objective.terms if isinstance(objective, WeightedSum) else ((1.0, objective),)
+    top = {o.layer: max(o.channels) for _, o in terms if isinstance(o, LayerActivation) and o.channels}
+    if not top:
+        return
+    n = backbone.spec.min_size
+    with torch.no_grad():
+        blank = torch.zeros(1, 3, n, n, device=next(backbone.parameters()).device)
+        counts = {k: v.shape[1] for k, v in backbone.features(blank, list(top)).items()}
+    for layer, index in top.items():
+        if index >= counts[layer]:
+            raise VrdreamError(f"objective {text!r}: {layer} has channels 0 to {counts[layer] - 1}, not {index}")

@@ -17,6 +17,7 @@ proportion to its area and tiled gradients add up to the untiled one.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -120,7 +121,7 @@ def parse_objective(
     terms; the engine computes it (it needs the backbone) before calling this.
     """
     terms: list[tuple[float, Objective]] = []
-    for raw in text.replace(" ", "").split("+"):
+    for raw in (_strip_term(t) for t in text.split("+")):
         m = _TERM.match(raw)
         if not raw or m is None:
             raise VrdreamError(
@@ -141,21 +142,41 @@ def parse_objective(
     return WeightedSum(tuple(terms))
 
 
+def _strip_term(term: str) -> str:
+    """A term without spaces, except inside a class name (``class:golden retriever``)."""
+    term = term.strip()
+    if term.startswith("class:"):
+        head, _, weight = term.partition("*")
+        return head.strip() + (f"*{weight.strip()}" if weight else "")
+    return term.replace(" ", "")
+
+
 def _layer(name: str, layers: Sequence[str]) -> str:
     if name not in layers:
         raise VrdreamError(f"unknown layer {name!r}; this backbone has: {', '.join(layers)}")
     return name
 
 
+def _plain(name: str) -> str:
+    """A class name as people type it: case, spaces, underscores and hyphens do not matter."""
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
 def _class_logit(name: str, class_names: Sequence[str]) -> ClassLogit:
     if not class_names:
         raise VrdreamError("class objectives need a backbone with a classifier head (e.g. efficientnet_lite0)")
-    wanted = name.replace("_", " ").lower()
-    if wanted.isdigit():
-        return ClassLogit(int(wanted), class_names[int(wanted)])
-    exact = [i for i, n in enumerate(class_names) if wanted in (s.strip().lower() for s in n.split(","))]
-    partial = [i for i, n in enumerate(class_names) if wanted in n.lower()]
+    if name.isdigit():
+        if int(name) >= len(class_names):
+            raise VrdreamError(f"class:{name}: ImageNet classes are numbered 0 to {len(class_names) - 1}")
+        return ClassLogit(int(name), class_names[int(name)])
+    wanted = _plain(name)
+    synonyms = [[_plain(s) for s in n.split(",")] for n in class_names]
+    exact = [i for i, names in enumerate(synonyms) if wanted in names]
+    partial = [i for i, names in enumerate(synonyms) if any(wanted in s for s in names)]
     hits = exact or partial
     if not hits:
-        raise VrdreamError(f"unknown ImageNet class {name!r} (try e.g. 'banana', 'jellyfish', 'goldfish')")
+        every = {s.strip().lower(): s.strip() for n in class_names for s in n.split(",")}
+        close = difflib.get_close_matches(name.strip().lower().replace("_", " "), list(every), n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(repr(every[c]) for c in close)}?" if close else "e.g. banana, jellyfish"
+        raise VrdreamError(f"unknown ImageNet class {name!r}; {hint}")
     return ClassLogit(hits[0], class_names[hits[0]])
