@@ -20,7 +20,7 @@ from .atomic import check_output
 from .errors import InputError, VrdreamError
 from .photosphere import read_photosphere, resize
 from .progress import progress
-from .videoio import EncodeSettings, to_uint8, write_video
+from .videoio import EncodeSettings, check_encoding, to_uint8, write_video
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,14 @@ class FadeSettings:
     seconds: float = 10.0
     fps: Fraction = Fraction(30)
     hold: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.seconds > 0:
+            raise VrdreamError(f"--seconds {self.seconds}: must be positive")
+        if not self.fps > 0:
+            raise VrdreamError(f"--fps {self.fps}: must be positive")
+        if not 0 <= self.hold < 1:
+            raise VrdreamError(f"--hold {self.hold}: must be in [0, 1)")
 
 
 def fade_weights(frames: int, hold: float = 0.0) -> np.ndarray:
@@ -71,6 +79,7 @@ def fade_video(
     upscaled); both must be full-sphere canvases of the same 2:1 shape.
     """
     out = check_output(output, inputs=[raw_path, dream_path], overwrite=overwrite)
+    check_encoding(out, encode)
     if settings.seconds <= 0 or settings.fps <= 0:
         raise VrdreamError(f"fade needs positive seconds and fps, not {settings.seconds} s at {settings.fps} fps")
     raw, dream = read_photosphere(raw_path), read_photosphere(dream_path)

@@ -485,6 +485,15 @@ def _exif_for(exif: bytes, size: tuple[int, int]) -> bytes:
     return ex.tobytes()
 
 
+def write_format(path: Path) -> str:
+    """The Pillow format :func:`write_photosphere` writes ``path`` in; one line naming the choices when none
+    (called up front by every command, so a long job never ends on an unwritable suffix)."""
+    fmt = WRITE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise VrdreamError(f"{path}: cannot write {path.suffix or 'files without a suffix'}; use .jpg, .png or .webp")
+    return fmt
+
+
 def write_photosphere(
     path: str | Path,
     pixels: np.ndarray,
@@ -509,9 +518,7 @@ def write_photosphere(
     always counts as one), or an existing file without ``overwrite``.
     """
     path = Path(path)
-    fmt = WRITE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise VrdreamError(f"{path}: cannot write {path.suffix or 'files without a suffix'}; use .jpg, .png or .webp")
+    fmt = write_format(path)
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise ValueError(f"pixels must be (H, W, 3), got {pixels.shape}")
     H, W = pixels.shape[:2]

@@ -21,8 +21,9 @@ from .checkpoint import Job, open_job
 from .dream import Dreamer, FlatParam
 from .engine import EngineOptions, build_dreamer
 from .errors import VrdreamError
+from .layout import cubemap_paths, write_cubemap
 from .octave import resize
-from .photosphere import Photosphere, ReadOptions, write_photosphere
+from .photosphere import Photosphere, ReadOptions, write_format, write_photosphere
 from .progress import progress
 from .provenance import dream_fields, upscale_fields
 from .sphere import SphereOptions, SphereParam, dream_sphere
@@ -41,6 +42,23 @@ class Selection:
     tolerance: float = 0.12
     #: ``sky`` or ``ground``: above or below the horizon.
     region: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.select_deg is not None:
+            yaw_deg, pitch_deg = self.select_deg
+            if not (-180 <= yaw_deg <= 360 and -90 <= pitch_deg <= 90):
+                raise VrdreamError(
+                    f"--select {yaw_deg:g},{pitch_deg:g}: yaw must be in -180..360 and pitch in -90..90 degrees"
+                )
+        if not 0 < self.tolerance <= 1.8:
+            raise VrdreamError(f"--tolerance {self.tolerance}: must be in (0, 1.8] (a distance between RGB colours)")
+        if self.region not in (None, "sky", "ground"):
+            raise VrdreamError(f"--region {self.region}: must be sky or ground")
+
+    def flags(self) -> list[str]:
+        """The flags that made this selection (to name them in messages)."""
+        given = {"--mask": self.mask, "--select": self.select_deg, "--region": self.region}
+        return [flag for flag, value in given.items() if value is not None]
 
     def where(self, raw: Tensor) -> Tensor | None:
         """(1, 1, H, W) mask for the equirect ``raw`` (1, 3, H, W), or None for everywhere."""
@@ -185,6 +203,20 @@ class DreamRequest:
     #: Also write the dreamed cube faces (F R B L U D) into this folder.
     keep_faces: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.read.flat:  # a flag that cannot apply is an error, never a silent no-op
+            sphere_only = {
+                "--fov": self.read.fov_deg is not None,
+                "--dream-width": self.sphere.dream_width is not None,
+                "--face-size": self.sphere.face_size is not None,
+                "--full-sphere": self.output.full_sphere,
+                "--keep-faces": self.keep_faces is not None,
+                **{flag: True for flag in self.selection.flags()},
+            }
+            given = [flag for flag, on in sphere_only.items() if on]
+            if given:
+                raise VrdreamError(f"{', '.join(given)}: panorama options, not for a --flat picture")
+
 
 def dream_file(
     src: str | Path,
@@ -200,8 +232,14 @@ def dream_file(
     """
     src, dst = Path(src), Path(dst)
     check_output(dst, inputs=[src], overwrite=overwrite)
+    write_format(dst)
+    if request.keep_faces:
+        cubemap_paths(Path(request.keep_faces) / "face.png", "faces", overwrite=overwrite)
     flat = request.read.flat
     ps = request.read.read(src)
+    where = request.selection.where(to_tensor(ps.pixels)) if not flat else None
+    if where is not None and float(where.max()) <= 0:
+        raise VrdreamError(f"{' '.join(request.selection.flags())}: the selection is empty; nothing would be dreamed")
     dreamer = build_dreamer(request.engine)
     engine = request.engine.resolved(dreamer)
     output = request.output
@@ -261,6 +299,7 @@ def upscale_file(
 
     src, dst = Path(src), Path(dst)
     check_output(dst, inputs=[src], overwrite=overwrite)  # before the long part, not after
+    write_format(dst)
     Output(quality=quality)  # checks the quality up front
     ps = ReadOptions(flat=flat).read(src)
     img = to_tensor(ps.pixels)
@@ -313,7 +352,6 @@ def _upscale(
 def _write_faces(folder: str, equi: Tensor, sphere: SphereOptions, overwrite: bool) -> None:
     """The dream as six cube faces (F R B L U D) in ``folder`` (``--keep-faces``)."""
     from .cubemap import e2c
-    from .layout import write_cubemap
 
     faces = e2c(equi, sphere.face_for(equi.shape[-1]))[0].permute(0, 2, 3, 1).numpy()
     write_cubemap(Path(folder) / "face.png", faces, "faces", overwrite=overwrite)

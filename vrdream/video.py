@@ -35,12 +35,12 @@ from torch import Tensor
 from .atomic import check_output
 from .checkpoint import open_job
 from .engine import EngineOptions
-from .errors import InputError
+from .errors import InputError, VrdreamError
 from .flow import FlowSettings, motion_mask, sphere_flow, warp
 from .progress import progress
 from .sphere import SphereOptions
 from .tensors import to_numpy, to_tensor
-from .videoio import EncodeSettings, iter_frames, probe, write_video
+from .videoio import EncodeSettings, check_encoding, iter_frames, probe, write_video
 
 #: ``dream_frame(raw, init, steps) -> dream``: tensors (1, 3, H, W) in [0, 1]; ``init`` None = start from ``raw``.
 DreamFrame = Callable[[Tensor, "Tensor | None", int], Tensor]
@@ -70,6 +70,14 @@ class VideoSettings:
     flow_threshold: float = 6 / 255
     flow: FlowSettings = field(default_factory=FlowSettings)
     coherent: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("steps_first", "steps_next"):
+            if getattr(self, name) < 0:
+                raise VrdreamError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be 0 or more")
+        for name in ("blend_moving", "blend_static"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise VrdreamError(f"{name} {getattr(self, name)}: must be in [0, 1]")
 
 
 #: The original's temporal settings: every frame dreamed with the full 16 iterations, blend 0.9/0.05,
@@ -124,6 +132,7 @@ def dream_video(
     unless ``keep_checkpoints``. Raises :class:`InputError` for an unreadable input.
     """
     out = check_output(output, inputs=[input_path], overwrite=overwrite)
+    check_encoding(out, encode)
     info = probe(input_path)
     job = open_job(input_path, out, (settings, dream_id), info.frames)
     start = job.first_missing()
@@ -194,6 +203,13 @@ def video_file(
     from .presets import video_settings
     from .sphere import dream_sphere
 
+    info = probe(src)
+    if info.width != 2 * info.height:
+        raise InputError(
+            src, f"is {info.width}x{info.height}, not 2:1: vrdream video dreams equirectangular 360° videos"
+        )
+    check_output(dst, inputs=[src], overwrite=overwrite)
+    check_encoding(dst, encode)
     dreamer = build_dreamer(engine)
     video = video or video_settings(engine.preset, engine.settings)
 

@@ -13,6 +13,8 @@ of ``1 / fps``; variable-frame-rate sources come out constant-rate.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -66,6 +68,76 @@ class EncodeSettings:
     crf: int | None = 18
     preset: str | None = "medium"
     options: tuple[tuple[str, str], ...] = field(default=())  # extra encoder options
+
+
+#: Output containers that carry 360° metadata (Spherical Video V1 and V2 boxes, :mod:`vrdream.spherical`).
+CONTAINERS = (".mp4", ".mov", ".m4v")
+#: Encoders offered in messages when the one asked for is missing (those present in PyAV's FFmpeg are listed).
+KNOWN_ENCODERS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1", "mpeg4")
+
+
+def encoder_options(settings: EncodeSettings) -> dict[str, str]:
+    """The FFmpeg encoder options for ``settings`` (CRF for any encoder, the speed preset for x264/x265)."""
+    opts = dict(settings.options)
+    if settings.crf is not None:
+        opts.setdefault("crf", str(settings.crf))
+    if settings.preset is not None and settings.codec in ("libx264", "libx265"):
+        opts.setdefault("preset", settings.preset)
+    if settings.codec == "libx265":
+        opts.setdefault("x265-params", "log-level=error")  # x265 logs every setting to stderr otherwise
+    return opts
+
+
+def check_encoding(path: str | Path, settings: EncodeSettings) -> None:
+    """Refuse, in one line and before any frame is made, an output that :func:`write_video` could not write:
+    a container without 360° metadata, an encoder PyAV's FFmpeg lacks, a pixel format or option it rejects.
+
+    One tiny frame is encoded in memory with exactly the options the real encode will use.
+    """
+    out = Path(path)
+    if out.suffix.lower() not in CONTAINERS:
+        raise VrdreamError(
+            f"{out}: cannot write {out.suffix or 'a file without a suffix'} video; use {', '.join(CONTAINERS)} "
+            "(they carry the 360° metadata; VP9 and AV1 work in MP4 too)"
+        )
+    flag = "--codec"
+    container = av.open(io.BytesIO(), "w", format="mp4")
+    try:
+        try:
+            stream = container.add_stream(settings.codec, rate=24)
+        except (av.error.FFmpegError, ValueError):
+            have = [c for c in KNOWN_ENCODERS if c != settings.codec and _has_encoder(c)]
+            raise VrdreamError(
+                f"--codec {settings.codec}: no such video encoder in PyAV's FFmpeg; available: {', '.join(have)}"
+            ) from None
+        stream.width = stream.height = 64
+        flag = "--pix-fmt"
+        stream.pix_fmt = settings.pix_fmt
+        flag = "--encoder-preset/--crf"
+        stream.options = encoder_options(settings)
+        frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+        frame = frame.reformat(format=settings.pix_fmt)
+        frame.pts = 0
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    except VrdreamError:
+        raise
+    except (av.error.FFmpegError, ValueError) as exc:
+        what = {"--pix-fmt": settings.pix_fmt, "--encoder-preset/--crf": f"{settings.preset}/{settings.crf}"}
+        raise VrdreamError(
+            f"{flag} {what.get(flag, '')}: refused by the {settings.codec} encoder ({type(exc).__name__})"
+        ) from None
+    finally:
+        with contextlib.suppress(av.error.FFmpegError, ValueError):
+            container.close()
+
+
+def _has_encoder(name: str) -> bool:
+    try:
+        av.codec.Codec(name, "w")
+    except (av.error.FFmpegError, ValueError):
+        return False
+    return True
 
 
 def _open_input(path: str | Path) -> av.container.InputContainer:
@@ -212,14 +284,7 @@ class VideoWriter:
             raise VrdreamError(f"video codec {settings.codec!r} is not available in PyAV's FFmpeg") from exc
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = settings.pix_fmt
-        opts = dict(settings.options)
-        if settings.crf is not None:
-            opts.setdefault("crf", str(settings.crf))
-        if settings.preset is not None and settings.codec in ("libx264", "libx265"):
-            opts.setdefault("preset", settings.preset)
-        if settings.codec == "libx265":
-            opts.setdefault("x265-params", "log-level=error")  # x265 logs every setting to stderr otherwise
-        self._stream.options = opts
+        self._stream.options = encoder_options(settings)
         # Convert RGB with the BT.709 matrix and say so: untagged YUV leaves players guessing (601 or
         # 709 by frame size), which shifts colours; 709 is what HD/4K players and headsets assume.
         self._yuv = settings.pix_fmt.startswith(("yuv", "nv"))

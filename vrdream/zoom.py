@@ -24,11 +24,12 @@ from .checkpoint import open_job
 from .dream import Dreamer, FlatParam
 from .engine import EngineOptions, build_dreamer
 from .equirect import equirect_dirs, rotate, rotation_matrix, sample_equirect
+from .errors import VrdreamError
 from .photosphere import read_photosphere
 from .progress import progress
 from .sphere import SphereOptions, dream_sphere
 from .tensors import to_numpy, to_tensor
-from .videoio import EncodeSettings, write_video
+from .videoio import EncodeSettings, check_encoding, write_video
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,24 @@ class ZoomSettings:
     spin: float = 0.0
     #: Frames per second.
     fps: int = 24
+
+    def __post_init__(self) -> None:
+        yaw_deg, pitch_deg = self.toward
+        checks = (
+            ("--frames", self.frames, self.frames >= 1, "at least 1"),
+            ("--zoom", self.zoom, self.zoom > 0, "a positive factor (1.03 zooms in 3 % a frame, 0.97 out)"),
+            ("--steps-per-frame", self.steps, self.steps >= 0, "0 or more"),
+            (
+                "--toward",
+                self.toward,
+                -180 <= yaw_deg <= 360 and -90 <= pitch_deg <= 90,
+                "YAW,PITCH degrees with yaw in -180..360 and pitch in -90..90",
+            ),
+            ("--fps", self.fps, self.fps > 0, "positive"),
+        )
+        for flag, value, ok, want in checks:
+            if not ok:
+                raise VrdreamError(f"{flag} {value}: must be {want}")
 
 
 def mobius_zoom(equi: Tensor, factor: float, toward: tuple[float, float], spin_deg: float = 0.0) -> Tensor:
@@ -93,6 +112,7 @@ def zoom_video(
     >>> zoom_video("pano.jpg", "zoom.mp4", EngineOptions(), ZoomSettings(frames=60))  # doctest: +SKIP
     """
     out = check_output(output, inputs=[src], overwrite=overwrite)
+    check_encoding(out, encode)
     raw = to_tensor(read_photosphere(src, flat=flat).pixels)
     dreamer = build_dreamer(engine)
     job = open_job(src, out, (settings, sphere, flat, engine), settings.frames)
