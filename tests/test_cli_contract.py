@@ -51,6 +51,19 @@ class Built(Exception):
         self.options = options
 
 
+def _replace_engine_builder(monkeypatch: pytest.MonkeyPatch, stand_in: object) -> None:
+    """Put ``stand_in`` in place of :func:`vrdream.engine.build_dreamer` in every module that binds it."""
+    import vrdream.engine
+    import vrdream.pipeline
+    import vrdream.video
+    import vrdream.zoom  # noqa: F401  (loaded so that every module that binds the builder is patched)
+
+    original = vrdream.engine.build_dreamer
+    for name, module in list(sys.modules.items()):
+        if name.startswith("vrdream") and getattr(module, "build_dreamer", None) is original:
+            monkeypatch.setattr(module, "build_dreamer", stand_in)
+
+
 def _dream_commands() -> list[str]:
     """The commands whose parser has the dream option group."""
     parser = build_parser()
@@ -95,14 +108,7 @@ def test_every_dream_flag_reaches_the_engine(
     def stand_in(options: EngineOptions) -> None:
         raise Built(options)
 
-    import vrdream.pipeline
-    import vrdream.video
-    import vrdream.zoom  # noqa: F401  (loaded so that every module that binds the builder is patched)
-
-    original = vrdream.engine.build_dreamer
-    for name, module in list(sys.modules.items()):
-        if name.startswith("vrdream") and getattr(module, "build_dreamer", None) is original:
-            monkeypatch.setattr(module, "build_dreamer", stand_in)
+    _replace_engine_builder(monkeypatch, stand_in)
     threads = torch.get_num_threads()
     try:
         with pytest.raises(Built) as built:
@@ -212,7 +218,11 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
 
 
 def _one_line_error(argv: list[str], capsys: pytest.CaptureFixture, out: Path, inputs: Path, before: dict) -> str:
-    assert main(argv) == 2
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own refusals
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert 1 <= len(err) <= 2 and "Traceback" not in "\n".join(err), err
     assert not out.exists() or not any(out.iterdir()), list(out.iterdir())  # nothing written, no checkpoints
@@ -362,3 +372,76 @@ def test_the_public_api_resolves() -> None:
     assert set(vrdream.__all__) == set(vrdream._EXPORTS)
     for name in vrdream.__all__:
         assert callable(getattr(vrdream, name)), name
+
+
+# --------------------------------------------------------------------------- bad values, refused before the work
+
+#: (command line after the command's input and output, the flag the one line must name, needs the network?)
+BAD_VALUES: dict[str, list[tuple[list[str], str, bool]]] = {
+    "dream": [
+        (["--upscale", "5"], "--upscale", False),
+        (["--select", "400,100"], "--select", False),
+        (["--select", "0,30", "--region", "ground", "--tolerance", "0.01"], "--select", False),
+        (["--flat", "--mask", "IN"], "--mask", False),
+        (["--flat", "--dream-width", "256"], "--dream-width", False),
+        (["--quality", "0"], "--quality", False),
+        (["--steps", "-1"], "steps", False),
+        (["--octaves", "0"], "octaves", False),
+        (["--normalize", "nope"], "--normalize", False),
+        (["--objective", "class:5000"], "class:5000", True),
+        (["--objective", "blocks.4[999]"], "blocks.4", True),
+        (["--objective", "class:no such thing"], "no such thing", True),
+    ],
+    "dream.gif": [([], ".gif", False)],
+    "dream.tif": [([], ".tif", False)],
+    "upscale": [
+        (["--memory-budget", "-1"], "--memory-budget", False),
+        (["--tile", "4"], "--tile", False),
+        (["--upscale", "7"], "--upscale", False),
+    ],
+    "video": [
+        (["--steps-next", "-3"], "--steps-next", False),
+        (["--codec", "nosuch"], "--codec", False),
+        (["--pix-fmt", "foo"], "--pix-fmt", False),
+        (["--encoder-preset", "nope"], "--encoder-preset", False),
+    ],
+    "video.webm": [([], ".webm", False)],
+    "video.mkv": [(["--codec", "libvpx-vp9"], ".mkv", False)],
+    "zoom": [
+        (["--fps", "0"], "--fps", False),
+        (["--zoom", "0"], "--zoom", False),
+        (["--zoom", "-1"], "--zoom", False),
+        (["--frames", "0"], "--frames", False),
+        (["--toward", "10,100"], "--toward", False),
+        (["--codec", "nosuch"], "--codec", False),
+    ],
+    "fade": [(["--seconds", "0"], "--seconds", False), (["--hold", "1"], "--hold", False)],
+}
+BAD_VALUE_CASES = [(key, i) for key, rows in BAD_VALUES.items() for i in range(len(rows))]
+
+
+@pytest.mark.parametrize(("key", "row"), BAD_VALUE_CASES, ids=[f"{k}-{i}" for k, i in BAD_VALUE_CASES])
+def test_a_bad_value_is_refused_in_one_line_before_the_work(
+    key: str,
+    row: int,
+    tiny_inputs: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    extra, flag, needs_network = BAD_VALUES[key][row]
+    command, _, suffix = key.partition(".")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    still = inputs / "pano.png"
+    still.write_bytes(tiny_inputs["still"].read_bytes())
+    video = inputs / "clip.mp4"
+    video.write_bytes(tiny_inputs["video"].read_bytes())
+    src = {"video": [str(video)], "fade": [str(still), str(still)]}.get(command, [str(still)])
+    ext = suffix or {"video": "mp4", "zoom": "mp4", "fade": "mp4"}.get(command, "jpg")
+    out = tmp_path / "out"
+    argv = [command, *src, "-o", str(out / f"o.{ext}"), *[str(still) if a == "IN" else a for a in extra], "-q"]
+    if not needs_network:  # refused before any model is built
+        _replace_engine_builder(monkeypatch, lambda *_: pytest.fail("a model was built"))
+    line = _one_line_error(argv, capsys, out, inputs, _snapshot(inputs))
+    assert flag in line

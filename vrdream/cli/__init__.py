@@ -16,6 +16,7 @@ import pkgutil
 import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import VrdreamError
@@ -30,10 +31,17 @@ def _command_modules() -> list:
     return sorted((m for m in mods if hasattr(m, "register")), key=lambda m: (m.ORDER, m.__name__))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (its default prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vrdream", description=__doc__.splitlines()[0].replace("``", ""))
+    parser = _Parser(prog="vrdream", description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("--version", action="version", version=f"vrdream {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     for mod in _command_modules():
         mod.register(sub)
     return parser
