@@ -20,6 +20,7 @@ from .atomic import check_output
 from .errors import InputError, VrdreamError
 from .photosphere import read_photosphere, resize
 from .progress import progress
+from .provenance import read_raw
 from .videoio import EncodeSettings, check_encoding, to_uint8, write_video
 
 
@@ -80,9 +81,8 @@ def fade_video(
     """
     out = check_output(output, inputs=[raw_path, dream_path], overwrite=overwrite)
     check_encoding(out, encode)
-    if settings.seconds <= 0 or settings.fps <= 0:
-        raise VrdreamError(f"fade needs positive seconds and fps, not {settings.seconds} s at {settings.fps} fps")
-    raw, dream = read_photosphere(raw_path), read_photosphere(dream_path)
+    dream = read_photosphere(dream_path)
+    raw = read_raw(raw_path, dream.vrdream)
     if raw.pixels.shape != dream.pixels.shape:
         if raw.width * dream.height != raw.height * dream.width:
             raise InputError(

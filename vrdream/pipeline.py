@@ -257,7 +257,7 @@ def dream_file(
             )
     if request.keep_faces:
         _write_faces(request.keep_faces, out, request.sphere, overwrite)
-    fields = dream_fields(src, dst, engine)
+    fields = dream_fields(src, dst, engine, request.read.fov_deg)
     if output.upscale.factor > 1:
         out, model = _upscale(out, output.upscale, flat=flat, device=dreamer.device, quiet=quiet)
         fields["Upscale"] = upscale_fields(fields, src, dst, model, output.upscale.factor)["Upscale"]

@@ -5,7 +5,9 @@ Every file vrdream writes from a panorama carries, in its ``vrdream:`` XMP names
 - ``Kind``: ``dream`` or ``upscale`` (an undreamed panorama made larger);
 - ``Raw``: the undreamed panorama, as a path relative to the output's folder (absolute
   when it is on another drive), ``RawName`` its file name and ``RawSHA256`` the SHA-256 of
-  its bytes, so a viewer finds it again after the folder moved (:func:`find_raw`);
+  its bytes, so a viewer finds it again after the folder moved; ``RawFOV`` (``H,V`` degrees)
+  when the raw is a picture placed on the sphere with ``--fov``, so it can be placed the same
+  way again (:func:`read_raw`);
 - for dreams, ``Preset``, ``Backbone``, ``Layer`` (the objective) and ``Seed``;
 - ``Upscale``: ``MODEL xN`` when super-resolution made it.
 """
@@ -16,8 +18,12 @@ import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .engine import EngineOptions
+
+if TYPE_CHECKING:
+    from .photosphere import Photosphere
 
 #: Bytes read at a time while hashing: panoramas can be hundreds of MB.
 _CHUNK = 1 << 20
@@ -45,8 +51,11 @@ def raw_fields(raw: Path, dst: Path) -> dict[str, str]:
     return {"Raw": relative_to_folder(raw, dst), "RawName": raw.name, "RawSHA256": file_sha256(raw)}
 
 
-def dream_fields(src: Path, dst: Path, engine: EngineOptions) -> dict[str, str]:
-    """The record of a dream of ``src`` written to ``dst`` by ``engine`` (its objective resolved)."""
+def dream_fields(
+    src: Path, dst: Path, engine: EngineOptions, fov_deg: tuple[float, float] | None = None
+) -> dict[str, str]:
+    """The record of a dream of ``src`` (placed by ``fov_deg`` when given) written to ``dst`` by ``engine``
+    (its objective resolved)."""
     s = engine.settings
     fields = {
         "Kind": "dream",
@@ -55,6 +64,8 @@ def dream_fields(src: Path, dst: Path, engine: EngineOptions) -> dict[str, str]:
         "Layer": s.objective,
         "Seed": str(s.seed),
     }
+    if fov_deg is not None:
+        fields["RawFOV"] = f"{fov_deg[0]:g},{fov_deg[1]:g}"
     if engine.preset:
         fields["Preset"] = engine.preset
     return fields
@@ -75,3 +86,15 @@ def upscale_fields(recorded: Mapping[str, str], src: Path, dst: Path, model: str
     else:
         out.update(Kind="upscale", **raw_fields(src, dst))
     return out
+
+
+def read_raw(path: str | Path, recorded: Mapping[str, str]) -> Photosphere:
+    """Read the raw panorama of a dream whose record is ``recorded``: placed as the dream says (``RawFOV``)
+    when it is a picture without Photo Sphere metadata, so a ``--fov`` dream's raw needs no flag again."""
+    from .photosphere import read_photosphere
+
+    fov = recorded.get("RawFOV")
+    if fov and Path(path).name == recorded.get("RawName") and file_sha256(path) == recorded.get("RawSHA256"):
+        h_deg, v_deg = (float(x) for x in fov.split(","))
+        return read_photosphere(path, fov=(h_deg, v_deg))
+    return read_photosphere(path)
