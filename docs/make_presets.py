@@ -16,7 +16,7 @@ from vrdream.presets import PRESETS
 from vrdream.sheet import contact_sheet, save_sheet
 
 DOCS = Path(__file__).parent
-SAMPLE = DOCS.parent / "samples" / "mars.jpg"
+SAMPLE = DOCS.parent / "vrdream" / "samples" / "mars.jpg"
 
 
 def main() -> None:
