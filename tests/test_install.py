@@ -195,12 +195,14 @@ def small_pano(folder: Path, sample_pano: Path) -> Path:
 QUICK = ["--steps", "1", "--octaves", "1", "-q"]
 
 
+@pytest.mark.slow
 def test_dream_takes_any_file_name(folder: Path, small_pano: Path) -> None:
     out = folder / "Träume ü 夢.jpg"
     assert main(["dream", str(small_pano), "-o", str(out), *QUICK]) == 0
     assert read_photosphere(out).pixels.shape == (128, 256, 3)
 
 
+@pytest.mark.slow
 def test_upscale_takes_any_file_name(folder: Path, small_pano: Path) -> None:
     fast = SR_MODELS["realesr-animevideov3"]
     if find_ncnn(fast) is None:
@@ -219,6 +221,7 @@ def test_cubemap_and_equirect_take_any_file_name(folder: Path, small_pano: Path)
     assert read_photosphere(back).pixels.shape == (128, 256, 3)
 
 
+@pytest.mark.slow
 def test_video_takes_any_file_name(folder: Path, sample_pano: Path) -> None:
     src = make_video(folder / "Rundgang ø 全景.mp4", load_panorama(sample_pano, 128), frames=3, audio=None)
     out = folder / "Traum é.mp4"
