@@ -188,7 +188,7 @@ def folder(tmp_path: Path) -> Path:
 def small_pano(folder: Path, sample_pano: Path) -> Path:
     """The sample at 256×128 under a name with spaces and non-ASCII letters."""
     path = folder / "Husband Hill, Mars ø 全景.jpg"
-    Image.open(sample_pano).resize((256, 128), Image.LANCZOS).save(path, quality=95)
+    Image.open(sample_pano).resize((256, 128), Image.Resampling.LANCZOS).save(path, quality=95)
     return path
 
 
