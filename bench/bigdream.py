@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.common import peak_rss_mb, write_results
 
-SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mars.jpg"
+SAMPLE = Path(__file__).resolve().parent.parent / "vrdream" / "samples" / "mars.jpg"
 W, H, STEPS = 8192, 4096, 2
 
 

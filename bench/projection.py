@@ -29,7 +29,9 @@ H, W, N = 4096, 8192, 2048
 
 def panorama() -> np.ndarray:
     """(H, W, 3) float32: the repo's sample panorama upscaled to 8192x4096 (the benchmark needs no shared data)."""
-    small = np.array(Image.open(Path(__file__).resolve().parent.parent / "samples" / "mars.jpg").convert("RGB"))
+    small = np.array(
+        Image.open(Path(__file__).resolve().parent.parent / "vrdream" / "samples" / "mars.jpg").convert("RGB")
+    )
     t = torch.from_numpy(small).permute(2, 0, 1)[None].float() / 255
     big = F.interpolate(t, size=(H, W), mode="bicubic", align_corners=False).clamp(0, 1)
     return np.ascontiguousarray(big[0].permute(1, 2, 0).numpy())

@@ -21,7 +21,7 @@ from bench.common import peak_rss_mb, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "mars.jpg"
-SAMPLE = SHARED if SHARED.is_file() else ROOT / "samples" / "mars.jpg"
+SAMPLE = SHARED if SHARED.is_file() else ROOT / "vrdream" / "samples" / "mars.jpg"
 REPEATS = 2
 #: (input width, method, dream width): the 8K input is dreamed at 2048 and its detail laid onto the 8K raw
 #: (a face of 2048 would take about 16x the 2048 case's time on this CPU; memory is what that row measures).

@@ -41,7 +41,7 @@ from vrdream.upscale import (
     upscale_equirect,
 )
 
-SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mars.jpg"
+SAMPLE = Path(__file__).resolve().parent.parent / "vrdream" / "samples" / "mars.jpg"
 #: Input width per architecture on the CPU (height half of it), sized for seconds, not minutes; x4 on a GPU.
 WIDTH = {"esrgan": 256, "compact": 512, "upconv7": 256}
 SCALE = 4

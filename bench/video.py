@@ -25,7 +25,7 @@ from vrdream.videoio import iter_frames
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from videos import load_panorama, make_video  # noqa: E402  (the tests' synthetic 360° clip maker)
 
-SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mars.jpg"
+SAMPLE = Path(__file__).resolve().parent.parent / "vrdream" / "samples" / "mars.jpg"
 FRAMES = 4
 CLIP_4K = (3840, 1920, 20 * 30)  # a 20-second 4K equirect clip at 30 fps
 

@@ -29,7 +29,7 @@ FOVS = (
     Fov(math.radians(-52), math.radians(43), math.radians(48), math.radians(-55)),
     Fov(math.radians(-43), math.radians(52), math.radians(48), math.radians(-55)),
 )
-SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "mars.jpg"
+SAMPLE = Path(__file__).resolve().parents[1] / "vrdream" / "samples" / "mars.jpg"
 
 
 def _panoramas() -> tuple[np.ndarray, np.ndarray]:

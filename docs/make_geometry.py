@@ -10,7 +10,7 @@ from vrdream.cubemap import FACES, c2e, e2c, padded_fov
 from vrdream.layout import to_dice
 from vrdream.photosphere import read_photosphere
 
-ps = read_photosphere("samples/mars.jpg")
+ps = read_photosphere("vrdream/samples/mars.jpg")
 equi = torch.from_numpy(ps.pixels).permute(2, 0, 1)[None]
 H, W = equi.shape[-2:]
 n = W // 4  # 256

@@ -37,7 +37,7 @@ def _shown(ps: Photosphere) -> np.ndarray:
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp())
-    full = read_photosphere(ROOT / "samples" / "mars.jpg")
+    full = read_photosphere(ROOT / "vrdream" / "samples" / "mars.jpg")
     crop = (256, 114, 597, 256)
     part_like = replace(
         full,

@@ -16,7 +16,7 @@ from vrdream.sheet import contact_sheet, save_sheet
 from vrdream.tensors import to_numpy, to_tensor
 
 DOCS = Path(__file__).parent
-SAMPLE = DOCS.parent / "samples" / "mars.jpg"
+SAMPLE = DOCS.parent / "vrdream" / "samples" / "mars.jpg"
 
 
 def main() -> None:

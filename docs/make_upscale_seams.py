@@ -29,7 +29,7 @@ from PIL import Image
 
 DOCS = Path(__file__).parent
 ROOT = DOCS.parent
-SAMPLE = ROOT / "samples" / "mars.jpg"
+SAMPLE = ROOT / "vrdream" / "samples" / "mars.jpg"
 SEAM_TOOL = ROOT.parent / "shared" / "tools" / "seam_score.py"
 SCALE = 4
 

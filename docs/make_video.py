@@ -35,7 +35,7 @@ from vrdream.tensors import to_numpy, to_tensor  # noqa: E402
 from vrdream.video import DreamFrame, VideoSettings, next_dream, warped_difference  # noqa: E402
 from vrdream.videoio import iter_frames  # noqa: E402
 
-SAMPLE = DOCS.parent / "samples" / "mars.jpg"
+SAMPLE = DOCS.parent / "vrdream" / "samples" / "mars.jpg"
 
 
 def turned(equi: Tensor, rot: Tensor) -> Tensor:

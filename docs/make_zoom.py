@@ -19,7 +19,7 @@ from vrdream.videoio import iter_frames
 from vrdream.zoom import ZoomSettings, zoom_video
 
 DOCS = Path(__file__).parent
-SAMPLE = DOCS.parent / "samples" / "mars.jpg"
+SAMPLE = DOCS.parent / "vrdream" / "samples" / "mars.jpg"
 TOWARD = (-30.0, -20.0)
 
 

@@ -1,4 +1,4 @@
-"""Rebuild ``samples/mars.jpg`` from the full-size Stellarium panorama (see README.md).
+"""Rebuild the sample, ``vrdream/samples/mars.jpg``, from the full-size Stellarium panorama (see README.md).
 
 Usage: ``python samples/make_mars.py [SOURCE.jpg]`` (default ``../shared/data/mars.jpg``).
 Downsizes to 1536×768 with antialiased Lanczos and writes it with full-sphere
@@ -20,7 +20,9 @@ def main(argv: list[str]) -> None:
     src = Path(argv[0]) if argv else HERE.parent.parent / "shared" / "data" / "mars.jpg"
     ps = read_photosphere(src)
     small = resize(ps.pixels, SIZE)
-    out = write_photosphere(HERE / "mars.jpg", small, ps, quality=90, overwrite=True, inputs=[src])
+    out = write_photosphere(
+        HERE.parent / "vrdream" / "samples" / "mars.jpg", small, ps, quality=90, overwrite=True, inputs=[src]
+    )
     print(f"{out}: {out.stat().st_size} bytes")
 
 

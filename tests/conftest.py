@@ -12,7 +12,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 
-#: The shipped sample's size (samples/make_mars.py).
+#: The shipped sample's size (samples/make_mars.py writes vrdream/samples/mars.jpg).
 SAMPLE_SIZE = (1536, 768)
 #: The synthetic phone photosphere's full canvas: the sample brought down to this size first.
 PARTIAL_CANVAS = (1024, 512)
@@ -50,8 +50,8 @@ def seam_score(shared_data: Path, raw: Path, dream: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def sample_pano() -> Path:
-    """``samples/mars.jpg``: a ``SAMPLE_SIZE`` full-sphere panorama with GPano XMP (shipped in the repo)."""
-    path = REPO / "samples" / "mars.jpg"
+    """``vrdream/samples/mars.jpg``: a ``SAMPLE_SIZE`` full-sphere panorama with GPano XMP (package data)."""
+    path = REPO / "vrdream" / "samples" / "mars.jpg"
     assert path.is_file(), f"{path} is missing; rebuild it with samples/make_mars.py"
     return path
 
@@ -116,7 +116,7 @@ def lite0():
 
 @pytest.fixture(scope="session")
 def sample_equirect(sample_pano: Path):
-    """``samples/mars.jpg`` as a (1, 3, H, W) tensor in [0, 1] (``SAMPLE_SIZE``)."""
+    """``vrdream/samples/mars.jpg`` as a (1, 3, H, W) tensor in [0, 1] (``SAMPLE_SIZE``)."""
     from vrdream.photosphere import read_photosphere
     from vrdream.tensors import to_tensor
 

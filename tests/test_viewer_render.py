@@ -37,7 +37,7 @@ from viewer.reference import render_reference
 from viewer.srgb import linear_to_srgb, srgb8_to_linear, srgb_mip_pyramid
 
 REPO = Path(__file__).resolve().parents[1]
-MARS = REPO / "samples" / "mars.jpg"
+MARS = REPO / "vrdream" / "samples" / "mars.jpg"
 D = math.radians
 SETTINGS = GazeSettings(map_width=128)
 

@@ -51,7 +51,7 @@ def contact_sheet(raw: np.ndarray, dream: np.ndarray) -> np.ndarray:
 def main(argv: list[str]) -> None:
     from vrdream.photosphere import read_photosphere
 
-    src = Path(argv[0]) if argv else REPO / "samples" / "mars.jpg"
+    src = Path(argv[0]) if argv else REPO / "vrdream" / "samples" / "mars.jpg"
     out = Path(argv[1]) if len(argv) > 1 else REPO / "docs" / "viewer.png"
     raw = float_to_srgb8(read_photosphere(src).pixels)
     with atomic_path(out) as tmp:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,8 @@ from .provenance import same_dream
 from .sheet import contact_sheet, save_sheet, to_image
 from .tensors import to_numpy, to_tensor
 
-SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "mars.jpg"
+#: The bundled sample: package data, so an installed wheel has it too (samples/README.md says where it comes from).
+SAMPLE = resources.files(__package__) / "samples" / "mars.jpg"
 #: (label, yaw, pitch) of the views on the contact sheet.
 VIEWS = (
     ("ahead", 0.0, -10.0),
@@ -39,10 +41,17 @@ def run_demo(
     sample: str | Path | None = None,
     *,
     preset: str = DEFAULT_PRESET,
+    settings: DreamSettings | None = None,
     quiet: bool = False,
 ) -> dict[str, Path]:
-    """Dream ``sample`` (default: samples/mars.jpg) into ``out_dir``; return the files written by name."""
-    src = Path(sample) if sample else SAMPLE
+    """Dream ``sample`` (default: the bundled :data:`SAMPLE`) into ``out_dir``; return the files written by name.
+
+    ``settings`` default to ``preset``'s (fewer steps and octaves make a quick look).
+    """
+    if not sample:
+        with resources.as_file(SAMPLE) as bundled:  # a real file even where the package is zipped
+            return run_demo(out_dir, bundled, preset=preset, settings=settings, quiet=quiet)
+    src = Path(sample)
     if not src.is_file():
         raise VrdreamError(f"{src}: sample panorama not found; give one: vrdream demo PANORAMA")
     out = Path(out_dir)
@@ -55,7 +64,7 @@ def run_demo(
     }
     if src.resolve() != files["raw"].resolve():
         shutil.copyfile(src, files["raw"])
-    engine = EngineOptions(get_preset(preset).settings, preset=preset)
+    engine = EngineOptions(get_preset(preset).settings if settings is None else settings, preset=preset)
     if not _already_dreamed(files["dream"], files["raw"], engine):  # a rerun reuses a finished dream
         dream_file(files["raw"], files["dream"], DreamRequest(engine=engine), overwrite=True, quiet=quiet)
     raw_px, dream_px = read_photosphere(files["raw"]).pixels, read_photosphere(files["dream"]).pixels

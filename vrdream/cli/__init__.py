@@ -110,7 +110,8 @@ def fast_allocator_env(environ: dict[str, str]) -> dict[str, str] | None:
     ):
         return None
     env = dict(environ, VRDREAM_ALLOCATOR="system")  # the re-run process must not re-run again
-    found = sorted(glob.glob("/usr/lib/*/libjemalloc.so.2") + glob.glob("/usr/lib/libjemalloc.so.2"))
+    patterns = ("/usr/lib/*/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2", "/usr/lib64/libjemalloc.so.2")
+    found = [lib for pattern in patterns for lib in sorted(glob.glob(pattern))]  # Debian multiarch, Arch, Fedora
     if found:
         env["LD_PRELOAD"] = " ".join(filter(None, [environ.get("LD_PRELOAD", ""), found[0]]))
         env.setdefault("MALLOC_CONF", JEMALLOC_CONF)

