@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dream import DreamSettings
 from .engine import EngineOptions
 from .equirect import perspective
 from .errors import VrdreamError
