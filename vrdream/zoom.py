@@ -47,7 +47,7 @@ class ZoomSettings:
     #: Degrees the view turns about the zoom axis per frame (a loxodromic spiral; 0 for a straight zoom).
     spin: float = 0.0
     #: Frames per second.
-    fps: int = 24
+    fps: Fraction = Fraction(24)
 
     def __post_init__(self) -> None:
         yaw_deg, pitch_deg = self.toward

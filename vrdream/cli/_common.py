@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
     """``-o OUT``, ``--overwrite`` and ``--quiet``: every command that writes files takes these."""
-    p.add_argument("-o", "--output", required=True, help="output path (written atomically)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output path (written atomically)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (never an input)")
     add_quiet(p)
 
@@ -178,11 +178,20 @@ def add_encode_options(p: argparse.ArgumentParser) -> None:
 
     d = EncodeSettings()
     p.add_argument(
-        "--codec", default=d.codec, help=f"FFmpeg video encoder (default {d.codec}; e.g. libx265, libvpx-vp9, mpeg4)"
+        "--codec",
+        default=d.codec,
+        metavar="ENC",
+        help=f"FFmpeg video encoder (default {d.codec}; e.g. libx265, libvpx-vp9, mpeg4)",
     )
-    p.add_argument("--crf", type=int, default=d.crf, help=f"constant rate factor, lower is better (default {d.crf})")
-    p.add_argument("--encoder-preset", default=d.preset, help=f"x264/x265 speed preset (default {d.preset})")
-    p.add_argument("--pix-fmt", default=d.pix_fmt, help=f"pixel format (default {d.pix_fmt}, what players expect)")
+    p.add_argument(
+        "--crf", type=int, default=d.crf, metavar="N", help=f"constant rate factor, lower is better (default {d.crf})"
+    )
+    p.add_argument(
+        "--encoder-preset", default=d.preset, metavar="NAME", help=f"x264/x265 speed preset (default {d.preset})"
+    )
+    p.add_argument(
+        "--pix-fmt", default=d.pix_fmt, metavar="FMT", help=f"pixel format (default {d.pix_fmt}, what players expect)"
+    )
 
 
 def encode_settings(args: argparse.Namespace) -> EncodeSettings:

@@ -12,10 +12,16 @@ ORDER = 0
 def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "demo", __doc__, help="dream the bundled sample panorama and write previews")
     p.add_argument("sample", nargs="?", help="panorama to use instead of the bundled one (samples/README.md)")
-    p.add_argument("-o", "--output", default="vrdream-demo", help="folder for the results (default ./vrdream-demo)")
-    p.add_argument("--preset", default=None, help="dream preset (default: the default preset)")
-    p.add_argument("--steps", type=int, help="gradient steps per octave (default: the preset's; 2 for a quick look)")
-    p.add_argument("--octaves", type=int, help="number of octaves (default: the preset's; 1 for a quick look)")
+    p.add_argument(
+        "-o", "--output", default="vrdream-demo", metavar="OUT", help="folder for the results (default ./vrdream-demo)"
+    )
+    p.add_argument("--preset", default=None, metavar="NAME", help="dream preset (default: the default preset)")
+    p.add_argument(
+        "--steps", type=int, metavar="N", help="gradient steps per octave (default: the preset's; 2 for a quick look)"
+    )
+    p.add_argument(
+        "--octaves", type=int, metavar="N", help="number of octaves (default: the preset's; 1 for a quick look)"
+    )
     add_quiet(p)
     p.set_defaults(run=run)
 

@@ -20,11 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "fade", __doc__, help="raw → dream → raw crossfade video (360°)")
     p.add_argument("raw", metavar="RAW", help="the raw panorama")
     p.add_argument("dream", metavar="DREAM", help="its dream (same 2:1 canvas; the raw is resized to it)")
-    p.add_argument("--seconds", type=float, default=10.0, help="length of the whole cycle (default 10)")
-    p.add_argument("--fps", type=parse_fps, default=Fraction(30), help="frame rate (default 30)")
+    p.add_argument("--seconds", type=float, default=10.0, metavar="S", help="length of the whole cycle (default 10)")
+    p.add_argument("--fps", type=parse_fps, default=Fraction(30), metavar="FPS", help="frame rate (default 30)")
     p.add_argument(
         "--hold",
         type=float,
+        metavar="X",
         default=0.0,
         help="share of the cycle held on the full dream, in [0, 1) (default 0: a pure raised cosine)",
     )

@@ -23,11 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = add_upscale_options(p, default=4)
     g.add_argument("--flat", action="store_true", help="an ordinary picture, not a panorama (reflected borders)")
     g.add_argument(
-        "--device", default="auto", help="auto (a GPU if there is one), cpu, cuda, cuda:1 ... (default auto)"
+        "--device",
+        default="auto",
+        metavar="DEV",
+        help="auto (a GPU if there is one), cpu, cuda, cuda:1 ... (default auto)",
     )
     g.add_argument(
         "--precision",
         dest="sr_precision",
+        metavar="P",
         default="auto",
         choices=["auto", "fp32", "bf16", "fp16"],
         help="auto: bf16 where the hardware runs it natively (default auto)",

@@ -22,10 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output_options(p)
     add_dream_options(p)
     v = p.add_argument_group("video")
-    v.add_argument("--dream-width", type=int, help="equirect width the dream runs at (default: the video's)")
+    v.add_argument(
+        "--dream-width", type=int, metavar="W", help="equirect width the dream runs at (default: the video's)"
+    )
     v.add_argument(
         "--steps-next",
         type=int,
+        metavar="N",
         help="dream steps on each frame after the first (default 4; 16 with --preset hallucination-machine)",
     )
     v.add_argument("--independent", action="store_true", help="dream every frame on its own (flickers; for comparison)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from fractions import Fraction
 
 from ._common import (
     add_dream_options,
@@ -12,6 +13,7 @@ from ._common import (
     encode_settings,
     engine_from_args,
     number_pair,
+    parse_fps,
 )
 
 ORDER = 55
@@ -26,9 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output_options(p)
     add_dream_options(p)
     z = p.add_argument_group("zoom")
-    z.add_argument("--frames", type=int, default=d.frames, help=f"frames (default {d.frames})")
-    z.add_argument("--zoom", type=float, default=d.zoom, help=f"zoom per frame (default {d.zoom})")
-    z.add_argument("--steps-per-frame", type=int, default=d.steps, help=f"dream steps per frame (default {d.steps})")
+    z.add_argument("--frames", type=int, default=d.frames, metavar="N", help=f"frames (default {d.frames})")
+    z.add_argument("--zoom", type=float, default=d.zoom, metavar="X", help=f"zoom per frame (default {d.zoom})")
+    z.add_argument(
+        "--steps-per-frame", type=int, default=d.steps, metavar="N", help=f"dream steps per frame (default {d.steps})"
+    )
     z.add_argument(
         "--toward",
         type=number_pair,
@@ -37,13 +41,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"direction to zoom toward, degrees (default {d.toward[0]:g},{d.toward[1]:g})",
     )
     z.add_argument(
-        "--spin", type=float, default=d.spin, help=f"degrees turned about the zoom axis per frame (default {d.spin:g})"
+        "--spin",
+        type=float,
+        default=d.spin,
+        metavar="DEG",
+        help=f"degrees turned about the zoom axis per frame (default {d.spin:g})",
     )
-    z.add_argument("--fps", type=int, default=d.fps, help=f"frames per second (default {d.fps})")
+    z.add_argument(
+        "--fps",
+        type=parse_fps,
+        default=Fraction(d.fps),
+        metavar="FPS",
+        help=f"frames per second, e.g. 30 or 30000/1001 (default {d.fps})",
+    )
     z.add_argument(
         "--flat", action="store_true", help="an ordinary picture: planar zoom into its centre, no 360° metadata"
     )
-    z.add_argument("--dream-width", type=int, help="equirect width the dream runs at (default: the input's)")
+    z.add_argument(
+        "--dream-width", type=int, metavar="W", help="equirect width the dream runs at (default: the input's)"
+    )
     add_encode_options(p)
     p.set_defaults(run=run)
 
