@@ -6,10 +6,12 @@ import math
 
 import numpy as np
 import pytest
+import torch
 import xr
 
-from viewer.controls import CONE_SCALE_RANGE, CONE_STEP, ViewerState, apply_command
-from viewer.gaze import (
+from vrdream.errors import VrdreamError
+from vrdream.viewer.controls import CONE_SCALE_RANGE, CONE_STEP, ViewerState, apply_command
+from vrdream.viewer.gaze import (
     GazeSettings,
     approach,
     cone_weight,
@@ -19,7 +21,7 @@ from viewer.gaze import (
     mix_target,
     steady_dwell,
 )
-from viewer.geometry import (
+from vrdream.viewer.geometry import (
     Fov,
     dir_to_equirect_uv,
     dir_to_yaw_pitch,
@@ -33,15 +35,15 @@ from viewer.geometry import (
     xr_orientation_to_rotation,
     yaw_pitch_to_dir,
 )
-from viewer.panorama import recorded_raw, start_direction
-from viewer.srgb import (
+from vrdream.viewer.panorama import find_raw, start_direction
+from vrdream.viewer.srgb import (
     linear_to_srgb,
     mip_chain_sizes,
     srgb8_to_linear,
     srgb_mip_pyramid,
     srgb_to_linear,
 )
-from viewer.xr_logic import (
+from vrdream.viewer.xr_logic import (
     GL_RGBA8,
     GL_RGBA16F,
     GL_SRGB8_ALPHA8,
@@ -56,7 +58,6 @@ from viewer.xr_logic import (
     session_action,
     should_submit_frames,
 )
-from vrdream.errors import VrdreamError
 
 D = math.radians
 
@@ -118,7 +119,22 @@ def test_rotation_yaw_pitch_roll_axes():
     np.testing.assert_allclose(r.T @ r, np.eye(3), atol=1e-12)
     assert math.isclose(np.linalg.det(r), 1.0)
     r = rotation_yaw_pitch_roll(0, 0, D(90))
-    np.testing.assert_allclose(r @ [1, 0, 0], [0, -1, 0], atol=1e-12)  # positive roll dips the right side
+    np.testing.assert_allclose(r @ [1, 0, 0], [0, 1, 0], atol=1e-12)  # positive roll turns the right side up
+
+
+def test_viewer_and_engine_build_the_same_camera_rotation():
+    """One camera convention: the viewer's rotation is the dream engine's, for any yaw, pitch and roll."""
+    from vrdream.equirect import rotation_matrix
+
+    rng = np.random.default_rng(18)
+    for yaw, pitch, roll in zip(
+        rng.uniform(-np.pi, np.pi, 50), rng.uniform(-np.pi / 2, np.pi / 2, 50), rng.uniform(-np.pi, np.pi, 50)
+    ):
+        viewer = rotation_yaw_pitch_roll(float(yaw), float(pitch), float(roll))
+        engine = rotation_matrix(float(yaw), float(pitch), float(roll), dtype=torch.float64).numpy()
+        np.testing.assert_allclose(viewer, engine, atol=1e-12)
+        # and both look where the viewer's direction convention says
+        np.testing.assert_allclose(viewer[:, 2], yaw_pitch_to_dir(yaw, pitch), atol=1e-12)
 
 
 def test_quaternions_and_openxr_frame():
@@ -278,9 +294,12 @@ def test_commands():
 
 
 def test_recorded_raw_and_start_direction(tmp_path):
-    assert recorded_raw(tmp_path / "d.jpg", {"Raw": "raw/r.jpg"}) == tmp_path / "raw" / "r.jpg"
-    assert recorded_raw(tmp_path / "d.jpg", {"Raw": str(tmp_path / "elsewhere.jpg")}) == tmp_path / "elsewhere.jpg"
-    assert recorded_raw(tmp_path / "d.jpg", {}) is None
+    (tmp_path / "raw").mkdir()
+    for name in ("raw/r.jpg", "elsewhere.jpg"):
+        (tmp_path / name).write_bytes(b"pixels")
+    assert find_raw(tmp_path / "d.jpg", {"Raw": "raw/r.jpg"}) == tmp_path / "raw" / "r.jpg"
+    assert find_raw(tmp_path / "d.jpg", {"Raw": str(tmp_path / "elsewhere.jpg")}) == tmp_path / "elsewhere.jpg"
+    assert find_raw(tmp_path / "d.jpg", {}) is None
 
     class G:
         pose_heading, initial_heading, initial_pitch = 350.0, 20.0, -5.0
@@ -339,7 +358,7 @@ def test_xr_eye_gaze_and_button_presses():
 
 
 def test_tile_layout_for_wide_panoramas():
-    from viewer.renderer import MAX_TILES, TileLayout
+    from vrdream.viewer.renderer import MAX_TILES, TileLayout
 
     assert TileLayout.plan(16384, 8192, 16384).starts == (0,)  # fits: one wrapping texture
     t = TileLayout.plan(16384, 8192, 8192)  # halves do not fit with margins

@@ -8,7 +8,7 @@ Layers (see each module):
   GL          ``renderer`` (moderngl fullscreen pass into any framebuffer)
   sources     ``preview`` (offscreen stills), ``desktop`` (GLFW window), ``xr`` (OpenXR)
 
-Heavy modules (GL, GLFW, OpenXR) are imported lazily: ``from viewer import render_preview``.
+Heavy modules (GL, GLFW, OpenXR) are imported lazily: ``from vrdream.viewer import render_preview``.
 """
 
 from __future__ import annotations

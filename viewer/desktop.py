@@ -52,8 +52,8 @@ class DesktopViewer:
         self.dirs = dwell_directions(settings)
         self.renderer = SphereRenderer(self.ctx, pano.dream, pano.raw, self.dirs.shape[:2])
         self.state = ViewerState(mode=mode)
-        self.start_yaw = pano.start_yaw
-        self.yaw, self.pitch, self.hfov = pano.start_yaw, pano.start_pitch, hfov
+        self.start_yaw = pano.start_yaw_rad
+        self.yaw, self.pitch, self.hfov = pano.start_yaw_rad, pano.start_pitch_rad, hfov
         self.dwell = np.zeros(self.dirs.shape[:2], np.float32)
         self.mix = np.array(mix_target(self.state.mode, self.state.show, self.renderer.has_raw))
         self.cursor: tuple[float, float] | None = None

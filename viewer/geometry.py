@@ -1,4 +1,4 @@
-"""View conventions in pure numpy: directions, rotations, fields of view, equirect uv.
+"""View conventions in numpy: directions, rotations, fields of view, equirect uv.
 
 Conventions (docs/conventions.md): a direction is a unit vector ``(x, y, z)`` with x right,
 y up, z forward; ``yaw = atan2(x, z)`` (0 = front, +90° = right) and ``pitch = asin(y)``
@@ -17,6 +17,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+
+from ..equirect import rotation_matrix
 
 # Mirror z: maps OpenXR's -z-forward frame to ours (and back, it is its own inverse).
 _FLIP_Z = np.diag([1.0, 1.0, -1.0])
@@ -78,25 +81,15 @@ def equirect_directions(width: int, height: int) -> np.ndarray:
     return yaw_pitch_to_dir(yaw[None, :], pitch[:, None])
 
 
-def rotation_yaw_pitch_roll(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
-    """World-from-view rotation (3, 3) of a camera looking at (yaw, pitch), rolled by ``roll`` (radians).
+def rotation_yaw_pitch_roll(yaw_rad: float, pitch_rad: float, roll_rad: float = 0.0) -> np.ndarray:
+    """World-from-view rotation (3, 3) float64 of a camera looking at (yaw, pitch), rolled about its view axis.
 
-    Yaw turns about +y (towards +x), then pitch tilts the view up, then roll turns the camera
-    about its view axis (positive roll dips its right side). ``R @ (0, 0, 1)`` is ``yaw_pitch_to_dir(yaw, pitch)``.
+    The engine's camera rotation (:func:`vrdream.equirect.rotation_matrix`) as numpy, so the
+    viewer and the dream can never disagree: yaw turns about +y (towards +x), pitch raises the
+    view, positive roll turns the camera's right axis towards its up axis.
+    ``R @ (0, 0, 1)`` is ``yaw_pitch_to_dir(yaw_rad, pitch_rad)``.
     """
-    cy, sy, cp, sp, cr, sr = (
-        math.cos(yaw),
-        math.sin(yaw),
-        math.cos(pitch),
-        math.sin(pitch),
-        math.cos(roll),
-        math.sin(roll),
-    )
-    r_yaw = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    # Positive pitch must raise the forward axis: +z goes towards +y.
-    r_pitch = np.array([[1, 0, 0], [0, cp, sp], [0, -sp, cp]])
-    r_roll = np.array([[cr, sr, 0], [-sr, cr, 0], [0, 0, 1]])
-    return r_yaw @ r_pitch @ r_roll
+    return rotation_matrix(yaw_rad, pitch_rad, roll_rad, dtype=torch.float64).numpy()
 
 
 def quaternion_to_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:

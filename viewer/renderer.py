@@ -20,8 +20,7 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
-from vrdream.errors import VrdreamError
-
+from ..errors import VrdreamError
 from .geometry import Fov
 
 GL_SRGB8 = 0x8C41
@@ -273,12 +272,36 @@ class OffscreenTarget:
         self.texture.release()
 
 
+#: Offscreen GL contexts tried in order: (name for the user, moderngl.create_context arguments).
+#: EGL needs no display; the platform's own is WGL on Windows, CGL on macOS, GLX with a display.
+OFFSCREEN_BACKENDS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("EGL", {"backend": "egl"}),
+    ("the platform's OpenGL", {}),
+)
+
+
+def _standalone(backend: dict[str, str]) -> moderngl.Context:
+    return moderngl.create_context(standalone=True, require=330, **backend)  # type: ignore[arg-type]
+
+
 def headless_context() -> moderngl.Context:
     """A standalone GL 3.3+ context on EGL: no display, and no GPU needed (Mesa llvmpipe)."""
     try:
-        return moderngl.create_context(standalone=True, backend="egl", require=330)
+        return _standalone(OFFSCREEN_BACKENDS[0][1])
     except Exception as exc:  # glcontext raises plain Exceptions with the EGL reason
         raise VrdreamError(
             f"cannot create an offscreen OpenGL context with EGL ({exc}); on Debian/Ubuntu "
             "install libegl1 libegl-mesa0 libgl1-mesa-dri"
         ) from exc
+
+
+def offscreen_context() -> tuple[moderngl.Context, str]:
+    """The first of :data:`OFFSCREEN_BACKENDS` that works, and its name; :class:`VrdreamError`
+    giving each one's reason when none does."""
+    reasons = []
+    for name, backend in OFFSCREEN_BACKENDS:
+        try:
+            return _standalone(backend), name
+        except Exception as exc:  # glcontext raises plain Exceptions (and moderngl its own) with the reason
+            reasons.append(f"{name}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
+    raise VrdreamError(f"no offscreen OpenGL context ({'; '.join(reasons)})")

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vrdream.errors import VrdreamError
-
+from ..errors import VrdreamError
 from .controls import COMMANDS, ViewerState, apply_command
 from .gaze import GazeSettings, Mode, approach, dwell_directions, dwell_step, mix_target
 from .geometry import rotation_yaw_pitch_roll
@@ -155,7 +154,7 @@ def run_xr(
         binding = (WGLGraphicsBinding if sys.platform == "win32" else GLXGraphicsBinding)(gl)
         session = xr.create_session(instance, xr.SessionCreateInfo(next=binding.pointer, system_id=system))
         ctx = moderngl.create_context()
-        state = ViewerState(mode=mode, yaw_offset=pano.start_yaw)
+        state = ViewerState(mode=mode, yaw_offset=pano.start_yaw_rad)
         _run_session(
             xr, ctx, instance, system, session, pano, settings, state, use_eyes, quiet, max_frames, capture, log
         )
@@ -298,7 +297,7 @@ def _run_session(
                 xr.sync_actions(session, xr.ActionsSyncInfo(active_action_sets=[xr.ActiveActionSet(action_set)]))
                 for c, a in actions.items():
                     if pressed(xr.get_action_state_boolean(session, xr.ActionStateGetInfo(action=a))):
-                        state = apply_command(state, c, head_yaw(head_rot), pano.start_yaw)
+                        state = apply_command(state, c, head_yaw(head_rot), pano.start_yaw_rad)
             gaze = head_rot[:, 2]
             if gaze_space is not None:
                 loc = xr.locate_space(gaze_space, space, t)

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import xr
 
-from vrdream.errors import VrdreamError
-
+from ..errors import VrdreamError
 from .controls import Command
 from .geometry import Fov, dir_to_yaw_pitch, xr_orientation_to_rotation
 

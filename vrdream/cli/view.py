@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from viewer.panorama import load_panoramas
+    from ..viewer.panorama import load_panoramas
 
     for path in (args.dream, args.raw):
         if path is not None and not path.is_file():
@@ -84,40 +84,41 @@ def run(args: argparse.Namespace) -> int:
         raise VrdreamError(f"--fade {args.fade}: must be between 0 (raw) and 1 (dream)")
     if not args.desktop and args.screenshot is None:
         # Probe before loading: a missing runtime should say so at once, not after reading 16k pixels.
-        from viewer.xr import probe_runtime
+        from ..viewer.xr import probe_runtime
 
         probe_runtime()
     pano = load_panoramas(args.dream, args.raw)
     if pano.note and not args.quiet:
         print(f"vrdream: {pano.note}")
     if args.yaw is not None:
-        pano = replace(pano, start_yaw=math.radians(args.yaw))
+        pano = replace(pano, start_yaw_rad=math.radians(args.yaw))
     if args.pitch is not None:
-        pano = replace(pano, start_pitch=math.radians(args.pitch))
+        pano = replace(pano, start_pitch_rad=math.radians(args.pitch))
     if args.screenshot is not None:
-        from viewer.preview import render_preview
+        from ..viewer.preview import render_preview
 
         render_preview(
             pano,
             out=args.screenshot,
-            yaw=math.degrees(pano.start_yaw),
-            pitch=math.degrees(pano.start_pitch),
-            fov=args.fov,
-            gaze=args.gaze,
+            yaw_deg=math.degrees(pano.start_yaw_rad),
+            pitch_deg=math.degrees(pano.start_pitch_rad),
+            hfov_deg=args.fov,
+            gaze_deg=args.gaze,
             size=args.size,
             mode=args.mode,
             fade=args.fade,
             overwrite=args.overwrite,
+            quiet=args.quiet,
         )
         if not args.quiet:
             print(args.screenshot)
         return 0
     if args.desktop:
-        from viewer.desktop import run_desktop
+        from ..viewer.desktop import run_desktop
 
         run_desktop(pano, mode=args.mode, hfov=args.fov, quiet=args.quiet)
         return 0
-    from viewer.xr import run_xr
+    from ..viewer.xr import run_xr
 
     run_xr(pano, quiet=args.quiet, mode=args.mode)
     return 0
