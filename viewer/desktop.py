@@ -2,7 +2,7 @@
 
 Drag to look around, scroll to zoom, and the mouse cursor is the gaze. Keys (``controls.KEYMAP``):
 M mode, ``]``/``=`` wider cone, ``[``/``-`` narrower, R recenter, Space/T toggle gaze → dream →
-raw, Esc/Q quit. Each frame is drawn into an sRGB offscreen framebuffer (the same path as
+raw, Esc/Q (or Ctrl-C) quit. Each frame is drawn into an sRGB offscreen framebuffer (the same path as
 screenshots) and blitted to the window, so colours are right even where the window system
 offers no sRGB-capable default framebuffer (Xvfb, many Linux desktops).
 """
@@ -21,6 +21,7 @@ from .geometry import Fov, rotation_yaw_pitch_roll, screen_to_dir
 from .glwindow import open_window
 from .panorama import Panoramas
 from .renderer import GL_FRAMEBUFFER_SRGB, OffscreenTarget, SphereRenderer
+from .stop import stop_on_signals
 
 FOV_RANGE = (20.0, 140.0)  # horizontal degrees the scroll wheel zooms between
 ZOOM_STEP = 0.9  # field of view factor per scroll notch
@@ -152,10 +153,10 @@ class DesktopViewer:
         data = np.frombuffer(self.ctx.screen.read(viewport=(0, 0, w, h), components=3), np.uint8)
         return data.reshape(h, w, 3)[::-1].copy()
 
-    def run(self) -> None:
-        """Draw until the window closes."""
+    def run(self, stop: Callable[[], bool] = lambda: False) -> None:
+        """Draw until the window closes or ``stop()`` turns true (checked every frame)."""
         last = time.perf_counter()
-        while not self.glfw.window_should_close(self.window):
+        while not (self.glfw.window_should_close(self.window) or stop()):
             now = time.perf_counter()
             self.frame(now - last)
             last = now
@@ -179,15 +180,21 @@ def run_desktop(
     quiet: bool = False,
     log: Callable[[str], None] = print,
 ) -> None:
-    """Open the window (starting at the panorama's initial view) and view until it is closed."""
-    viewer = DesktopViewer(pano, settings, hfov=hfov, mode=mode)
-    try:
-        if not quiet:
-            log(
-                "vrdream: drag to look, scroll to zoom, the mouse is your gaze; M mode, [ ] cone, "
-                "R recenter, Space toggle raw/dream, Esc quit"
-                + ("" if viewer.renderer.has_raw else " (no raw: dream only)")
-            )
-        viewer.run()
-    finally:
-        viewer.close()
+    """Open the window (starting at the panorama's initial view) and view until it is closed.
+
+    Ctrl-C or SIGTERM close the window at the next frame, then surface as ``KeyboardInterrupt``
+    (Ctrl-C) or ``SystemExit`` (:mod:`.stop`).
+    """
+    with stop_on_signals() as stop:
+        viewer = DesktopViewer(pano, settings, hfov=hfov, mode=mode)
+        try:
+            if not quiet:
+                log(
+                    "vrdream: drag to look, scroll to zoom, the mouse is your gaze; M mode, [ ] cone, "
+                    "R recenter, Space toggle raw/dream, Esc or Ctrl-C quit"
+                    + ("" if viewer.renderer.has_raw else " (no raw: dream only)")
+                )
+            viewer.run(lambda: stop.requested)
+        finally:
+            viewer.close()
+    stop.raise_if_stopped()

@@ -1,4 +1,4 @@
-"""View conventions in numpy: directions, rotations, fields of view, equirect uv.
+"""View conventions in pure numpy: directions, rotations, fields of view, equirect uv.
 
 Conventions (docs/conventions.md): a direction is a unit vector ``(x, y, z)`` with x right,
 y up, z forward; ``yaw = atan2(x, z)`` (0 = front, +90° = right) and ``pitch = asin(y)``
@@ -17,9 +17,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-
-from ..equirect import rotation_matrix
 
 # Mirror z: maps OpenXR's -z-forward frame to ours (and back, it is its own inverse).
 _FLIP_Z = np.diag([1.0, 1.0, -1.0])
@@ -84,12 +81,25 @@ def equirect_directions(width: int, height: int) -> np.ndarray:
 def rotation_yaw_pitch_roll(yaw_rad: float, pitch_rad: float, roll_rad: float = 0.0) -> np.ndarray:
     """World-from-view rotation (3, 3) float64 of a camera looking at (yaw, pitch), rolled about its view axis.
 
-    The engine's camera rotation (:func:`vrdream.equirect.rotation_matrix`) as numpy, so the
-    viewer and the dream can never disagree: yaw turns about +y (towards +x), pitch raises the
-    view, positive roll turns the camera's right axis towards its up axis.
+    The numpy twin of the engine's :func:`vrdream.equirect.rotation_matrix`, which is the
+    definition (``R = Ry(yaw) @ Rx(pitch) @ Rz(roll)``; tests/test_viewer_math.py checks both
+    agree): yaw turns about +y (towards +x), pitch raises the view, positive roll turns the
+    camera's right axis towards its up axis. Not derived from it at run time because that
+    would load torch into the viewer (seconds to start and to exit).
     ``R @ (0, 0, 1)`` is ``yaw_pitch_to_dir(yaw_rad, pitch_rad)``.
     """
-    return rotation_matrix(yaw_rad, pitch_rad, roll_rad, dtype=torch.float64).numpy()
+    cy, sy, cp, sp, cr, sr = (
+        math.cos(yaw_rad),
+        math.sin(yaw_rad),
+        math.cos(pitch_rad),
+        math.sin(pitch_rad),
+        math.cos(roll_rad),
+        math.sin(roll_rad),
+    )
+    r_yaw = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    r_pitch = np.array([[1, 0, 0], [0, cp, sp], [0, -sp, cp]])
+    r_roll = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return r_yaw @ r_pitch @ r_roll
 
 
 def quaternion_to_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:

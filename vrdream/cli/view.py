@@ -8,6 +8,7 @@ is the one the dream records in its ``vrdream:Raw`` XMP field.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -113,6 +114,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(args.screenshot)
         return 0
+    # The live viewers run until Ctrl-C, which must end the process within a second. What is
+    # loaded by now (torch among it, through the shared dream options) lives until exit anyway:
+    # frozen, the collector never walks it again, and interpreter exit takes a fraction of a
+    # second instead of seconds.
+    gc.freeze()
     if args.desktop:
         from ..viewer.desktop import run_desktop
 
