@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import xr
 
-from vrdream.errors import VrdreamError
+from vrdream.errors import InputError, VrdreamError
 from vrdream.viewer.controls import CONE_SCALE_RANGE, CONE_STEP, ViewerState, apply_command
 from vrdream.viewer.gaze import (
     GazeSettings,
@@ -44,10 +47,13 @@ from vrdream.viewer.srgb import (
     srgb_to_linear,
 )
 from vrdream.viewer.xr_logic import (
+    BINDING_EXTENSIONS,
     GL_RGBA8,
     GL_RGBA16F,
     GL_SRGB8_ALPHA8,
     SessionAction,
+    check_xr_platform,
+    choose_graphics_binding,
     choose_swapchain_format,
     eye_gaze_supported,
     fov_from_xr,
@@ -293,6 +299,59 @@ def test_commands():
 # ---------------------------------------------------------------- loading
 
 
+def _record(raw: Path, relative_to: Path) -> dict[str, str]:
+    """What vrdream records about ``raw`` in a dream written into the folder ``relative_to``."""
+    return {
+        "Raw": os.path.relpath(raw, relative_to),
+        "RawName": raw.name,
+        "RawSHA256": hashlib.sha256(raw.read_bytes()).hexdigest(),
+    }
+
+
+def test_find_raw_after_the_folder_moved(tmp_path):
+    """The recorded path first; else a file with the recorded name and hash beside the dream."""
+    made, moved = tmp_path / "made", tmp_path / "moved"
+    for folder in (made / "raws", made / "out", moved):
+        folder.mkdir(parents=True)
+    raw = made / "raws" / "pano.jpg"
+    raw.write_bytes(b"the raw's bytes" * 1000)
+    fields = _record(raw, made / "out")  # the dream was written to made/out/dream.jpg
+    assert find_raw(made / "out" / "dream.jpg", fields).resolve() == raw  # the recorded path, hash checked
+    # dream and raw copied to another folder side by side: the recorded ../raws path is gone there
+    (moved / "pano.jpg").write_bytes(raw.read_bytes())
+    assert find_raw(moved / "dream.jpg", fields) == moved / "pano.jpg"
+    # a file there by that name with other bytes is another picture: not taken, one line saying --raw
+    (moved / "pano.jpg").write_bytes(b"another picture")
+    with pytest.raises(InputError) as exc:
+        find_raw(moved / "dream.jpg", fields)
+    msg = str(exc.value)
+    assert "--raw" in msg and "pano.jpg" in msg and "\n" not in msg
+    # the recorded path now holds other bytes, but the right file is beside the dream
+    (moved / "raws").mkdir()
+    (moved / "raws" / "pano.jpg").write_bytes(b"edited since")
+    (moved / "pano.jpg").write_bytes(raw.read_bytes())
+    assert find_raw(moved / "dream.jpg", {**fields, "Raw": "raws/pano.jpg"}) == moved / "pano.jpg"
+
+
+def test_find_raw_for_old_dreams_recording_only_a_path(tmp_path):
+    (tmp_path / "r.jpg").write_bytes(b"x")
+    assert find_raw(tmp_path / "d.jpg", {"Raw": "r.jpg"}) == tmp_path / "r.jpg"
+    with pytest.raises(InputError, match="--raw"):
+        find_raw(tmp_path / "d.jpg", {"Raw": "gone.jpg"})
+    # no hash recorded: a same-named file elsewhere proves nothing, only the path counts
+    with pytest.raises(InputError, match="--raw"):
+        find_raw(tmp_path / "d.jpg", {"Raw": "sub/r.jpg", "RawName": "r.jpg"})
+
+
+def test_file_sha256_streams_large_files(tmp_path, monkeypatch):
+    import vrdream.viewer.panorama as panorama
+
+    data = np.random.default_rng(5).bytes(3 * 4096 + 17)
+    (tmp_path / "big.bin").write_bytes(data)
+    monkeypatch.setattr(panorama, "_HASH_CHUNK", 4096)  # several chunks, the last one short
+    assert panorama.file_sha256(tmp_path / "big.bin") == hashlib.sha256(data).hexdigest()
+
+
 def test_recorded_raw_and_start_direction(tmp_path):
     (tmp_path / "raw").mkdir()
     for name in ("raw/r.jpg", "elsewhere.jpg"):
@@ -371,3 +430,31 @@ def test_tile_layout_for_wide_panoramas():
         TileLayout.plan(8192 * MAX_TILES, 4096, 8192)
     with pytest.raises(VrdreamError, match="height"):
         TileLayout.plan(4096, 4096, 2048)
+
+
+@pytest.mark.parametrize(
+    "platform, display, extensions, expected",
+    [
+        ("win32", False, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME], "wgl"),
+        ("linux", True, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME], "glx"),
+        ("linux", True, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME, xr.MNDX_EGL_ENABLE_EXTENSION_NAME], "glx"),
+        ("linux", False, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME, xr.MNDX_EGL_ENABLE_EXTENSION_NAME], "egl"),
+        ("linux", False, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME], "no X display"),
+        ("win32", False, [], "lacks XR_KHR_opengl_enable"),
+        ("darwin", True, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME], "not supported on macOS"),
+        ("freebsd14", True, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME], "not supported on freebsd14"),
+    ],
+)
+def test_xr_graphics_binding_per_platform(platform, display, extensions, expected):
+    """WGL on Windows; GLX with an X display on Linux, else EGL (XR_MNDX_egl_enable); a one-line no on macOS."""
+    if expected in ("wgl", "glx", "egl"):
+        binding = choose_graphics_binding(platform, display, extensions)
+        assert binding == expected
+        assert set(BINDING_EXTENSIONS[binding]) <= set(extensions)  # what the instance is created with is offered
+        return
+    with pytest.raises(VrdreamError) as exc:
+        choose_graphics_binding(platform, display, extensions)
+    assert expected in str(exc.value) and "\n" not in str(exc.value)
+    if platform == "darwin":
+        with pytest.raises(VrdreamError, match="--desktop"):
+            check_xr_platform(platform)  # said before the loader is even imported
