@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from ..errors import VrdreamError
+from vrdream.errors import VrdreamError
 
 
 def open_window(width: int, height: int, title: str, visible: bool = True) -> tuple[Any, Any]:

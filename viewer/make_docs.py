@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..atomic import atomic_path
-from ..quantize import to_uint8
+from vrdream.atomic import atomic_path
+from vrdream.quantize import to_uint8
+
 from .preview import offscreen, render_preview
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ def contact_sheet(raw: np.ndarray, dream: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str]) -> None:
-    from ..photosphere import read_photosphere
+    from vrdream.photosphere import read_photosphere
 
     src = Path(argv[0]) if argv else REPO / "samples" / "mars.jpg"
     out = Path(argv[1]) if len(argv) > 1 else REPO / "docs" / "viewer.png"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..quantize import to_uint8
+from vrdream.errors import InputError
+from vrdream.quantize import to_uint8
 
 #: Bytes read at a time while hashing: panoramas can be hundreds of MB.
 _HASH_CHUNK = 1 << 20
@@ -93,7 +93,7 @@ def start_direction(gpano: object) -> tuple[float, float]:
 
 def load_panoramas(dream: str | Path, raw: str | Path | None = None) -> Panoramas:
     """Read the dream (and the raw given, or recorded in the dream) for viewing."""
-    from ..photosphere import read_photosphere
+    from vrdream.photosphere import read_photosphere
 
     dream = Path(dream)
     ps = read_photosphere(dream)

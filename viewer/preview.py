@@ -21,8 +21,9 @@ import moderngl
 import numpy as np
 from PIL import Image
 
-from ..atomic import atomic_path, check_output
-from ..errors import VrdreamError
+from vrdream.atomic import atomic_path, check_output
+from vrdream.errors import VrdreamError
+
 from .gaze import GazeSettings, Mode, mix_target, steady_dwell
 from .geometry import Fov, rotation_yaw_pitch_roll, yaw_pitch_to_dir
 from .panorama import Panoramas, load_panoramas

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quantize import to_uint8
+from vrdream.quantize import to_uint8
+
 from .gaze import dream_amount
 from .geometry import (
     Fov,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quantize import to_uint8
+from vrdream.quantize import to_uint8
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import VrdreamError
+from vrdream.errors import VrdreamError
+
 from .controls import COMMANDS, ViewerState, apply_command
 from .gaze import GazeSettings, Mode, approach, dwell_directions, dwell_step, mix_target
 from .geometry import Fov, rotation_yaw_pitch_roll

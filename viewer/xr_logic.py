@@ -15,7 +15,8 @@ from typing import Literal, Protocol
 import numpy as np
 import xr
 
-from ..errors import VrdreamError
+from vrdream.errors import VrdreamError
+
 from .controls import Command
 from .geometry import Fov, dir_to_yaw_pitch, xr_orientation_to_rotation
 
