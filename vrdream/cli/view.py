@@ -1,8 +1,10 @@
 """``vrdream view``: stand inside the photosphere; where you look, the raw dissolves into the dream.
 
 In the headset (OpenXR) by default, in a window with ``--desktop``, or as a still image with
-``--screenshot`` (offscreen EGL: no display or GPU needed). Without ``--raw`` the raw panorama
-is the one the dream records in its ``vrdream:Raw`` XMP field.
+``--screenshot`` (offscreen: EGL, else the platform's OpenGL, else a numpy renderer; no display
+or GPU needed). Ctrl-C ends the headset session or the window cleanly (exit 130). Without
+``--raw`` the raw panorama is the one the dream records (its path, else its name and SHA-256
+beside the dream).
 """
 
 from __future__ import annotations
