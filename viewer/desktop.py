@@ -39,7 +39,7 @@ class DesktopViewer:
         pano: Panoramas,
         settings: GazeSettings = GazeSettings(),
         size: tuple[int, int] = (1280, 720),
-        hfov: float = 90.0,
+        hfov_deg: float = 90.0,
         mode: Mode = "dream-where-you-look",
         title: str = "vrdream",
     ) -> None:
@@ -54,7 +54,7 @@ class DesktopViewer:
         self.renderer = SphereRenderer(self.ctx, pano.dream, pano.raw, self.dirs.shape[:2])
         self.state = ViewerState(mode=mode)
         self.start_yaw = pano.start_yaw_rad
-        self.yaw, self.pitch, self.hfov = pano.start_yaw_rad, pano.start_pitch_rad, hfov
+        self.yaw, self.pitch, self.hfov = pano.start_yaw_rad, pano.start_pitch_rad, hfov_deg
         self.dwell = np.zeros(self.dirs.shape[:2], np.float32)
         self.mix = np.array(mix_target(self.state.mode, self.state.show, self.renderer.has_raw))
         self.cursor: tuple[float, float] | None = None
@@ -176,7 +176,7 @@ def run_desktop(
     settings: GazeSettings = GazeSettings(),
     *,
     mode: Mode = "dream-where-you-look",
-    hfov: float = 90.0,
+    hfov_deg: float = 90.0,
     quiet: bool = False,
     log: Callable[[str], None] = print,
 ) -> None:
@@ -186,7 +186,7 @@ def run_desktop(
     (Ctrl-C) or ``SystemExit`` (:mod:`.stop`).
     """
     with stop_on_signals() as stop:
-        viewer = DesktopViewer(pano, settings, hfov=hfov, mode=mode)
+        viewer = DesktopViewer(pano, settings, hfov_deg=hfov_deg, mode=mode)
         try:
             if not quiet:
                 log(

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if args.desktop:
         from ..viewer.desktop import run_desktop
 
-        run_desktop(pano, mode=args.mode, hfov=args.fov, quiet=args.quiet)
+        run_desktop(pano, mode=args.mode, hfov_deg=args.fov, quiet=args.quiet)
         return 0
     from ..viewer.xr import run_xr
 
