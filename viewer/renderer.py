@@ -294,7 +294,10 @@ def _standalone(backend: dict[str, Any]) -> moderngl.Context:
 
 
 def headless_context() -> moderngl.Context:
-    """A standalone GL 3.3+ context on EGL: no display, and no GPU needed (Mesa llvmpipe)."""
+    """A standalone GL 3.3+ context on EGL only: no display, and no GPU needed (Mesa llvmpipe).
+
+    What the tests and benchmarks measure; stills use :func:`offscreen_context`, which falls back.
+    """
     try:
         return _standalone(OFFSCREEN_BACKENDS[0][1])
     except Exception as exc:  # glcontext raises plain Exceptions with the EGL reason
@@ -312,5 +315,6 @@ def offscreen_context() -> tuple[moderngl.Context, str]:
         try:
             return _standalone(backend), name
         except Exception as exc:  # glcontext raises plain Exceptions (and moderngl its own) with the reason
-            reasons.append(f"{name}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
+            text = str(exc).strip()
+            reasons.append(f"{name}: {text.splitlines()[0] if text else type(exc).__name__}")
     raise VrdreamError(f"no offscreen OpenGL context ({'; '.join(reasons)})")

@@ -207,7 +207,7 @@ class XrSession:
             instance, xr.SessionCreateInfo(next=self.binding.pointer, system_id=system)
         )
         undo(xr.destroy_session, session)
-        # moderngl's stub types **settings as a dict; backend="egl" is what its docs say to pass.
+        # Annotated: moderngl's stub mistypes **settings (the keyword arguments) as one dict.
         backend: dict[str, Any] = {"backend": "egl"} if binding == "egl" else {}
         self.ctx = ctx = moderngl.create_context(**backend)
         self._open_spaces_and_actions()
