@@ -18,9 +18,9 @@ import numpy as np
 from PIL import Image
 
 from bench.common import best_of, peak_rss_mb, write_results
-from viewer.gaze import GazeSettings, dwell_directions, dwell_step
-from viewer.geometry import Fov, xr_orientation_to_rotation, yaw_pitch_to_dir
-from viewer.renderer import OffscreenTarget, SphereRenderer, headless_context
+from vrdream.viewer.gaze import GazeSettings, dwell_directions, dwell_step
+from vrdream.viewer.geometry import Fov, xr_orientation_to_rotation, yaw_pitch_to_dir
+from vrdream.viewer.renderer import OffscreenTarget, SphereRenderer, headless_context
 
 EYE = (1440, 1584)
 PANO = (8192, 4096)

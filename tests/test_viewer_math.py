@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import xr
 
-from viewer.controls import CONE_SCALE_RANGE, CONE_STEP, ViewerState, apply_command
-from viewer.gaze import (
+from vrdream.errors import InputError, VrdreamError
+from vrdream.viewer.controls import CONE_SCALE_RANGE, CONE_STEP, ViewerState, apply_command
+from vrdream.viewer.gaze import (
     GazeSettings,
     approach,
     cone_weight,
@@ -19,7 +24,7 @@ from viewer.gaze import (
     mix_target,
     steady_dwell,
 )
-from viewer.geometry import (
+from vrdream.viewer.geometry import (
     Fov,
     dir_to_equirect_uv,
     dir_to_yaw_pitch,
@@ -33,19 +38,22 @@ from viewer.geometry import (
     xr_orientation_to_rotation,
     yaw_pitch_to_dir,
 )
-from viewer.panorama import recorded_raw, start_direction
-from viewer.srgb import (
+from vrdream.viewer.panorama import find_raw, start_direction
+from vrdream.viewer.srgb import (
     linear_to_srgb,
     mip_chain_sizes,
     srgb8_to_linear,
     srgb_mip_pyramid,
     srgb_to_linear,
 )
-from viewer.xr_logic import (
+from vrdream.viewer.xr_logic import (
+    BINDING_EXTENSIONS,
     GL_RGBA8,
     GL_RGBA16F,
     GL_SRGB8_ALPHA8,
     SessionAction,
+    check_xr_platform,
+    choose_graphics_binding,
     choose_swapchain_format,
     eye_gaze_supported,
     fov_from_xr,
@@ -56,7 +64,6 @@ from viewer.xr_logic import (
     session_action,
     should_submit_frames,
 )
-from vrdream.errors import VrdreamError
 
 D = math.radians
 
@@ -118,7 +125,22 @@ def test_rotation_yaw_pitch_roll_axes():
     np.testing.assert_allclose(r.T @ r, np.eye(3), atol=1e-12)
     assert math.isclose(np.linalg.det(r), 1.0)
     r = rotation_yaw_pitch_roll(0, 0, D(90))
-    np.testing.assert_allclose(r @ [1, 0, 0], [0, -1, 0], atol=1e-12)  # positive roll dips the right side
+    np.testing.assert_allclose(r @ [1, 0, 0], [0, 1, 0], atol=1e-12)  # positive roll turns the right side up
+
+
+def test_viewer_and_engine_build_the_same_camera_rotation():
+    """One camera convention: the viewer's rotation is the dream engine's, for any yaw, pitch and roll."""
+    from vrdream.equirect import rotation_matrix
+
+    rng = np.random.default_rng(18)
+    for yaw, pitch, roll in zip(
+        rng.uniform(-np.pi, np.pi, 50), rng.uniform(-np.pi / 2, np.pi / 2, 50), rng.uniform(-np.pi, np.pi, 50)
+    ):
+        viewer = rotation_yaw_pitch_roll(float(yaw), float(pitch), float(roll))
+        engine = rotation_matrix(float(yaw), float(pitch), float(roll), dtype=torch.float64).numpy()
+        np.testing.assert_allclose(viewer, engine, atol=1e-12)
+        # and both look where the viewer's direction convention says
+        np.testing.assert_allclose(viewer[:, 2], yaw_pitch_to_dir(yaw, pitch), atol=1e-12)
 
 
 def test_quaternions_and_openxr_frame():
@@ -277,10 +299,66 @@ def test_commands():
 # ---------------------------------------------------------------- loading
 
 
+def _record(raw: Path, relative_to: Path) -> dict[str, str]:
+    """What vrdream records about ``raw`` in a dream written into the folder ``relative_to``."""
+    return {
+        "Raw": os.path.relpath(raw, relative_to),
+        "RawName": raw.name,
+        "RawSHA256": hashlib.sha256(raw.read_bytes()).hexdigest(),
+    }
+
+
+def test_find_raw_after_the_folder_moved(tmp_path):
+    """The recorded path first; else a file with the recorded name and hash beside the dream."""
+    made, moved = tmp_path / "made", tmp_path / "moved"
+    for folder in (made / "raws", made / "out", moved):
+        folder.mkdir(parents=True)
+    raw = made / "raws" / "pano.jpg"
+    raw.write_bytes(b"the raw's bytes" * 1000)
+    fields = _record(raw, made / "out")  # the dream was written to made/out/dream.jpg
+    assert find_raw(made / "out" / "dream.jpg", fields).resolve() == raw  # the recorded path, hash checked
+    # dream and raw copied to another folder side by side: the recorded ../raws path is gone there
+    (moved / "pano.jpg").write_bytes(raw.read_bytes())
+    assert find_raw(moved / "dream.jpg", fields) == moved / "pano.jpg"
+    # a file there by that name with other bytes is another picture: not taken, one line saying --raw
+    (moved / "pano.jpg").write_bytes(b"another picture")
+    with pytest.raises(InputError) as exc:
+        find_raw(moved / "dream.jpg", fields)
+    msg = str(exc.value)
+    assert "--raw" in msg and "pano.jpg" in msg and "\n" not in msg
+    # the recorded path now holds other bytes, but the right file is beside the dream
+    (moved / "raws").mkdir()
+    (moved / "raws" / "pano.jpg").write_bytes(b"edited since")
+    (moved / "pano.jpg").write_bytes(raw.read_bytes())
+    assert find_raw(moved / "dream.jpg", {**fields, "Raw": "raws/pano.jpg"}) == moved / "pano.jpg"
+
+
+def test_find_raw_for_old_dreams_recording_only_a_path(tmp_path):
+    (tmp_path / "r.jpg").write_bytes(b"x")
+    assert find_raw(tmp_path / "d.jpg", {"Raw": "r.jpg"}) == tmp_path / "r.jpg"
+    with pytest.raises(InputError, match="--raw"):
+        find_raw(tmp_path / "d.jpg", {"Raw": "gone.jpg"})
+    # no hash recorded: a same-named file elsewhere proves nothing, only the path counts
+    with pytest.raises(InputError, match="--raw"):
+        find_raw(tmp_path / "d.jpg", {"Raw": "sub/r.jpg", "RawName": "r.jpg"})
+
+
+def test_file_sha256_streams_large_files(tmp_path, monkeypatch):
+    import vrdream.viewer.panorama as panorama
+
+    data = np.random.default_rng(5).bytes(3 * 4096 + 17)
+    (tmp_path / "big.bin").write_bytes(data)
+    monkeypatch.setattr(panorama, "_HASH_CHUNK", 4096)  # several chunks, the last one short
+    assert panorama.file_sha256(tmp_path / "big.bin") == hashlib.sha256(data).hexdigest()
+
+
 def test_recorded_raw_and_start_direction(tmp_path):
-    assert recorded_raw(tmp_path / "d.jpg", {"Raw": "raw/r.jpg"}) == tmp_path / "raw" / "r.jpg"
-    assert recorded_raw(tmp_path / "d.jpg", {"Raw": str(tmp_path / "elsewhere.jpg")}) == tmp_path / "elsewhere.jpg"
-    assert recorded_raw(tmp_path / "d.jpg", {}) is None
+    (tmp_path / "raw").mkdir()
+    for name in ("raw/r.jpg", "elsewhere.jpg"):
+        (tmp_path / name).write_bytes(b"pixels")
+    assert find_raw(tmp_path / "d.jpg", {"Raw": "raw/r.jpg"}) == tmp_path / "raw" / "r.jpg"
+    assert find_raw(tmp_path / "d.jpg", {"Raw": str(tmp_path / "elsewhere.jpg")}) == tmp_path / "elsewhere.jpg"
+    assert find_raw(tmp_path / "d.jpg", {}) is None
 
     class G:
         pose_heading, initial_heading, initial_pitch = 350.0, 20.0, -5.0
@@ -339,7 +417,7 @@ def test_xr_eye_gaze_and_button_presses():
 
 
 def test_tile_layout_for_wide_panoramas():
-    from viewer.renderer import MAX_TILES, TileLayout
+    from vrdream.viewer.renderer import MAX_TILES, TileLayout
 
     assert TileLayout.plan(16384, 8192, 16384).starts == (0,)  # fits: one wrapping texture
     t = TileLayout.plan(16384, 8192, 8192)  # halves do not fit with margins
@@ -352,3 +430,31 @@ def test_tile_layout_for_wide_panoramas():
         TileLayout.plan(8192 * MAX_TILES, 4096, 8192)
     with pytest.raises(VrdreamError, match="height"):
         TileLayout.plan(4096, 4096, 2048)
+
+
+@pytest.mark.parametrize(
+    "platform, display, extensions, expected",
+    [
+        ("win32", False, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME], "wgl"),
+        ("linux", True, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME], "glx"),
+        ("linux", True, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME, xr.MNDX_EGL_ENABLE_EXTENSION_NAME], "glx"),
+        ("linux", False, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME, xr.MNDX_EGL_ENABLE_EXTENSION_NAME], "egl"),
+        ("linux", False, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME], "no X display"),
+        ("win32", False, [], "lacks XR_KHR_opengl_enable"),
+        ("darwin", True, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME], "not supported on macOS"),
+        ("freebsd14", True, [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME], "not supported on freebsd14"),
+    ],
+)
+def test_xr_graphics_binding_per_platform(platform, display, extensions, expected):
+    """WGL on Windows; GLX with an X display on Linux, else EGL (XR_MNDX_egl_enable); a one-line no on macOS."""
+    if expected in ("wgl", "glx", "egl"):
+        binding = choose_graphics_binding(platform, display, extensions)
+        assert binding == expected
+        assert set(BINDING_EXTENSIONS[binding]) <= set(extensions)  # what the instance is created with is offered
+        return
+    with pytest.raises(VrdreamError) as exc:
+        choose_graphics_binding(platform, display, extensions)
+    assert expected in str(exc.value) and "\n" not in str(exc.value)
+    if platform == "darwin":
+        with pytest.raises(VrdreamError, match="--desktop"):
+            check_xr_platform(platform)  # said before the loader is even imported

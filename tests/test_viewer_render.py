@@ -19,22 +19,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viewer.gaze import (
+from vrdream.viewer.gaze import (
     GazeSettings,
     dwell_directions,
     dwell_step,
     mix_target,
     steady_dwell,
 )
-from viewer.geometry import (
+from vrdream.viewer.geometry import (
     Fov,
     rotation_yaw_pitch_roll,
     xr_orientation_to_rotation,
     yaw_pitch_to_dir,
 )
-from viewer.preview import render_offscreen, render_preview
-from viewer.reference import render_reference
-from viewer.srgb import linear_to_srgb, srgb8_to_linear, srgb_mip_pyramid
+from vrdream.viewer.preview import render_offscreen, render_preview
+from vrdream.viewer.reference import render_reference
+from vrdream.viewer.srgb import linear_to_srgb, srgb8_to_linear, srgb_mip_pyramid
 
 REPO = Path(__file__).resolve().parents[1]
 MARS = REPO / "vrdream" / "samples" / "mars.jpg"
@@ -49,8 +49,8 @@ def make_dream(raw: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def ctx():
-    from viewer.renderer import headless_context
     from vrdream.errors import VrdreamError
+    from vrdream.viewer.renderer import headless_context
 
     try:
         c = headless_context()
@@ -74,7 +74,7 @@ def noise() -> np.ndarray:
 
 
 def gl_and_reference(ctx, dream, raw, dwell, rotation, fov, size, base, focus, **kw):
-    from viewer.renderer import SphereRenderer
+    from vrdream.viewer.renderer import SphereRenderer
 
     r = SphereRenderer(ctx, dream, raw, dwell.shape, **kw)
     try:
@@ -96,7 +96,7 @@ def gl_and_reference(ctx, dream, raw, dwell, rotation, fov, size, base, focus, *
 
 
 def test_gl_mipmaps_are_srgb_correct(ctx, noise):
-    from viewer.renderer import SphereRenderer
+    from vrdream.viewer.renderer import SphereRenderer
 
     r = SphereRenderer(ctx, noise, None)
     pyr = srgb_mip_pyramid(noise)
@@ -161,13 +161,13 @@ def test_dream_alone_without_raw(ctx, mars):
     gl, ref = gl_and_reference(ctx, dream, None, steady_dwell(None, SETTINGS), rotation, fov, size, 0.0, 1.0)
     assert np.abs(gl.astype(int) - ref).mean() <= 1.0
     # the weight is irrelevant: it is the dream everywhere even with no gaze
-    only = render_preview(dream, None, yaw=0, pitch=0, fov=90, gaze=(90, 0), size=size)
+    only = render_preview(dream, None, yaw_deg=0, pitch_deg=0, hfov_deg=90, gaze_deg=(90, 0), size=size)
     assert np.abs(only.astype(int) - gl).mean() <= 0.5
 
 
 def test_tiled_upload_matches_one_texture(ctx, noise):
     """A panorama wider than GL_MAX_TEXTURE_SIZE is split in column tiles; the render must not change."""
-    from viewer.renderer import SphereRenderer, TileLayout
+    from vrdream.viewer.renderer import SphereRenderer, TileLayout
 
     layout = TileLayout.plan(256, 128, 128)
     assert layout.starts == (0, 96, 192) and layout.margin == 16 and layout.tile_width == 128
@@ -193,8 +193,8 @@ def test_scripted_gaze_path_renders_the_dynamics(ctx, mars):
     raw, dream = mars, make_dream(mars)
     gl, ref = gl_and_reference(ctx, dream, raw, dwell, rotation, fov, size, 0.0, 1.0)
     assert np.abs(gl.astype(int) - ref).mean() <= 1.0
-    only_raw = render_preview(raw, None, fov=120, size=size).astype(int)
-    only_dream = render_preview(dream, None, fov=120, size=size).astype(int)
+    only_raw = render_preview(raw, None, hfov_deg=120, size=size).astype(int)
+    only_dream = render_preview(dream, None, hfov_deg=120, size=size).astype(int)
 
     def dream_fraction(x: int) -> float:  # at column x of the middle rows: 0 = raw, 1 = dream
         sl = np.s_[45:55, x - 3 : x + 3]
@@ -256,12 +256,18 @@ def test_screenshot_cli_finds_the_recorded_raw(dream_files, capsys):
     shot = np.asarray(Image.open(out))
     assert shot.shape == (120, 160, 3)
     expected = render_preview(
-        dream_files / "dream.jpg", dream_files / "raw.jpg", yaw=180, pitch=0, fov=90, gaze=(170, 5), size=(160, 120)
+        dream_files / "dream.jpg",
+        dream_files / "raw.jpg",
+        yaw_deg=180,
+        pitch_deg=0,
+        hfov_deg=90,
+        gaze_deg=(170, 5),
+        size=(160, 120),
     )
     assert np.array_equal(shot, expected)
     # it is a crossfade: the gaze spot differs from the surroundings' image
     raw_only = render_preview(
-        dream_files / "dream.jpg", dream_files / "raw.jpg", yaw=180, fov=90, size=(160, 120), fade=0.0
+        dream_files / "dream.jpg", dream_files / "raw.jpg", yaw_deg=180, hfov_deg=90, size=(160, 120), fade=0.0
     )
     gaze_px = (60 - round(math.tan(D(5)) * 80), 80 - round(math.tan(D(10)) * 80))
     assert np.abs(shot[gaze_px].astype(int) - raw_only[gaze_px]).sum() > 60
@@ -284,9 +290,9 @@ def test_screenshot_starts_at_the_gpano_initial_view(dream_files):
     write_photosphere(dream_files / "posed.jpg", like.pixels, like, quality=95)
     out = dream_files / "posed.png"
     assert main(["view", str(dream_files / "posed.jpg"), "--screenshot", str(out), "--size", "96x64", "-q"]) == 0
-    expected = render_preview(dream_files / "posed.jpg", yaw=50, pitch=-20, size=(96, 64))
+    expected = render_preview(dream_files / "posed.jpg", yaw_deg=50, pitch_deg=-20, size=(96, 64))
     assert np.array_equal(np.asarray(Image.open(out)), expected)
-    front = render_preview(dream_files / "posed.jpg", yaw=0, pitch=0, size=(96, 64))
+    front = render_preview(dream_files / "posed.jpg", yaw_deg=0, pitch_deg=0, size=(96, 64))
     assert np.abs(front.astype(int) - expected).mean() > 5
 
 
@@ -345,10 +351,10 @@ _DESKTOP_SCRIPT = """
 import json, math, sys
 import numpy as np
 from PIL import Image
-from viewer.desktop import DesktopViewer
-from viewer.geometry import dir_to_yaw_pitch
-from viewer.panorama import load_panoramas
-from viewer.preview import render_preview
+from vrdream.viewer.desktop import DesktopViewer
+from vrdream.viewer.geometry import dir_to_yaw_pitch
+from vrdream.viewer.panorama import load_panoramas
+from vrdream.viewer.preview import render_preview
 pano = load_panoramas(sys.argv[1])
 v = DesktopViewer(pano, size=(200, 150))
 v.on_cursor(100, 75); v.on_button(True, True); v.on_cursor(60, 75); v.on_button(True, False)  # drag: look right
@@ -358,11 +364,11 @@ win = v.read_window()
 rot, fov, w, h = v.view()
 gy, gp = np.degrees(dir_to_yaw_pitch(v.gaze()))
 yaw = math.degrees(v.yaw)
-ref = render_preview(pano, yaw=yaw, pitch=math.degrees(v.pitch), fov=90, gaze=(gy, gp), size=(w, h))
+ref = render_preview(pano, yaw_deg=yaw, pitch_deg=math.degrees(v.pitch), hfov_deg=90, gaze_deg=(gy, gp), size=(w, h))
 Image.fromarray(np.concatenate([win, ref], 1)).save(sys.argv[2])
 v.on_command("space")                      # toggle: the whole sphere crossfades to the dream
 v.frame(30.0)
-dream = render_preview(pano, yaw=yaw, pitch=math.degrees(v.pitch), fov=90, size=(w, h), fade=1.0)
+dream = render_preview(pano, yaw_deg=yaw, pitch_deg=math.degrees(v.pitch), hfov_deg=90, size=(w, h), fade=1.0)
 toggled = float(np.abs(v.read_window().astype(int) - dream).mean())
 v.close()
 print(json.dumps({"yaw": yaw, "mean": float(np.abs(win.astype(int) - ref).mean()), "size": [w, h],
@@ -397,8 +403,8 @@ def test_openxr_session_against_reference():
         pytest.skip("XR_RUNTIME_JSON is not set: no OpenXR runtime to run a session on")
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         pytest.skip("the OpenXR GL binding needs a display (run under xvfb-run)")
-    from viewer.panorama import Panoramas
-    from viewer.xr import XrCapture, run_xr
+    from vrdream.viewer.panorama import Panoramas
+    from vrdream.viewer.xr import XrCapture, run_xr
 
     raw = (np.random.default_rng(3).random((128, 256, 3)) * 255).astype(np.uint8)
     dream = make_dream(raw)

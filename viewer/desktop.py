@@ -2,7 +2,7 @@
 
 Drag to look around, scroll to zoom, and the mouse cursor is the gaze. Keys (``controls.KEYMAP``):
 M mode, ``]``/``=`` wider cone, ``[``/``-`` narrower, R recenter, Space/T toggle gaze → dream →
-raw, Esc/Q quit. Each frame is drawn into an sRGB offscreen framebuffer (the same path as
+raw, Esc/Q (or Ctrl-C) quit. Each frame is drawn into an sRGB offscreen framebuffer (the same path as
 screenshots) and blitted to the window, so colours are right even where the window system
 offers no sRGB-capable default framebuffer (Xvfb, many Linux desktops).
 """
@@ -21,6 +21,7 @@ from .geometry import Fov, rotation_yaw_pitch_roll, screen_to_dir
 from .glwindow import open_window
 from .panorama import Panoramas
 from .renderer import GL_FRAMEBUFFER_SRGB, OffscreenTarget, SphereRenderer
+from .stop import stop_on_signals
 
 FOV_RANGE = (20.0, 140.0)  # horizontal degrees the scroll wheel zooms between
 ZOOM_STEP = 0.9  # field of view factor per scroll notch
@@ -38,7 +39,7 @@ class DesktopViewer:
         pano: Panoramas,
         settings: GazeSettings = GazeSettings(),
         size: tuple[int, int] = (1280, 720),
-        hfov: float = 90.0,
+        hfov_deg: float = 90.0,
         mode: Mode = "dream-where-you-look",
         title: str = "vrdream",
     ) -> None:
@@ -52,8 +53,8 @@ class DesktopViewer:
         self.dirs = dwell_directions(settings)
         self.renderer = SphereRenderer(self.ctx, pano.dream, pano.raw, self.dirs.shape[:2])
         self.state = ViewerState(mode=mode)
-        self.start_yaw = pano.start_yaw
-        self.yaw, self.pitch, self.hfov = pano.start_yaw, pano.start_pitch, hfov
+        self.start_yaw = pano.start_yaw_rad
+        self.yaw, self.pitch, self.hfov = pano.start_yaw_rad, pano.start_pitch_rad, hfov_deg
         self.dwell = np.zeros(self.dirs.shape[:2], np.float32)
         self.mix = np.array(mix_target(self.state.mode, self.state.show, self.renderer.has_raw))
         self.cursor: tuple[float, float] | None = None
@@ -152,10 +153,10 @@ class DesktopViewer:
         data = np.frombuffer(self.ctx.screen.read(viewport=(0, 0, w, h), components=3), np.uint8)
         return data.reshape(h, w, 3)[::-1].copy()
 
-    def run(self) -> None:
-        """Draw until the window closes."""
+    def run(self, stop: Callable[[], bool] = lambda: False) -> None:
+        """Draw until the window closes or ``stop()`` turns true (checked every frame)."""
         last = time.perf_counter()
-        while not self.glfw.window_should_close(self.window):
+        while not (self.glfw.window_should_close(self.window) or stop()):
             now = time.perf_counter()
             self.frame(now - last)
             last = now
@@ -175,19 +176,25 @@ def run_desktop(
     settings: GazeSettings = GazeSettings(),
     *,
     mode: Mode = "dream-where-you-look",
-    hfov: float = 90.0,
+    hfov_deg: float = 90.0,
     quiet: bool = False,
     log: Callable[[str], None] = print,
 ) -> None:
-    """Open the window (starting at the panorama's initial view) and view until it is closed."""
-    viewer = DesktopViewer(pano, settings, hfov=hfov, mode=mode)
-    try:
-        if not quiet:
-            log(
-                "vrdream: drag to look, scroll to zoom, the mouse is your gaze; M mode, [ ] cone, "
-                "R recenter, Space toggle raw/dream, Esc quit"
-                + ("" if viewer.renderer.has_raw else " (no raw: dream only)")
-            )
-        viewer.run()
-    finally:
-        viewer.close()
+    """Open the window (starting at the panorama's initial view) and view until it is closed.
+
+    Ctrl-C or SIGTERM close the window at the next frame, then surface as ``KeyboardInterrupt``
+    (Ctrl-C) or ``SystemExit`` (:mod:`.stop`).
+    """
+    with stop_on_signals() as stop:
+        viewer = DesktopViewer(pano, settings, hfov_deg=hfov_deg, mode=mode)
+        try:
+            if not quiet:
+                log(
+                    "vrdream: drag to look, scroll to zoom, the mouse is your gaze; M mode, [ ] cone, "
+                    "R recenter, Space toggle raw/dream, Esc or Ctrl-C quit"
+                    + ("" if viewer.renderer.has_raw else " (no raw: dream only)")
+                )
+            viewer.run(lambda: stop.requested)
+        finally:
+            viewer.close()
+    stop.raise_if_stopped()

@@ -78,24 +78,27 @@ def equirect_directions(width: int, height: int) -> np.ndarray:
     return yaw_pitch_to_dir(yaw[None, :], pitch[:, None])
 
 
-def rotation_yaw_pitch_roll(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
-    """World-from-view rotation (3, 3) of a camera looking at (yaw, pitch), rolled by ``roll`` (radians).
+def rotation_yaw_pitch_roll(yaw_rad: float, pitch_rad: float, roll_rad: float = 0.0) -> np.ndarray:
+    """World-from-view rotation (3, 3) float64 of a camera looking at (yaw, pitch), rolled about its view axis.
 
-    Yaw turns about +y (towards +x), then pitch tilts the view up, then roll turns the camera
-    about its view axis (positive roll dips its right side). ``R @ (0, 0, 1)`` is ``yaw_pitch_to_dir(yaw, pitch)``.
+    The numpy twin of the engine's :func:`vrdream.equirect.rotation_matrix`, which is the
+    definition (``R = Ry(yaw) @ Rx(pitch) @ Rz(roll)``; tests/test_viewer_math.py checks both
+    agree): yaw turns about +y (towards +x), pitch raises the view, positive roll turns the
+    camera's right axis towards its up axis. Not derived from it at run time because that
+    would load torch into the viewer (seconds to start and to exit).
+    ``R @ (0, 0, 1)`` is ``yaw_pitch_to_dir(yaw_rad, pitch_rad)``.
     """
     cy, sy, cp, sp, cr, sr = (
-        math.cos(yaw),
-        math.sin(yaw),
-        math.cos(pitch),
-        math.sin(pitch),
-        math.cos(roll),
-        math.sin(roll),
+        math.cos(yaw_rad),
+        math.sin(yaw_rad),
+        math.cos(pitch_rad),
+        math.sin(pitch_rad),
+        math.cos(roll_rad),
+        math.sin(roll_rad),
     )
     r_yaw = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    # Positive pitch must raise the forward axis: +z goes towards +y.
     r_pitch = np.array([[1, 0, 0], [0, cp, sp], [0, -sp, cp]])
-    r_roll = np.array([[cr, sr, 0], [-sr, cr, 0], [0, 0, 1]])
+    r_roll = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
     return r_yaw @ r_pitch @ r_roll
 
 

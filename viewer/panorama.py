@@ -1,56 +1,80 @@
 """Loading what the viewer shows: the dream, its raw panorama, and the start direction.
 
-The raw is ``--raw`` when given; otherwise the dream's XMP field ``vrdream:Raw`` (written by
-vrdream, docs/conventions.md): a path relative to the dream file's folder, or absolute. A raw
-that is recorded but missing is an error (the user expects the crossfade); a dream with no
-record shows alone, and :attr:`Panoramas.note` says so.
+The raw is ``--raw`` when given; otherwise the one the dream records (written by vrdream,
+docs/conventions.md) in its XMP: ``vrdream:Raw``, a path relative to the dream file's folder
+(or absolute), and, from newer dreams, ``vrdream:RawName`` (its file name) and
+``vrdream:RawSHA256`` (the hash of its bytes), which find it again after the folder moved
+(:func:`find_raw`). A raw that is recorded but not found is an error (the user expects the
+crossfade); a dream with no record shows alone, and :attr:`Panoramas.note` says so.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vrdream.errors import InputError
+from vrdream.quantize import to_uint8
 
-#: Rows converted at a time from float to uint8, so a 16384-wide panorama needs no full-size float temporary.
-_ROWS_PER_BLOCK = 256
+#: Bytes read at a time while hashing: panoramas can be hundreds of MB.
+_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
 class Panoramas:
     """dream, raw: (H, W, 3) uint8 sRGB equirects (raw None when there is none); dream_path,
-    raw_path: the files they came from (None for arrays); start_yaw, start_pitch: radians, the
+    raw_path: the files they came from (None for arrays); start_yaw_rad, start_pitch_rad: the
     initial view from the dream's GPano (0, 0 without); note: a line for the user, or None."""
 
     dream: np.ndarray
     raw: np.ndarray | None
     dream_path: Path | None = None
     raw_path: Path | None = None
-    start_yaw: float = 0.0
-    start_pitch: float = 0.0
+    start_yaw_rad: float = 0.0
+    start_pitch_rad: float = 0.0
     note: str | None = None
 
 
-def float_to_srgb8(pixels: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float [0, 1] sRGB values → uint8, rounded, converted in row blocks."""
-    out = np.empty(pixels.shape, np.uint8)
-    for r0 in range(0, pixels.shape[0], _ROWS_PER_BLOCK):
-        block = np.clip(pixels[r0 : r0 + _ROWS_PER_BLOCK], 0.0, 1.0) * np.float32(255)
-        out[r0 : r0 + _ROWS_PER_BLOCK] = block + np.float32(0.5)
-    return out
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, streamed in chunks (never the whole file in memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
 
 
-def recorded_raw(dream_path: Path, fields: dict[str, str]) -> Path | None:
-    """The raw panorama that ``vrdream:Raw`` in the dream's XMP names, resolved against its folder."""
-    rec = fields.get("Raw")
-    if not rec:
+def find_raw(dream_path: Path, fields: Mapping[str, str]) -> Path | None:
+    """The raw panorama a dream records in its vrdream XMP ``fields``; None when it records none.
+
+    Looks, in order, at the recorded path ``Raw`` (relative to the dream's folder, or absolute),
+    taken when it exists and, if ``RawSHA256`` is recorded, its bytes match; then at a file
+    named ``RawName`` beside the dream, taken only when its SHA-256 matches (a same-named file
+    with other bytes is another picture). Old dreams record ``Raw`` alone: the path decides.
+    :class:`InputError` (one line: pass ``--raw``) when a raw is recorded but none is found.
+    """
+    rec, name, sha = fields.get("Raw"), fields.get("RawName"), fields.get("RawSHA256")
+    if not rec and not name:
         return None
-    p = Path(rec)
-    return p if p.is_absolute() else dream_path.parent / p
+    sha = sha.lower() if sha else None
+    recorded = dream_path.parent / rec if rec else None  # an absolute rec replaces the folder
+    beside = dream_path.parent / Path(name).name if name and sha else None
+    tried: set[Path] = set()
+    for candidate in (recorded, beside):
+        # The name alone proves nothing: a file found by it must also match the hash.
+        if candidate is None or not candidate.is_file() or candidate.resolve() in tried:
+            continue
+        tried.add(candidate.resolve())
+        if not sha or file_sha256(candidate) == sha:
+            return candidate
+    places = " or ".join(dict.fromkeys(str(p) for p in (recorded, beside) if p is not None))
+    what = f"{rec or name!r}" + (f" (SHA-256 {sha[:12]}…)" if sha else "")
+    raise InputError(dream_path, f"records its raw panorama as {what}, but no such file is at {places}; pass --raw")
 
 
 def start_direction(gpano: object) -> tuple[float, float]:
@@ -76,12 +100,8 @@ def load_panoramas(dream: str | Path, raw: str | Path | None = None) -> Panorama
     yaw, pitch = start_direction(ps.gpano)
     note = None
     if raw is None:
-        raw = recorded_raw(dream, ps.vrdream)
+        raw = find_raw(dream, ps.vrdream)
         if raw is None:
             note = f"{dream}: no raw panorama recorded (vrdream:Raw) and no --raw given: showing the dream alone"
-        elif not raw.exists():
-            raise InputError(
-                dream, f"records its raw panorama as {ps.vrdream['Raw']!r} but {raw} does not exist; pass --raw"
-            )
-    raw_pixels = float_to_srgb8(read_photosphere(raw).pixels) if raw is not None else None
-    return Panoramas(float_to_srgb8(ps.pixels), raw_pixels, dream, Path(raw) if raw else None, yaw, pitch, note)
+    raw_pixels = to_uint8(read_photosphere(raw).pixels) if raw is not None else None
+    return Panoramas(to_uint8(ps.pixels), raw_pixels, dream, Path(raw) if raw else None, yaw, pitch, note)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vrdream.quantize import to_uint8
+
 from .gaze import dream_amount
 from .geometry import (
     Fov,
@@ -18,7 +20,7 @@ from .geometry import (
     equirect_uv_gradients,
     pixel_ray_gradients,
 )
-from .srgb import linear_to_srgb, srgb8_to_linear, to_u8
+from .srgb import linear_to_srgb, srgb8_to_linear
 
 
 def bilinear_wrap_u(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -90,7 +92,7 @@ def render_reference(
     duv_dy = equirect_uv_gradients(ray, np.broadcast_to(ddy, ray.shape))
     dream_lin = sample_trilinear([srgb8_to_linear(level) for level in dream], uv, duv_dx, duv_dy)
     if raw is None:
-        return to_u8(linear_to_srgb(dream_lin))
+        return to_uint8(linear_to_srgb(dream_lin))
     raw_lin = sample_trilinear([srgb8_to_linear(level) for level in raw], uv, duv_dx, duv_dy)
     m = dream_amount(bilinear_wrap_u(np.asarray(dwell, dtype=np.float64)[..., None], uv), base, focus)
-    return to_u8(linear_to_srgb(raw_lin + (dream_lin - raw_lin) * m))
+    return to_uint8(linear_to_srgb(raw_lin + (dream_lin - raw_lin) * m))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import moderngl
 import numpy as np
@@ -176,14 +177,21 @@ class SphereRenderer:
         self.dwell = ctx.texture(dwell_shape[::-1], 1, np.zeros(dwell_shape, np.float32), dtype="f4")
         self.dwell.repeat_x, self.dwell.repeat_y = True, False
         self.dwell.filter = (moderngl.LINEAR, moderngl.LINEAR)
-        self.prog["u_dwell"].value = 0
+        self._uniform("u_dwell").value = 0
         # Texture units: 0 dwell, 1-4 dream tiles, 5-8 raw tiles. Without a raw the raw
         # samplers point at the dream units: valid, and never read (u_has_raw is false).
         self.dream = self._upload(dream, "dream", 1)
         self.raw = self._upload(raw, "raw", 5) if raw is not None else None
         if raw is None:
             self._bind_tiles("raw", len(self.dream), 1)
-        self.prog["u_has_raw"].value = raw is not None
+        self._uniform("u_has_raw").value = raw is not None
+
+    def _uniform(self, name: str) -> moderngl.Uniform:
+        """The shader's uniform ``name`` (a program member can also be an attribute or a block)."""
+        member = self.prog[name]
+        if not isinstance(member, moderngl.Uniform):
+            raise TypeError(f"shader member {name!r} is a {type(member).__name__}, not a uniform")
+        return member
 
     @property
     def has_raw(self) -> bool:
@@ -192,7 +200,7 @@ class SphereRenderer:
     def _bind_tiles(self, name: str, n: int, unit: int) -> None:
         # Unused samplers repeat the last tile's unit.
         for k in range(MAX_TILES):
-            self.prog[f"u_{name}{k}"].value = unit + min(k, n - 1)
+            self._uniform(f"u_{name}{k}").value = unit + min(k, n - 1)
 
     def _upload(self, image: np.ndarray, name: str, unit: int) -> list[moderngl.Texture]:
         """SRGB8 textures (one per tile) with GL-generated (linear-light) mipmaps, and their uniforms."""
@@ -210,11 +218,11 @@ class SphereRenderer:
             tex.repeat_x, tex.repeat_y = n == 1, False
             textures.append(tex)
         pad = lambda t: tuple(float(v) for v in t) + (0.0,) * (MAX_TILES - n)  # noqa: E731
-        self.prog[f"u_{name}_tiles.n"].value = n
-        self.prog[f"u_{name}_tiles.width"].value = float(layout.width)
-        self.prog[f"u_{name}_tiles.margin"].value = float(layout.margin)
-        self.prog[f"u_{name}_tiles.tile_width"].value = float(layout.tile_width)
-        self.prog[f"u_{name}_tiles.start"].value = pad(layout.starts)
+        self._uniform(f"u_{name}_tiles.n").value = n
+        self._uniform(f"u_{name}_tiles.width").value = float(layout.width)
+        self._uniform(f"u_{name}_tiles.margin").value = float(layout.margin)
+        self._uniform(f"u_{name}_tiles.tile_width").value = float(layout.tile_width)
+        self._uniform(f"u_{name}_tiles.start").value = pad(layout.starts)
         self._bind_tiles(name, n, unit)
         return textures
 
@@ -235,11 +243,11 @@ class SphereRenderer:
         # XR swapchain) gets linear values, as OpenXR wants.
         self.ctx.enable_direct(GL_FRAMEBUFFER_SRGB)
         # Column-major upload: GLSL mat3 columns are the rotation's columns.
-        self.prog["u_rot"].write(np.asarray(rotation, dtype=np.float32).T.tobytes())
-        self.prog["u_tan"].value = fov.tangents()
-        self.prog["u_viewport"].value = tuple(float(v) for v in viewport)
-        self.prog["u_base"].value = float(base)
-        self.prog["u_focus"].value = float(focus)
+        self._uniform("u_rot").write(np.asarray(rotation, dtype=np.float32).T.tobytes())
+        self._uniform("u_tan").value = fov.tangents()
+        self._uniform("u_viewport").value = tuple(float(v) for v in viewport)
+        self._uniform("u_base").value = float(base)
+        self._uniform("u_focus").value = float(focus)
         self.dwell.use(0)
         for k, tex in enumerate(self.dream):
             tex.use(1 + k)
@@ -273,12 +281,40 @@ class OffscreenTarget:
         self.texture.release()
 
 
+#: Offscreen GL contexts tried in order: (name for the user, moderngl.create_context arguments).
+#: EGL needs no display; the platform's own is WGL on Windows, CGL on macOS, GLX with a display.
+OFFSCREEN_BACKENDS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("EGL", {"backend": "egl"}),
+    ("the platform's OpenGL", {}),
+)
+
+
+def _standalone(backend: dict[str, Any]) -> moderngl.Context:
+    return moderngl.create_context(standalone=True, require=330, **backend)
+
+
 def headless_context() -> moderngl.Context:
-    """A standalone GL 3.3+ context on EGL: no display, and no GPU needed (Mesa llvmpipe)."""
+    """A standalone GL 3.3+ context on EGL only: no display, and no GPU needed (Mesa llvmpipe).
+
+    What the tests and benchmarks measure; stills use :func:`offscreen_context`, which falls back.
+    """
     try:
-        return moderngl.create_context(standalone=True, backend="egl", require=330)
+        return _standalone(OFFSCREEN_BACKENDS[0][1])
     except Exception as exc:  # glcontext raises plain Exceptions with the EGL reason
         raise VrdreamError(
             f"cannot create an offscreen OpenGL context with EGL ({exc}); on Debian/Ubuntu "
             "install libegl1 libegl-mesa0 libgl1-mesa-dri"
         ) from exc
+
+
+def offscreen_context() -> tuple[moderngl.Context, str]:
+    """The first of :data:`OFFSCREEN_BACKENDS` that works, and its name; :class:`VrdreamError`
+    giving each one's reason when none does."""
+    reasons = []
+    for name, backend in OFFSCREEN_BACKENDS:
+        try:
+            return _standalone(backend), name
+        except Exception as exc:  # glcontext raises plain Exceptions (and moderngl its own) with the reason
+            text = str(exc).strip()
+            reasons.append(f"{name}: {text.splitlines()[0] if text else type(exc).__name__}")
+    raise VrdreamError(f"no offscreen OpenGL context ({'; '.join(reasons)})")

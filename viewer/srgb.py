@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vrdream.quantize import to_uint8
+
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
     """IEC 61966-2-1 decode of values in [0, 1] (any shape), float64."""
@@ -20,11 +22,6 @@ def linear_to_srgb(c: np.ndarray) -> np.ndarray:
     """IEC 61966-2-1 encode of linear values, clipped to [0, 1] (any shape), float64."""
     c = np.clip(np.asarray(c, dtype=np.float64), 0.0, 1.0)
     return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1 / 2.4) - 0.055)
-
-
-def to_u8(c: np.ndarray) -> np.ndarray:
-    """Round values in [0, 1] (any shape) to uint8 (clipping outside)."""
-    return np.round(np.clip(np.asarray(c, dtype=np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def srgb8_to_linear(u8: np.ndarray) -> np.ndarray:
@@ -57,5 +54,5 @@ def srgb_mip_pyramid(level0: np.ndarray) -> list[np.ndarray]:
         fy, fx = (2 if prev.shape[0] > 1 else 1), (2 if prev.shape[1] > 1 else 1)
         crop = prev[: h * fy, : w * fx]
         mean = crop.reshape(h, fy, w, fx, -1).mean(axis=(1, 3))
-        levels.append(to_u8(linear_to_srgb(mean)))
+        levels.append(to_uint8(linear_to_srgb(mean)))
     return levels

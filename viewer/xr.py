@@ -1,12 +1,15 @@
 """The OpenXR source (pyopenxr): instance, session, events, actions, swapchains, stereo layers.
 
-Deliberately thin: every decision (pose and field-of-view conversion, session-state handling,
-swapchain format, bindings, gaze choice) lives in :mod:`.xr_logic`, :mod:`.gaze` and
-:mod:`.controls`, tested headless; this module only calls the runtime in the order the
-OpenXR lifecycle requires and hands each eye's view to :class:`.renderer.SphereRenderer`.
+Deliberately thin: every decision (pose and field-of-view conversion, the session lifecycle and
+its exit on Ctrl-C, swapchain format, graphics binding, controller bindings, gaze choice) lives
+in :mod:`.xr_logic`, :mod:`.gaze` and :mod:`.controls`, tested headless. Here :class:`XrSession`
+sets the session up (:meth:`XrSession.open`), runs one OpenXR frame cycle per call
+(:meth:`XrSession.frame`: wait → begin → locate → render each eye → end) and tears everything
+down in one place (:meth:`XrSession.destroy`); :func:`.xr_logic.drive_session` runs the loop.
 
-The GL context is a hidden GLFW window bound to the runtime with ``XR_KHR_opengl_enable``
-(GLX on Linux, WGL on Windows, through pyopenxr's ``xr.utils.gl`` bindings).
+The GL context is handed to the runtime with ``XR_KHR_opengl_enable``: a hidden GLFW window
+with WGL on Windows and Xlib/GLX on Linux, or, on Linux without an X display, an EGL context
+with ``XR_MNDX_egl_enable`` (:func:`.xr_logic.choose_graphics_binding`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -24,23 +28,26 @@ from vrdream.errors import VrdreamError
 
 from .controls import COMMANDS, ViewerState, apply_command
 from .gaze import GazeSettings, Mode, approach, dwell_directions, dwell_step, mix_target
-from .geometry import rotation_yaw_pitch_roll
+from .geometry import Fov, rotation_yaw_pitch_roll
 from .glwindow import open_window
 from .panorama import Panoramas
 from .renderer import SphereRenderer
+from .stop import stop_on_signals
 from .xr_logic import (
+    BINDING_EXTENSIONS,
     BINDINGS,
     GL_SRGB8_ALPHA8,
-    SessionAction,
+    GraphicsBinding,
+    check_xr_platform,
+    choose_graphics_binding,
     choose_swapchain_format,
+    drive_session,
     eye_gaze_supported,
     fov_from_xr,
     gaze_from_xr,
     head_yaw,
     pressed,
     rotation_from_xr,
-    session_action,
-    should_submit_frames,
 )
 
 NO_RUNTIME = (
@@ -49,7 +56,7 @@ NO_RUNTIME = (
 )
 
 
-def _import_xr():
+def _import_xr() -> Any:
     # The loader prints several lines to stderr when it finds no runtime; the viewer says it
     # in one. XR_LOADER_DEBUG set by the user still wins.
     os.environ.setdefault("XR_LOADER_DEBUG", "none")
@@ -59,7 +66,9 @@ def _import_xr():
 
 
 def probe_runtime() -> list[str]:
-    """The active runtime's instance extensions; :class:`VrdreamError` (exit 2) when there is none."""
+    """The active runtime's instance extensions; :class:`VrdreamError` (exit 2) when there is
+    none, or when this platform has no OpenXR viewer (macOS)."""
+    check_xr_platform(sys.platform)
     xr = _import_xr()
     try:
         return [str(e) for e in xr.enumerate_instance_extension_properties()]
@@ -75,7 +84,7 @@ class XrCapture:
 
     images: list[np.ndarray] = field(default_factory=list)
     rotations: list[np.ndarray] = field(default_factory=list)
-    fovs: list = field(default_factory=list)
+    fovs: list[Fov] = field(default_factory=list)
     mix: tuple[float, float] = (0.0, 1.0)
     dwell: np.ndarray | None = None
     srgb: bool = True
@@ -98,6 +107,304 @@ class _GlfwContext:
         self.glfw.terminate()
 
 
+def _gl_provider(binding: GraphicsBinding) -> Any:
+    """The GL context the runtime renders with (pyopenxr's provider API) for ``binding``."""
+    if binding == "egl":
+        from xr.utils.gl.egl_util import EGLOffscreenContextProvider
+
+        return EGLOffscreenContextProvider()
+    return _GlfwContext()
+
+
+def _binding_struct(binding: GraphicsBinding, provider: Any) -> Any:
+    """pyopenxr's ``XrGraphicsBinding*`` for the current context (``.pointer`` goes in ``next``)."""
+    if binding == "egl":
+        from xr.utils.gl.egl_util import EGLGraphicsBinding
+
+        return EGLGraphicsBinding(provider)
+    from xr.utils.gl import GLXGraphicsBinding, WGLGraphicsBinding
+
+    return (WGLGraphicsBinding if binding == "wgl" else GLXGraphicsBinding)(provider)
+
+
+class XrSession:
+    """One OpenXR session showing ``pano``: :meth:`open` sets it up, :meth:`frame` renders one
+    frame, :meth:`destroy` releases it all (what :func:`.xr_logic.drive_session` calls).
+
+    Every handle is registered for destruction the moment it exists, so :meth:`destroy`, the one
+    tear-down place, also undoes a set-up that failed half way.
+    """
+
+    def __init__(
+        self,
+        pano: Panoramas,
+        settings: GazeSettings,
+        state: ViewerState,
+        capture: XrCapture | None,
+    ) -> None:
+        self.xr = _import_xr()
+        self.pano, self.settings, self.state, self.capture = pano, settings, state, capture
+        self._teardown = ExitStack()
+        self.last_time: int | None = None
+
+    # ------------------------------------------------------------------ set-up
+    def open(self, extensions: list[str]) -> XrSession:
+        """Create instance, system, GL context, session, spaces, actions, swapchains, renderer."""
+        try:
+            self._open(extensions)
+        except BaseException:
+            self.destroy()
+            raise
+        return self
+
+    def _open(self, extensions: list[str]) -> None:
+        import moderngl
+
+        xr, undo = self.xr, self._teardown.callback
+        binding = choose_graphics_binding(sys.platform, bool(os.environ.get("DISPLAY")), extensions)
+        wanted = list(BINDING_EXTENSIONS[binding])
+        if xr.EXT_EYE_GAZE_INTERACTION_EXTENSION_NAME in extensions:
+            wanted.append(xr.EXT_EYE_GAZE_INTERACTION_EXTENSION_NAME)
+        self.instance = instance = xr.create_instance(
+            xr.InstanceCreateInfo(
+                application_info=xr.ApplicationInfo(
+                    application_name="vrdream",
+                    engine_name="vrdream",
+                    api_version=xr.Version(1, 0, xr.XR_VERSION_PATCH),
+                ),
+                enabled_extension_names=wanted,
+            )
+        )
+        undo(xr.destroy_instance, instance)
+        try:
+            self.system = system = xr.get_system(
+                instance, xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY)
+            )
+        except xr.FormFactorUnavailableError as exc:
+            raise VrdreamError(
+                "the OpenXR runtime sees no headset (is it connected and on?); to view on a monitor use --desktop"
+            ) from exc
+        eye_props = xr.SystemEyeGazeInteractionPropertiesEXT()
+        props = xr.SystemProperties(next=ctypes.cast(ctypes.pointer(eye_props), ctypes.c_void_p))
+        # If the call fails the flag stays 0 and the gaze is the head direction, the documented fallback.
+        xr.raw_functions.xrGetSystemProperties(instance, system, ctypes.byref(props))
+        self.use_eyes = eye_gaze_supported(extensions, eye_props.supports_eye_gaze_interaction)
+
+        gl = _gl_provider(binding)
+        undo(gl.destroy)  # the GL objects made below (framebuffers, textures) go with the context
+        gl.make_current()
+        # xrGetOpenGLGraphicsRequirementsKHR must be called before xrCreateSession.
+        get_reqs = ctypes.cast(
+            xr.get_instance_proc_addr(instance, "xrGetOpenGLGraphicsRequirementsKHR"),
+            xr.PFN_xrGetOpenGLGraphicsRequirementsKHR,
+        )
+        reqs = xr.GraphicsRequirementsOpenGLKHR()
+        result = xr.check_result(xr.Result(get_reqs(instance, system, ctypes.byref(reqs))))
+        if result.is_exception():
+            raise result
+        self.binding = _binding_struct(binding, gl)  # kept alive: the session points into it
+        self.session = session = xr.create_session(
+            instance, xr.SessionCreateInfo(next=self.binding.pointer, system_id=system)
+        )
+        undo(xr.destroy_session, session)
+        # Annotated: moderngl's stub mistypes **settings (the keyword arguments) as one dict.
+        backend: dict[str, Any] = {"backend": "egl"} if binding == "egl" else {}
+        self.ctx = ctx = moderngl.create_context(**backend)
+        self._open_spaces_and_actions()
+        self._open_swapchains()
+        self.dirs = dwell_directions(self.settings)
+        self.renderer = SphereRenderer(ctx, self.pano.dream, self.pano.raw, self.dirs.shape[:2])
+        self.dwell = np.zeros(self.dirs.shape[:2], np.float32)
+        self.mix = np.array(mix_target(self.state.mode, self.state.show, self.renderer.has_raw))
+
+    def _open_spaces_and_actions(self) -> None:
+        xr, undo, instance, session = self.xr, self._teardown.callback, self.instance, self.session
+        self.space = xr.create_reference_space(
+            session, xr.ReferenceSpaceCreateInfo(reference_space_type=xr.ReferenceSpaceType.LOCAL)
+        )
+        undo(xr.destroy_space, self.space)
+        self.view_space = xr.create_reference_space(
+            session, xr.ReferenceSpaceCreateInfo(reference_space_type=xr.ReferenceSpaceType.VIEW)
+        )
+        undo(xr.destroy_space, self.view_space)
+        # Actions: one boolean per command, and the eye-gaze pose when the system has eye tracking.
+        self.action_set = xr.create_action_set(
+            instance,
+            xr.ActionSetCreateInfo(action_set_name="vrdream", localized_action_set_name="vrdream", priority=0),
+        )
+        undo(xr.destroy_action_set, self.action_set)  # its actions go with it
+        self.actions = {
+            c: xr.create_action(
+                self.action_set,
+                xr.ActionCreateInfo(action_type=xr.ActionType.BOOLEAN_INPUT, action_name=c, localized_action_name=c),
+            )
+            for c in COMMANDS
+        }
+        path = lambda s: xr.string_to_path(instance, s)  # noqa: E731
+        for profile, table in BINDINGS.items():
+            bindings = [xr.ActionSuggestedBinding(self.actions[c], path(p)) for c, p in table.items()]
+            try:
+                xr.suggest_interaction_profile_bindings(
+                    instance,
+                    xr.InteractionProfileSuggestedBinding(
+                        interaction_profile=path(profile), suggested_bindings=bindings
+                    ),
+                )
+            except xr.XrException:
+                pass  # the runtime does not know this controller: its bindings simply do not apply
+        self.gaze_space = None
+        if self.use_eyes:
+            gaze_action = xr.create_action(
+                self.action_set,
+                xr.ActionCreateInfo(
+                    action_type=xr.ActionType.POSE_INPUT, action_name="gaze", localized_action_name="gaze"
+                ),
+            )
+            xr.suggest_interaction_profile_bindings(
+                instance,
+                xr.InteractionProfileSuggestedBinding(
+                    interaction_profile=path("/interaction_profiles/ext/eye_gaze_interaction"),
+                    suggested_bindings=[
+                        xr.ActionSuggestedBinding(gaze_action, path("/user/eyes_ext/input/gaze_ext/pose"))
+                    ],
+                ),
+            )
+            self.gaze_space = xr.create_action_space(session, xr.ActionSpaceCreateInfo(action=gaze_action))
+            undo(xr.destroy_space, self.gaze_space)
+        xr.attach_session_action_sets(session, xr.SessionActionSetsAttachInfo(action_sets=[self.action_set]))
+
+    def _open_swapchains(self) -> None:
+        """One swapchain per eye, each image wrapped as a moderngl framebuffer."""
+        xr, undo = self.xr, self._teardown.callback
+        config_views = xr.enumerate_view_configuration_views(
+            self.instance, self.system, xr.ViewConfigurationType.PRIMARY_STEREO
+        )
+        fmt = choose_swapchain_format(xr.enumerate_swapchain_formats(self.session))
+        if self.capture is not None:
+            self.capture.srgb = fmt == GL_SRGB8_ALPHA8
+        self.chains = []
+        for cv in config_views:
+            w, h = cv.recommended_image_rect_width, cv.recommended_image_rect_height
+            chain = xr.create_swapchain(
+                self.session,
+                xr.SwapchainCreateInfo(
+                    usage_flags=xr.SwapchainUsageFlags.COLOR_ATTACHMENT_BIT | xr.SwapchainUsageFlags.SAMPLED_BIT,
+                    format=fmt,
+                    sample_count=1,
+                    width=w,
+                    height=h,
+                    face_count=1,
+                    array_size=1,
+                    mip_count=1,
+                ),
+            )
+            undo(xr.destroy_swapchain, chain)
+            images = xr.enumerate_swapchain_images(chain, xr.SwapchainImageOpenGLKHR)
+            fbos = [
+                self.ctx.framebuffer(color_attachments=[self.ctx.external_texture(img.image, (w, h), 4, 0, "f1")])
+                for img in images
+            ]
+            self.chains.append((chain, w, h, fbos))
+
+    # ------------------------------------------------------------------ the lifecycle (SessionRuntime)
+    def next_state(self) -> Any:
+        xr = self.xr
+        while True:
+            try:
+                event = xr.poll_event(self.instance)
+            except xr.EventUnavailable:
+                return None
+            if xr.StructureType(event.type) == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
+                changed = ctypes.cast(ctypes.byref(event), ctypes.POINTER(xr.EventDataSessionStateChanged)).contents
+                return xr.SessionState(changed.state)
+
+    def begin(self) -> None:
+        self.xr.begin_session(self.session, self.xr.SessionBeginInfo(self.xr.ViewConfigurationType.PRIMARY_STEREO))
+
+    def end(self) -> None:
+        self.xr.end_session(self.session)
+
+    def request_exit(self) -> None:
+        self.xr.request_exit_session(self.session)
+
+    def destroy(self) -> None:
+        self._teardown.close()
+
+    # ------------------------------------------------------------------ the frame cycle
+    def frame(self, state: Any) -> None:
+        """wait → begin → (locate head, input, gaze → render each eye) → end."""
+        xr = self.xr
+        frame = xr.wait_frame(self.session)
+        xr.begin_frame(self.session)
+        t = frame.predicted_display_time
+        dt = 0.0 if self.last_time is None else (t - self.last_time) * 1e-9
+        self.last_time = t
+        layers = []
+        if frame.should_render:
+            recenter = self._update_gaze(t, dt, focused=state == xr.SessionState.FOCUSED)
+            layer = self._render_eyes(t, recenter)
+            layers.append(ctypes.byref(layer))
+        xr.end_frame(
+            self.session,
+            xr.FrameEndInfo(display_time=t, environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE, layers=layers),
+        )
+
+    def _update_gaze(self, t: int, dt: float, focused: bool) -> np.ndarray:
+        """Locate the head, apply button presses (when focused), advance the dwell and mix;
+        the recentering rotation (3, 3)."""
+        xr, pano = self.xr, self.pano
+        head_rot = rotation_from_xr(xr.locate_space(self.view_space, self.space, t).pose)
+        if focused:
+            xr.sync_actions(self.session, xr.ActionsSyncInfo(active_action_sets=[xr.ActiveActionSet(self.action_set)]))
+            for c, a in self.actions.items():
+                if pressed(xr.get_action_state_boolean(self.session, xr.ActionStateGetInfo(action=a))):
+                    self.state = apply_command(self.state, c, head_yaw(head_rot), pano.start_yaw_rad)
+        gaze = head_rot[:, 2]
+        if self.gaze_space is not None:
+            loc = xr.locate_space(self.gaze_space, self.space, t)
+            if loc.location_flags & xr.SPACE_LOCATION_ORIENTATION_VALID_BIT:
+                gaze = gaze_from_xr(loc.pose)
+        recenter = rotation_yaw_pitch_roll(self.state.yaw_offset, 0.0)
+        self.dwell = dwell_step(self.dwell, self.dirs, recenter @ gaze, dt, self.settings, self.state.cone_scale)
+        target = np.array(mix_target(self.state.mode, self.state.show, self.renderer.has_raw))
+        self.mix = approach(self.mix, target, dt, self.settings.mode_s, self.settings.mode_s)
+        self.renderer.set_dwell(self.dwell)
+        return recenter
+
+    def _render_eyes(self, t: int, recenter: np.ndarray) -> Any:
+        """Render each eye's view into its swapchain; the projection layer showing them."""
+        xr, capture = self.xr, self.capture
+        _, views = xr.locate_views(
+            self.session,
+            xr.ViewLocateInfo(
+                view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO, display_time=t, space=self.space
+            ),
+        )
+        proj_views = (xr.CompositionLayerProjectionView * len(views))()
+        if capture is not None:
+            capture.images, capture.rotations, capture.fovs = [], [], []
+            capture.mix, capture.dwell = (float(self.mix[0]), float(self.mix[1])), self.dwell.copy()
+        for i, view in enumerate(views):
+            chain, w, h, fbos = self.chains[i]
+            index = xr.acquire_swapchain_image(chain, xr.SwapchainImageAcquireInfo())
+            xr.wait_swapchain_image(chain, xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION))
+            fbos[index].use()
+            rotation = recenter @ rotation_from_xr(view.pose)
+            self.renderer.draw(rotation, fov_from_xr(view.fov), (0, 0, w, h), self.mix[0], self.mix[1])
+            if capture is not None:
+                data = np.frombuffer(fbos[index].read(components=3), np.uint8).reshape(h, w, 3)
+                capture.images.append(data[::-1].copy())
+                capture.rotations.append(rotation)
+                capture.fovs.append(fov_from_xr(view.fov))
+            xr.release_swapchain_image(chain, xr.SwapchainImageReleaseInfo())
+            proj_views[i] = xr.CompositionLayerProjectionView(
+                pose=view.pose,
+                fov=view.fov,
+                sub_image=xr.SwapchainSubImage(swapchain=chain, image_rect=xr.Rect2Di(extent=xr.Extent2Di(w, h))),
+            )
+        return xr.CompositionLayerProjection(space=self.space, views=proj_views)
+
+
 def run_xr(
     pano: Panoramas,
     settings: GazeSettings = GazeSettings(),
@@ -108,244 +415,20 @@ def run_xr(
     capture: XrCapture | None = None,
     log: Callable[[str], None] = print,
 ) -> None:
-    """View in the headset until the runtime ends the session (or ``max_frames`` frames, for tests)."""
-    import moderngl
-    from xr.utils.gl import GLXGraphicsBinding, WGLGraphicsBinding
+    """View in the headset until the runtime ends the session, Ctrl-C or SIGTERM (or
+    ``max_frames`` frames, for tests).
 
-    xr = _import_xr()
+    A signal ends the session the OpenXR way (:func:`.xr_logic.drive_session`), tears it down,
+    then surfaces as ``KeyboardInterrupt`` (Ctrl-C) or ``SystemExit`` (:mod:`.stop`).
+    """
     extensions = probe_runtime()
-    if xr.KHR_OPENGL_ENABLE_EXTENSION_NAME not in extensions:
-        raise VrdreamError(f"the OpenXR runtime lacks {xr.KHR_OPENGL_ENABLE_EXTENSION_NAME}, which the viewer needs")
-    wanted = [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME]
-    if xr.EXT_EYE_GAZE_INTERACTION_EXTENSION_NAME in extensions:
-        wanted.append(xr.EXT_EYE_GAZE_INTERACTION_EXTENSION_NAME)
-    instance = xr.create_instance(
-        xr.InstanceCreateInfo(
-            application_info=xr.ApplicationInfo(
-                application_name="vrdream", engine_name="vrdream", api_version=xr.Version(1, 0, xr.XR_VERSION_PATCH)
-            ),
-            enabled_extension_names=wanted,
-        )
-    )
-    gl = None
-    session = None
-    try:
-        try:
-            system = xr.get_system(instance, xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY))
-        except xr.FormFactorUnavailableError as exc:
-            raise VrdreamError(
-                "the OpenXR runtime sees no headset (is it connected and on?); to view on a monitor use --desktop"
-            ) from exc
-        eye_props = xr.SystemEyeGazeInteractionPropertiesEXT()
-        props = xr.SystemProperties(next=ctypes.cast(ctypes.pointer(eye_props), ctypes.c_void_p))
-        # If the call fails the flag stays 0 and the gaze is the head direction, the documented fallback.
-        xr.raw_functions.xrGetSystemProperties(instance, system, ctypes.byref(props))
-        use_eyes = eye_gaze_supported(extensions, eye_props.supports_eye_gaze_interaction)
-
-        gl = _GlfwContext()
-        # xrGetOpenGLGraphicsRequirementsKHR must be called before xrCreateSession.
-        get_reqs = ctypes.cast(
-            xr.get_instance_proc_addr(instance, "xrGetOpenGLGraphicsRequirementsKHR"),
-            xr.PFN_xrGetOpenGLGraphicsRequirementsKHR,
-        )
-        reqs = xr.GraphicsRequirementsOpenGLKHR()
-        result = xr.check_result(xr.Result(get_reqs(instance, system, ctypes.byref(reqs))))
-        if result.is_exception():
-            raise result
-        binding = (WGLGraphicsBinding if sys.platform == "win32" else GLXGraphicsBinding)(gl)
-        session = xr.create_session(instance, xr.SessionCreateInfo(next=binding.pointer, system_id=system))
-        ctx = moderngl.create_context()
-        state = ViewerState(mode=mode, yaw_offset=pano.start_yaw)
-        _run_session(
-            xr, ctx, instance, system, session, pano, settings, state, use_eyes, quiet, max_frames, capture, log
-        )
-    finally:
-        if session is not None:
-            xr.destroy_session(session)
-        if gl is not None:
-            gl.destroy()
-        xr.destroy_instance(instance)
-
-
-def _run_session(
-    xr,
-    ctx,
-    instance,
-    system,
-    session,
-    pano: Panoramas,
-    settings: GazeSettings,
-    state: ViewerState,
-    use_eyes: bool,
-    quiet: bool,
-    max_frames: int | None,
-    capture: XrCapture | None,
-    log,
-) -> None:
-    space = xr.create_reference_space(
-        session, xr.ReferenceSpaceCreateInfo(reference_space_type=xr.ReferenceSpaceType.LOCAL)
-    )
-    view_space = xr.create_reference_space(
-        session, xr.ReferenceSpaceCreateInfo(reference_space_type=xr.ReferenceSpaceType.VIEW)
-    )
-
-    # Actions: one boolean per command, and the eye-gaze pose when the system has eye tracking.
-    action_set = xr.create_action_set(
-        instance, xr.ActionSetCreateInfo(action_set_name="vrdream", localized_action_set_name="vrdream", priority=0)
-    )
-    actions = {
-        c: xr.create_action(
-            action_set,
-            xr.ActionCreateInfo(action_type=xr.ActionType.BOOLEAN_INPUT, action_name=c, localized_action_name=c),
-        )
-        for c in COMMANDS
-    }
-    path = lambda s: xr.string_to_path(instance, s)  # noqa: E731
-    for profile, table in BINDINGS.items():
-        bindings = [xr.ActionSuggestedBinding(actions[c], path(p)) for c, p in table.items()]
-        try:
-            xr.suggest_interaction_profile_bindings(
-                instance,
-                xr.InteractionProfileSuggestedBinding(interaction_profile=path(profile), suggested_bindings=bindings),
+    state = ViewerState(mode=mode, yaw_offset=pano.start_yaw_rad)
+    with stop_on_signals() as stop:
+        session = XrSession(pano, settings, state, capture).open(extensions)
+        if not quiet:
+            log(
+                f"vrdream: viewing in the headset; gaze: {'eyes' if session.use_eyes else 'head'}; "
+                f"{'' if session.renderer.has_raw else 'no raw: dream only; '}Ctrl-C to quit"
             )
-        except xr.XrException:
-            pass  # the runtime does not know this controller: its bindings simply do not apply
-    gaze_space = None
-    if use_eyes:
-        gaze_action = xr.create_action(
-            action_set,
-            xr.ActionCreateInfo(action_type=xr.ActionType.POSE_INPUT, action_name="gaze", localized_action_name="gaze"),
-        )
-        xr.suggest_interaction_profile_bindings(
-            instance,
-            xr.InteractionProfileSuggestedBinding(
-                interaction_profile=path("/interaction_profiles/ext/eye_gaze_interaction"),
-                suggested_bindings=[xr.ActionSuggestedBinding(gaze_action, path("/user/eyes_ext/input/gaze_ext/pose"))],
-            ),
-        )
-        gaze_space = xr.create_action_space(session, xr.ActionSpaceCreateInfo(action=gaze_action))
-    xr.attach_session_action_sets(session, xr.SessionActionSetsAttachInfo(action_sets=[action_set]))
-
-    # One swapchain per eye, each image wrapped as a moderngl framebuffer.
-    config_views = xr.enumerate_view_configuration_views(instance, system, xr.ViewConfigurationType.PRIMARY_STEREO)
-    fmt = choose_swapchain_format(xr.enumerate_swapchain_formats(session))
-    if capture is not None:
-        capture.srgb = fmt == GL_SRGB8_ALPHA8
-    chains = []
-    for cv in config_views:
-        w, h = cv.recommended_image_rect_width, cv.recommended_image_rect_height
-        chain = xr.create_swapchain(
-            session,
-            xr.SwapchainCreateInfo(
-                usage_flags=xr.SwapchainUsageFlags.COLOR_ATTACHMENT_BIT | xr.SwapchainUsageFlags.SAMPLED_BIT,
-                format=fmt,
-                sample_count=1,
-                width=w,
-                height=h,
-                face_count=1,
-                array_size=1,
-                mip_count=1,
-            ),
-        )
-        images = xr.enumerate_swapchain_images(chain, xr.SwapchainImageOpenGLKHR)
-        fbos = [
-            ctx.framebuffer(color_attachments=[ctx.external_texture(img.image, (w, h), 4, 0, "f1")]) for img in images
-        ]
-        chains.append((chain, w, h, fbos))
-
-    dirs = dwell_directions(settings)
-    renderer = SphereRenderer(ctx, pano.dream, pano.raw, dirs.shape[:2])
-    dwell = np.zeros(dirs.shape[:2], np.float32)
-    mix = np.array(mix_target(state.mode, state.show, renderer.has_raw))
-    if not quiet:
-        log(
-            f"vrdream: viewing in the headset; gaze: {'eyes' if use_eyes else 'head'}; "
-            f"{'' if renderer.has_raw else 'no raw: dream only; '}Ctrl-C to quit"
-        )
-    running, session_state, frames, last_time = False, xr.SessionState.UNKNOWN, 0, None
-    while max_frames is None or frames < max_frames:
-        # Events: react to session state changes as the lifecycle requires.
-        while True:
-            try:
-                event = xr.poll_event(instance)
-            except xr.EventUnavailable:
-                break
-            if xr.StructureType(event.type) == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
-                changed = ctypes.cast(ctypes.byref(event), ctypes.POINTER(xr.EventDataSessionStateChanged)).contents
-                session_state = xr.SessionState(changed.state)
-                action = session_action(session_state, running)
-                if action == SessionAction.BEGIN:
-                    xr.begin_session(session, xr.SessionBeginInfo(xr.ViewConfigurationType.PRIMARY_STEREO))
-                    running = True
-                elif action == SessionAction.END:
-                    xr.end_session(session)
-                    running = False
-                elif action == SessionAction.EXIT:
-                    return
-        if not should_submit_frames(session_state, running):
-            time.sleep(0.05)  # xrWaitFrame is not ours to call yet: do not spin
-            continue
-        frame = xr.wait_frame(session)
-        xr.begin_frame(session)
-        t = frame.predicted_display_time
-        dt = 0.0 if last_time is None else (t - last_time) * 1e-9
-        last_time = t
-        layers = []
-        if frame.should_render:
-            head = xr.locate_space(view_space, space, t)
-            head_rot = rotation_from_xr(head.pose)
-            if session_state == xr.SessionState.FOCUSED:
-                xr.sync_actions(session, xr.ActionsSyncInfo(active_action_sets=[xr.ActiveActionSet(action_set)]))
-                for c, a in actions.items():
-                    if pressed(xr.get_action_state_boolean(session, xr.ActionStateGetInfo(action=a))):
-                        state = apply_command(state, c, head_yaw(head_rot), pano.start_yaw)
-            gaze = head_rot[:, 2]
-            if gaze_space is not None:
-                loc = xr.locate_space(gaze_space, space, t)
-                if loc.location_flags & xr.SPACE_LOCATION_ORIENTATION_VALID_BIT:
-                    gaze = gaze_from_xr(loc.pose)
-            recenter = rotation_yaw_pitch_roll(state.yaw_offset, 0.0)
-            dwell = dwell_step(dwell, dirs, recenter @ gaze, dt, settings, state.cone_scale)
-            mix = approach(
-                mix,
-                np.array(mix_target(state.mode, state.show, renderer.has_raw)),
-                dt,
-                settings.mode_s,
-                settings.mode_s,
-            )
-            renderer.set_dwell(dwell)
-            _, views = xr.locate_views(
-                session,
-                xr.ViewLocateInfo(
-                    view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO, display_time=t, space=space
-                ),
-            )
-            proj_views = (xr.CompositionLayerProjectionView * len(views))()
-            if capture is not None:
-                capture.images, capture.rotations, capture.fovs = [], [], []
-                capture.mix, capture.dwell = (float(mix[0]), float(mix[1])), dwell.copy()
-            for i, view in enumerate(views):
-                chain, w, h, fbos = chains[i]
-                index = xr.acquire_swapchain_image(chain, xr.SwapchainImageAcquireInfo())
-                xr.wait_swapchain_image(chain, xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION))
-                fbos[index].use()
-                rotation = recenter @ rotation_from_xr(view.pose)
-                renderer.draw(rotation, fov_from_xr(view.fov), (0, 0, w, h), mix[0], mix[1])
-                if capture is not None:
-                    data = np.frombuffer(fbos[index].read(components=3), np.uint8).reshape(h, w, 3)
-                    capture.images.append(data[::-1].copy())
-                    capture.rotations.append(rotation)
-                    capture.fovs.append(fov_from_xr(view.fov))
-                xr.release_swapchain_image(chain, xr.SwapchainImageReleaseInfo())
-                proj_views[i] = xr.CompositionLayerProjectionView(
-                    pose=view.pose,
-                    fov=view.fov,
-                    sub_image=xr.SwapchainSubImage(swapchain=chain, image_rect=xr.Rect2Di(extent=xr.Extent2Di(w, h))),
-                )
-            layer = xr.CompositionLayerProjection(space=space, views=proj_views)
-            layers.append(ctypes.byref(layer))
-        xr.end_frame(
-            session,
-            xr.FrameEndInfo(display_time=t, environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE, layers=layers),
-        )
-        frames += 1
+        drive_session(session, lambda: stop.requested, max_frames=max_frames)
+    stop.raise_if_stopped()

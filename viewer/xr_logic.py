@@ -1,13 +1,16 @@
 """The pure parts of the OpenXR adapter: everything ``xr.py`` decides, testable without a runtime.
 
 Inputs are pyopenxr structs (``xr.Posef``, ``xr.Fovf``, ``xr.SessionState``), read by field;
-nothing here calls the OpenXR loader.
+nothing here calls the OpenXR loader. :func:`drive_session` is the session's lifecycle loop,
+run against anything with :class:`SessionRuntime`'s methods (``xr.py``'s session, or a fake).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
+from typing import Literal, Protocol
 
 import numpy as np
 import xr
@@ -38,6 +41,7 @@ class SessionAction(enum.Enum):
     BEGIN = "begin"  # xrBeginSession, then submit frames
     END = "end"  # xrEndSession, stop submitting
     EXIT = "exit"  # leave the frame loop (and destroy the session)
+    REQUEST_EXIT = "request-exit"  # xrRequestExitSession: the runtime answers with STOPPING
 
 
 def session_action(state: xr.SessionState, running: bool) -> SessionAction:
@@ -59,6 +63,133 @@ def session_action(state: xr.SessionState, running: bool) -> SessionAction:
 def should_submit_frames(state: xr.SessionState, running: bool) -> bool:
     """Whether the frame loop runs (xrWaitFrame) in ``state``."""
     return running and xr.SessionState(state) in FRAME_STATES
+
+
+GraphicsBinding = Literal["wgl", "glx", "egl"]
+
+#: The instance extensions each graphics binding needs.
+BINDING_EXTENSIONS: dict[GraphicsBinding, tuple[str, ...]] = {
+    "wgl": (xr.KHR_OPENGL_ENABLE_EXTENSION_NAME,),
+    "glx": (xr.KHR_OPENGL_ENABLE_EXTENSION_NAME,),
+    "egl": (xr.KHR_OPENGL_ENABLE_EXTENSION_NAME, xr.MNDX_EGL_ENABLE_EXTENSION_NAME),
+}
+
+
+def check_xr_platform(platform: str) -> None:
+    """:class:`VrdreamError` (one line) unless the OpenXR viewer can run on ``platform`` (``sys.platform``)."""
+    if platform == "darwin":
+        raise VrdreamError(
+            "the headset viewer is not supported on macOS: there is no OpenXR runtime for it; "
+            "use --desktop (a window) or --screenshot"
+        )
+    if platform != "win32" and not platform.startswith("linux"):
+        raise VrdreamError(f"the headset viewer is not supported on {platform}; use --desktop or --screenshot")
+
+
+def choose_graphics_binding(platform: str, has_display: bool, extensions: Collection[str]) -> GraphicsBinding:
+    """How the viewer's OpenGL context is handed to the runtime, per platform.
+
+    Windows: WGL. Linux: Xlib/GLX with an X display (also under XWayland), else EGL where the
+    runtime offers ``XR_MNDX_egl_enable`` (Monado). ``extensions`` are the runtime's instance
+    extensions; :class:`VrdreamError` (one line) when no binding fits.
+    """
+    check_xr_platform(platform)
+    if xr.KHR_OPENGL_ENABLE_EXTENSION_NAME not in extensions:
+        raise VrdreamError(f"the OpenXR runtime lacks {xr.KHR_OPENGL_ENABLE_EXTENSION_NAME}, which the viewer needs")
+    if platform == "win32":
+        return "wgl"
+    if has_display:
+        return "glx"
+    if xr.MNDX_EGL_ENABLE_EXTENSION_NAME in extensions:
+        return "egl"
+    raise VrdreamError(
+        f"no X display for the OpenXR OpenGL binding (DISPLAY is unset) and the runtime lacks "
+        f"{xr.MNDX_EGL_ENABLE_EXTENSION_NAME}; run the viewer in a desktop session"
+    )
+
+
+def stop_action(running: bool) -> SessionAction:
+    """What a stop request (Ctrl-C) asks for: a running session is asked to exit, the OpenXR
+    way (its STOPPING then ends it); one not yet begun is simply left."""
+    return SessionAction.REQUEST_EXIT if running else SessionAction.EXIT
+
+
+class SessionRuntime(Protocol):
+    """What :func:`drive_session` calls: one OpenXR session, set up, until :meth:`destroy`."""
+
+    def next_state(self) -> xr.SessionState | None:
+        """The next session-state change from the event queue; None when there is none."""
+
+    def begin(self) -> None:
+        """xrBeginSession."""
+
+    def end(self) -> None:
+        """xrEndSession."""
+
+    def request_exit(self) -> None:
+        """xrRequestExitSession."""
+
+    def frame(self, state: xr.SessionState) -> None:
+        """One frame cycle: wait, begin, locate, render each eye, end."""
+
+    def destroy(self) -> None:
+        """Destroy every handle set-up made (the one tear-down place)."""
+
+
+#: Seconds the runtime gets to answer an exit request with STOPPING before the viewer tears
+#: down anyway (a Ctrl-C must end the viewer within a second).
+EXIT_TIMEOUT_S = 0.8
+#: Seconds between event polls while no frames are due (xrWaitFrame is not ours to call yet).
+IDLE_S = 0.02
+
+
+def drive_session(
+    runtime: SessionRuntime,
+    stop: Callable[[], bool] = lambda: False,
+    *,
+    max_frames: int | None = None,
+    exit_timeout_s: float = EXIT_TIMEOUT_S,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Run the session until the runtime ends it, ``stop()`` turns true, or ``max_frames`` frames.
+
+    Session-state changes are handled as the OpenXR lifecycle requires (:func:`session_action`).
+    A stop request while the session runs calls xrRequestExitSession, waits for STOPPING, ends
+    the session and leaves; if STOPPING has not come after ``exit_timeout_s``, it leaves anyway.
+    Whatever happens, :meth:`SessionRuntime.destroy` runs last.
+    """
+    running, state, frames = False, xr.SessionState.UNKNOWN, 0
+    exit_deadline: float | None = None
+    try:
+        while max_frames is None or frames < max_frames:
+            while (changed := runtime.next_state()) is not None:
+                state = xr.SessionState(changed)
+                action = session_action(state, running)
+                if action == SessionAction.BEGIN:
+                    runtime.begin()
+                    running = True
+                elif action == SessionAction.END:
+                    runtime.end()
+                    running = False
+                    if exit_deadline is not None:
+                        return  # the exit we asked for: the session is over
+                elif action == SessionAction.EXIT:
+                    return
+            if exit_deadline is None and stop():
+                if stop_action(running) == SessionAction.EXIT:
+                    return
+                runtime.request_exit()
+                exit_deadline = clock() + exit_timeout_s
+            elif exit_deadline is not None and clock() > exit_deadline:
+                return  # the runtime never said STOPPING: destroying the session ends it
+            if should_submit_frames(state, running):
+                runtime.frame(state)
+                frames += 1
+            else:
+                sleep(IDLE_S)
+    finally:
+        runtime.destroy()
 
 
 def choose_swapchain_format(runtime_formats: Sequence[int]) -> int:

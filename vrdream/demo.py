@@ -1,5 +1,8 @@
 """``vrdream demo``: the whole pipeline on the bundled sample, with everything a newcomer wants to see.
 
+An application, like the CLI above it: the one module of the package besides ``vrdream/cli``
+that loads the viewer (``vrdream.viewer``, lazily, for the headset tiles); the core never does.
+
 Writes into one folder: ``raw.jpg`` (the input, metadata intact), ``dream.jpg``
 (the seamless dream, a Photo Sphere that records its raw), ``side_by_side.jpg``
 and ``contact_sheet.png`` (views of raw and dream, and headset previews of the
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -72,7 +76,7 @@ def run_demo(
     to_image(np.concatenate([raw_px, dream_px], axis=0)).save(files["side_by_side"], quality=92)
     save_sheet(
         contact_sheet(
-            _tiles(raw_px, dream_px, files["dream"]), 4, 300, title=f"vrdream demo: {src.name}, preset {preset}"
+            _tiles(raw_px, dream_px, files["dream"], quiet), 4, 300, title=f"vrdream demo: {src.name}, preset {preset}"
         ),
         files["sheet"],
     )
@@ -86,8 +90,9 @@ def _already_dreamed(dream: Path, raw: Path, engine: EngineOptions) -> bool:
     return same_dream(read_photosphere(dream).vrdream, raw, dream, engine)
 
 
-def _tiles(raw: np.ndarray, dream: np.ndarray, dream_path: Path) -> list[tuple[str, np.ndarray]]:
-    from viewer import render_preview
+def _tiles(raw: np.ndarray, dream: np.ndarray, dream_path: Path, quiet: bool) -> list[tuple[str, np.ndarray]]:
+    # The demo is an app like the CLI: it may load the viewer (lazily, here); core modules never do.
+    from .viewer.preview import offscreen, render_preview
 
     tiles = []
     for name, px in (("raw", raw), ("dream", dream)):
@@ -95,17 +100,11 @@ def _tiles(raw: np.ndarray, dream: np.ndarray, dream_path: Path) -> list[tuple[s
         for label, yaw, pitch in VIEWS:
             view = perspective(equi, 300, 300, math.radians(75), yaw=math.radians(yaw), pitch=math.radians(pitch))
             tiles.append((f"{name}: {label}", to_numpy(view)))
-    for label, gaze in (
-        ("headset: looking at the horizon", (20.0, -5.0)),
-        ("headset: looking at the rover", (-30.0, -40.0)),
-    ):
-        tiles.append((label, render_preview(dream_path, yaw=0, pitch=-15, fov=100, gaze=gaze, size=(600, 600))))
-    tiles.append(
-        (
-            "headset: raw where you look",
-            render_preview(
-                dream_path, yaw=0, pitch=-15, fov=100, gaze=(0.0, -15.0), size=(600, 600), mode="raw-where-you-look"
-            ),
+    with offscreen(quiet=quiet) as backend:
+        headset = partial(
+            render_preview, dream_path, yaw_deg=0.0, pitch_deg=-15.0, hfov_deg=100.0, size=(600, 600), backend=backend
         )
-    )
+        tiles.append(("headset: looking at the horizon", headset(gaze_deg=(20.0, -5.0))))
+        tiles.append(("headset: looking at the rover", headset(gaze_deg=(-30.0, -40.0))))
+        tiles.append(("headset: raw where you look", headset(gaze_deg=(0.0, -15.0), mode="raw-where-you-look")))
     return tiles

@@ -9,9 +9,12 @@ so :func:`to_uint8` and :func:`to_uint8_tensor` agree bit for bit.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 #: Rows converted at a time, so a 16384-wide panorama needs no full-size float temporary.
 ROWS_PER_BLOCK = 256
@@ -34,4 +37,7 @@ def to_uint8(pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 def to_uint8_tensor(pixels: Tensor) -> Tensor:
     """Any-shape float tensor in [0, 1] → uint8 tensor, by :func:`to_uint8`'s rule."""
+    # Imported here: numpy users (the viewer) start and exit seconds faster without torch.
+    import torch
+
     return (pixels.float().clamp(0, 1) * 255).round().to(torch.uint8)

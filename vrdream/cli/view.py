@@ -1,13 +1,16 @@
 """``vrdream view``: stand inside the photosphere; where you look, the raw dissolves into the dream.
 
 In the headset (OpenXR) by default, in a window with ``--desktop``, or as a still image with
-``--screenshot`` (offscreen EGL: no display or GPU needed). Without ``--raw`` the raw panorama
-is the one the dream records in its ``vrdream:Raw`` XMP field.
+``--screenshot`` (offscreen: EGL, else the platform's OpenGL, else a numpy renderer; no display
+or GPU needed). Ctrl-C ends the headset session or the window cleanly (exit 130). Without
+``--raw`` the raw panorama is the one the dream records (its path, else its name and SHA-256
+beside the dream).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -75,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from viewer.panorama import load_panoramas
+    from ..viewer.panorama import load_panoramas
 
     for path in (args.dream, args.raw):
         if path is not None and not path.is_file():
@@ -84,40 +87,46 @@ def run(args: argparse.Namespace) -> int:
         raise VrdreamError(f"--fade {args.fade}: must be between 0 (raw) and 1 (dream)")
     if not args.desktop and args.screenshot is None:
         # Probe before loading: a missing runtime should say so at once, not after reading 16k pixels.
-        from viewer.xr import probe_runtime
+        from ..viewer.xr import probe_runtime
 
         probe_runtime()
     pano = load_panoramas(args.dream, args.raw)
     if pano.note and not args.quiet:
         print(f"vrdream: {pano.note}")
     if args.yaw is not None:
-        pano = replace(pano, start_yaw=math.radians(args.yaw))
+        pano = replace(pano, start_yaw_rad=math.radians(args.yaw))
     if args.pitch is not None:
-        pano = replace(pano, start_pitch=math.radians(args.pitch))
+        pano = replace(pano, start_pitch_rad=math.radians(args.pitch))
     if args.screenshot is not None:
-        from viewer.preview import render_preview
+        from ..viewer.preview import render_preview
 
         render_preview(
             pano,
             out=args.screenshot,
-            yaw=math.degrees(pano.start_yaw),
-            pitch=math.degrees(pano.start_pitch),
-            fov=args.fov,
-            gaze=args.gaze,
+            yaw_deg=math.degrees(pano.start_yaw_rad),
+            pitch_deg=math.degrees(pano.start_pitch_rad),
+            hfov_deg=args.fov,
+            gaze_deg=args.gaze,
             size=args.size,
             mode=args.mode,
             fade=args.fade,
             overwrite=args.overwrite,
+            quiet=args.quiet,
         )
         if not args.quiet:
             print(args.screenshot)
         return 0
+    # The live viewers run until Ctrl-C, which must end the process within a second. What is
+    # loaded by now (torch among it, through the shared dream options) lives until exit anyway:
+    # frozen, the collector never walks it again, and interpreter exit takes a fraction of a
+    # second instead of seconds.
+    gc.freeze()
     if args.desktop:
-        from viewer.desktop import run_desktop
+        from ..viewer.desktop import run_desktop
 
-        run_desktop(pano, mode=args.mode, hfov=args.fov, quiet=args.quiet)
+        run_desktop(pano, mode=args.mode, hfov_deg=args.fov, quiet=args.quiet)
         return 0
-    from viewer.xr import run_xr
+    from ..viewer.xr import run_xr
 
     run_xr(pano, quiet=args.quiet, mode=args.mode)
     return 0
