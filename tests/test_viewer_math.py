@@ -344,12 +344,12 @@ def test_find_raw_for_old_dreams_recording_only_a_path(tmp_path):
 
 
 def test_file_sha256_streams_large_files(tmp_path, monkeypatch):
-    import vrdream.viewer.panorama as panorama
+    import vrdream.provenance as provenance
 
     data = np.random.default_rng(5).bytes(3 * 4096 + 17)
     (tmp_path / "big.bin").write_bytes(data)
-    monkeypatch.setattr(panorama, "_HASH_CHUNK", 4096)  # several chunks, the last one short
-    assert panorama.file_sha256(tmp_path / "big.bin") == hashlib.sha256(data).hexdigest()
+    monkeypatch.setattr(provenance, "_CHUNK", 4096)  # several chunks, the last one short
+    assert provenance.file_sha256(tmp_path / "big.bin") == hashlib.sha256(data).hexdigest()
 
 
 def test_recorded_raw_and_start_direction(tmp_path):

@@ -246,7 +246,7 @@ def test_screenshot_cli_finds_the_recorded_raw(dream_files, capsys):
         "180",
         "--pitch",
         "0",
-        "--fov",
+        "--view-fov",
         "90",
         "--gaze=170,5",
         "--size",

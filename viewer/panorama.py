@@ -10,7 +10,6 @@ crossfade); a dream with no record shows alone, and :attr:`Panoramas.note` says 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,10 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from vrdream.errors import InputError
+from vrdream.provenance import file_sha256, read_raw
 from vrdream.quantize import to_uint8
-
-#: Bytes read at a time while hashing: panoramas can be hundreds of MB.
-_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -38,15 +35,6 @@ class Panoramas:
     start_yaw_rad: float = 0.0
     start_pitch_rad: float = 0.0
     note: str | None = None
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, streamed in chunks (never the whole file in memory)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def find_raw(dream_path: Path, fields: Mapping[str, str]) -> Path | None:
@@ -103,5 +91,5 @@ def load_panoramas(dream: str | Path, raw: str | Path | None = None) -> Panorama
         raw = find_raw(dream, ps.vrdream)
         if raw is None:
             note = f"{dream}: no raw panorama recorded (vrdream:Raw) and no --raw given: showing the dream alone"
-    raw_pixels = to_uint8(read_photosphere(raw).pixels) if raw is not None else None
+    raw_pixels = to_uint8(read_raw(raw, ps.vrdream).pixels) if raw is not None else None
     return Panoramas(to_uint8(ps.pixels), raw_pixels, dream, Path(raw) if raw else None, yaw, pitch, note)

@@ -20,9 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .engine import EngineOptions
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported for annotations only: the viewer reads records without loading torch
+    from .engine import EngineOptions
     from .photosphere import Photosphere
 
 #: Bytes read at a time while hashing: panoramas can be hundreds of MB.

@@ -133,10 +133,8 @@ def command(sub: argparse._SubParsersAction, name: str, doc: str, help: str, **k
     return sub.add_parser(name, help=help, description=doc.splitlines()[0].replace("``", ""), **kw)
 
 
-def add_input_options(p: argparse.ArgumentParser) -> None:
-    """``--fov H,V``, ``--flat`` and ``--max-pixels N``: how to read an input panorama."""
-    from ..photosphere import MAX_PIXELS
-
+def add_fov(p: argparse.ArgumentParser) -> None:
+    """``--fov H,V``: where an untagged, non-2:1 picture sits on the sphere (every command that reads one)."""
     p.add_argument(
         "--fov",
         type=number_pair,
@@ -144,6 +142,13 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
         help="field of view in degrees of an image without Photo Sphere metadata that is not 2:1; "
         "placed as a partial panorama centred at yaw 0, pitch 0 (default: such images are refused)",
     )
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    """``--fov H,V``, ``--flat`` and ``--max-pixels N``: how to read an input panorama."""
+    from ..photosphere import MAX_PIXELS
+
+    add_fov(p)
     p.add_argument("--flat", action="store_true", help="an ordinary picture, not a panorama")
     p.add_argument(
         "--max-pixels",

@@ -6,7 +6,7 @@ import argparse
 
 from ..layout import INTERPOLATIONS, LAYOUTS
 from ..photosphere import MAX_PIXELS
-from ._common import add_output_options, command, number_pair
+from ._common import add_fov, add_output_options, add_quality, command
 
 ORDER = 20
 
@@ -40,12 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="bicubic",
         help="resampling (default bicubic: sharper, and e2c -> c2e loses less)",
     )
-    p.add_argument(
-        "--fov",
-        type=number_pair,
-        metavar="H,V",
-        help="field of view in degrees of an image without Photo Sphere metadata that is not 2:1",
-    )
+    add_fov(p)
     p.add_argument(
         "--max-pixels",
         type=int,
@@ -53,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"refuse images (the panorama, or the six faces together) of more than N pixels (default {MAX_PIXELS})",
     )
-    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality, 1-100 (default 95)")
+    add_quality(p)
     add_output_options(p)
     p.set_defaults(run=run)
 

@@ -6,7 +6,7 @@ import argparse
 
 from ..layout import INTERPOLATIONS, face_naming
 from ..photosphere import MAX_PIXELS
-from ._common import add_output_options, command
+from ._common import add_output_options, add_quality, command
 
 ORDER = 21
 
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="panorama width, even (default: 4 x face size); height W/2",
     )
     p.add_argument("--interpolation", choices=INTERPOLATIONS, default="bicubic", help="resampling (default bicubic)")
-    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality, 1-100 (default 95)")
+    add_quality(p)
     p.add_argument(
         "--max-pixels",
         type=int,

