@@ -445,3 +445,36 @@ def test_a_bad_value_is_refused_in_one_line_before_the_work(
         _replace_engine_builder(monkeypatch, lambda *_: pytest.fail("a model was built"))
     line = _one_line_error(argv, capsys, out, inputs, _snapshot(inputs))
     assert flag in line
+
+
+@pytest.mark.slow
+def test_a_fov_dream_is_a_partial_photosphere_that_every_command_takes(
+    tmp_path: Path, tiny_inputs: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    from vrdream.photosphere import read_photosphere
+
+    picture = tmp_path / "picture.png"
+    Image.open(tiny_inputs["still"]).crop((0, 0, 48, 32)).save(picture)  # 3:2, no Photo Sphere metadata
+    dream = tmp_path / "dream.png"
+    few = ["--steps", "1", "--octaves", "1", "-q"]
+    assert main(["dream", str(picture), "--fov", "120,80", "-o", str(dream), *few]) == 0
+    ps = read_photosphere(dream)
+    assert ps.is_partial and ps.vrdream["RawFOV"] == "120,80"
+    for argv in (
+        ["view", str(dream), "--screenshot", str(tmp_path / "view.png"), "-q"],
+        ["fade", str(picture), str(dream), "-o", str(tmp_path / "fade.mp4"), "--seconds", "0.1", "-q"],
+        [
+            "upscale",
+            str(dream),
+            "-o",
+            str(tmp_path / "big.png"),
+            "--upscale",
+            "2",
+            "--sr",
+            "realesr-animevideov3",
+            "-q",
+        ],
+        ["cubemap", str(dream), "-o", str(tmp_path / "faces" / "cube.png"), "-q"],
+    ):
+        assert main(argv) == 0, (argv, capsys.readouterr().err)
+    assert read_photosphere(tmp_path / "big.png").crop == tuple(2 * v for v in ps.crop)  # type: ignore[union-attr]

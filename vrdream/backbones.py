@@ -333,7 +333,7 @@ _VGG16_LAYERS = (
     ("conv5_3", "features.29", "parts and objects (1/16)"),
 )
 
-_TORCHVISION_SOURCE = "torchvision IMAGENET1K_V1 (torch hub cache, downloaded when online) or weights=FILE"
+_TORCHVISION_SOURCE = "torchvision IMAGENET1K_V1 (torch hub cache, downloaded when online) or --weights FILE"
 
 _REGISTRY: Mapping[str, _Recipe] = MappingProxyType(
     {

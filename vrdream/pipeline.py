@@ -285,6 +285,7 @@ def upscale_file(
     upscale: UpscaleOptions = UpscaleOptions(factor=4),
     *,
     flat: bool = False,
+    fov_deg: tuple[float, float] | None = None,
     device: str = "auto",
     quality: int = 95,
     overwrite: bool = False,
@@ -301,7 +302,7 @@ def upscale_file(
     check_output(dst, inputs=[src], overwrite=overwrite)  # before the long part, not after
     write_format(dst)
     Output(quality=quality)  # checks the quality up front
-    ps = ReadOptions(flat=flat).read(src)
+    ps = ReadOptions(flat=flat, fov_deg=fov_deg).read(src)
     img = to_tensor(ps.pixels)
     out, model = _upscale(img, upscale, flat=flat, device=resolve_device(device), quiet=quiet)
     del img

@@ -9,8 +9,10 @@ which the user asks for (``vrdream models --fetch``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import io
 import re
 import subprocess
 import sys
@@ -128,12 +130,14 @@ def torchvision_state_dict(weights: object, name: str, alternatives: list[str]) 
     """
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name  # type: ignore[attr-defined]
     try:
-        return weights.get_state_dict(progress=False, check_hash=True)  # type: ignore[attr-defined]
+        # torch.hub writes a "Downloading: URL" line to stderr first; a failure then says it all in one line.
+        with contextlib.redirect_stderr(io.StringIO()):
+            return weights.get_state_dict(progress=False, check_hash=True)  # type: ignore[attr-defined]
     except OSError as exc:  # URLError, HTTPError, connection and DNS errors are all OSErrors
         reason = " ".join(str(getattr(exc, "reason", exc)).split())
         raise VrdreamError(
-            f"{name}: no weights in {cached} and the download failed ({reason}); pass weights=FILE "
-            f"(a {name} state dict) or use a bundled backbone: {', '.join(alternatives)}"
+            f"{name}: no weights in {cached} and the download failed ({reason}); pass --weights FILE "
+            f"(weights= in Python: a {name} state dict) or use a bundled backbone: {', '.join(alternatives)}"
         ) from exc
 
 

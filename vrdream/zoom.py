@@ -103,6 +103,7 @@ def zoom_video(
     *,
     sphere: SphereOptions = SphereOptions(),
     flat: bool = False,
+    fov_deg: tuple[float, float] | None = None,
     encode: EncodeSettings = EncodeSettings(),
     overwrite: bool = False,
     quiet: bool = False,
@@ -113,7 +114,7 @@ def zoom_video(
     """
     out = check_output(output, inputs=[src], overwrite=overwrite)
     check_encoding(out, encode)
-    raw = to_tensor(read_photosphere(src, flat=flat).pixels)
+    raw = to_tensor(read_photosphere(src, flat=flat, fov=fov_deg).pixels)
     dreamer = build_dreamer(engine)
     job = open_job(src, out, (settings, sphere, flat, engine), settings.frames)
     start = job.first_missing()

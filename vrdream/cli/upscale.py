@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_output_options, add_quality, add_upscale_options, command, upscale_from_args
+from ._common import add_fov, add_output_options, add_quality, add_upscale_options, command, upscale_from_args
 
 ORDER = 40
 
@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output_options(p)
     g = add_upscale_options(p, default=4)
     g.add_argument("--flat", action="store_true", help="an ordinary picture, not a panorama (reflected borders)")
+    add_fov(p)
     g.add_argument(
         "--device",
         default="auto",
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         args.output,
         upscale_from_args(args),
         flat=args.flat,
+        fov_deg=args.fov,
         device=args.device,
         quality=args.quality,
         overwrite=args.overwrite,

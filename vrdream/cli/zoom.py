@@ -8,6 +8,7 @@ from fractions import Fraction
 from ._common import (
     add_dream_options,
     add_encode_options,
+    add_fov,
     add_output_options,
     command,
     encode_settings,
@@ -54,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FPS",
         help=f"frames per second, e.g. 30 or 30000/1001 (default {d.fps})",
     )
+    add_fov(p)
     z.add_argument(
         "--flat", action="store_true", help="an ordinary picture: planar zoom into its centre, no 360° metadata"
     )
@@ -76,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         zoom,
         sphere=SphereOptions(dream_width=args.dream_width),
         flat=args.flat,
+        fov_deg=args.fov,
         encode=encode_settings(args),
         overwrite=args.overwrite,
         quiet=args.quiet,
