@@ -188,6 +188,7 @@ def test_gradients_reach_the_input_and_not_the_weights(backbones, name):
     assert all(p.grad is None and not p.requires_grad for p in net.parameters())
 
 
+@pytest.mark.slow
 def test_channels_last_and_bf16_give_the_same_features():
     plain = create_backbone("efficientnet_lite0")
     nhwc = create_backbone("efficientnet_lite0", channels_last=True)
@@ -219,11 +220,12 @@ def offline(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["googlenet", "vgg16"])
-def test_torchvision_backbone_offline_names_the_bundled_ones(offline, name):
+def test_torchvision_backbone_offline_names_the_bundled_ones(offline, name, capsys):
     with pytest.raises(VrdreamError) as err:
         create_backbone(name)
     message = str(err.value)
-    assert "\n" not in message and "weights=FILE" in message
+    assert "\n" not in message and "--weights FILE" in message
+    assert capsys.readouterr().err == ""  # no "Downloading: ..." line before the one-line error
     assert all(bundled in message for bundled in BUNDLED)
 
 

@@ -224,6 +224,7 @@ def test_partial_photosphere_dreams_only_real_pixels(tmp_path, partial_photosphe
     assert res.pixels[:top].max() == 0  # outside the crop stays unknown
 
 
+@pytest.mark.slow
 def test_cli_flat_dream_and_bad_input(tmp_path, sample_pano, capsys):
     sample_size = Image.open(sample_pano).size
     out = tmp_path / "flat.png"
@@ -252,6 +253,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_interrupted_dream_resumes_to_the_same_result(tmp_path, sample, lite0):
     from vrdream.checkpoint import open_job
     from vrdream.pipeline import CanvasStore

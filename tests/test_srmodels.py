@@ -64,6 +64,7 @@ def ours(net: SRNet, im: np.ndarray, scale: int) -> np.ndarray:
     return (y.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_conversion_matches_ncnn_runtime(case: str) -> None:
     name, scale = CASES[case]

@@ -57,6 +57,7 @@ def test_feather_weights_sum_to_one(size: int, tile: int, overlap: int, scale: i
     assert torch.allclose(total, torch.ones_like(total))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("model", "scale"), [(FAST, 4), ("waifu2x-photo", 2), (FAST, 2)])
 def test_tiles_reproduce_the_untiled_result(pano: torch.Tensor, model: str, scale: int) -> None:
     whole = up(pano, scale, model, tile=1024)
@@ -120,6 +121,7 @@ def test_upscaled_panorama_has_no_seam(shared_data: Path, tmp_path: Path) -> Non
     assert reflect["edges"]["wrap"] > 2 * ours["edges"]["wrap"], (reflect["edges"], ours["edges"])
 
 
+@pytest.mark.slow
 def test_bf16_is_close_to_fp32(pano: torch.Tensor) -> None:
     fp32 = up(pano[..., :48, :48], 4)
     bf16 = upscale_equirect(pano[..., :48, :48], 4, FAST, precision="bf16")

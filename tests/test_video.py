@@ -99,6 +99,7 @@ def test_resume_is_keyed_by_the_job_not_the_output_name(tmp_path: Path, source: 
     assert job_folders(tmp_path, out) == []
 
 
+@pytest.mark.slow
 def test_resume_after_the_process_is_killed(tmp_path: Path, source: Path) -> None:
     out = tmp_path / "killed.mp4"
     script = (
@@ -136,6 +137,7 @@ def test_changed_settings_start_a_new_job(source: Path) -> None:
     assert job_key(source, (VideoSettings(), "")) != job_key(source, (VideoSettings(), "seed=1"))
 
 
+@pytest.mark.slow
 def test_coherent_dreams_flicker_less_than_independent_ones(source: Path) -> None:
     raws = [to_tensor(f) for f in iter_frames(source)]
     scores = {}

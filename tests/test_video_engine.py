@@ -29,6 +29,7 @@ def source(tmp_path_factory: pytest.TempPathFactory, sample_pano: Path) -> Path:
     return make_video(folder / "in.mp4", load_panorama(sample_pano, 256), frames=6)
 
 
+@pytest.mark.slow
 def test_coherent_video_is_at_least_twice_as_stable_as_independent_frames(source: Path, lite0) -> None:
     dreamer = Dreamer(ENGINE, backbone=lite0)
 
@@ -64,6 +65,7 @@ def test_mobius_zoom_is_a_zoom_toward_its_direction() -> None:
     assert torch.allclose(mobius_zoom(img, 1.0, (30.0, 10.0)), img, atol=0.05)  # factor 1: identity
 
 
+@pytest.mark.slow
 def test_zoom_command(tmp_path: Path, sample_pano: Path) -> None:
     out = tmp_path / "zoom.mp4"
     assert (
