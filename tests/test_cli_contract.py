@@ -478,3 +478,19 @@ def test_a_fov_dream_is_a_partial_photosphere_that_every_command_takes(
     ):
         assert main(argv) == 0, (argv, capsys.readouterr().err)
     assert read_photosphere(tmp_path / "big.png").crop == tuple(2 * v for v in ps.crop)  # type: ignore[union-attr]
+
+
+def test_every_command_that_writes_ends_with_a_wrote_line(
+    tmp_path: Path, tiny_inputs: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    still = str(tiny_inputs["still"])
+    faces = [str(tmp_path / "f" / f"cube_{f}.png") for f in "FRBLUD"]
+    for argv in (
+        ["cubemap", still, "-o", str(tmp_path / "f" / "cube.png")],
+        ["equirect", *faces, "-o", str(tmp_path / "e.png")],
+        ["view", still, "--screenshot", str(tmp_path / "v.png"), "--size", "64x48"],
+        ["fade", still, still, "-o", str(tmp_path / "fade.mp4"), "--seconds", "0.1"],
+    ):
+        capsys.readouterr()
+        assert main(argv) == 0
+        assert capsys.readouterr().out.strip().splitlines()[-1].startswith("wrote "), argv

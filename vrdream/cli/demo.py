@@ -34,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
     quick = {k: v for k in ("steps", "octaves") if (v := getattr(args, k)) is not None}
     settings = get_preset(preset).settings.replace(**quick)
     files = run_demo(args.output, args.sample, preset=preset, settings=settings, quiet=args.quiet)
-    print("vrdream demo: wrote")
-    for name, path in files.items():
-        print(f"  {name:13s} {path}")
-    print(
-        f"look around in it:\n  vrdream view {files['dream']}            (headset, OpenXR)\n"
-        f"  vrdream view {files['dream']} --desktop  (window; drag to look, the mouse is your gaze)"
-    )
+    if not args.quiet:
+        print(
+            f"look around in it:\n  vrdream view {files['dream']}            (headset, OpenXR)\n"
+            f"  vrdream view {files['dream']} --desktop  (window; drag to look, the mouse is your gaze)"
+        )
+        for name, path in files.items():  # what was written comes last, as in every command
+            print(f"wrote {path}  ({name.replace('_', ' ')})")
     return 0

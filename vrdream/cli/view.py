@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             quiet=args.quiet,
         )
         if not args.quiet:
-            print(args.screenshot)
+            print(f"wrote {args.screenshot}")
         return 0
     # The live viewers run until Ctrl-C, which must end the process within a second. What is
     # loaded by now (torch among it, through the shared dream options) lives until exit anyway:
