@@ -20,7 +20,8 @@ from .atomic import check_output
 from .errors import InputError, VrdreamError
 from .photosphere import read_photosphere, resize
 from .progress import progress
-from .videoio import EncodeSettings, to_uint8, write_video
+from .quantize import to_uint8
+from .videoio import EncodeSettings, write_video
 
 
 @dataclass(frozen=True)

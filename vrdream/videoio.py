@@ -25,6 +25,7 @@ import numpy as np
 
 from .atomic import atomic_path, check_output
 from .errors import InputError, VrdreamError
+from .quantize import to_uint8
 from .spherical import inject_spherical
 
 
@@ -125,11 +126,6 @@ def iter_frames(path: str | Path, start: int = 0) -> Iterator[np.ndarray]:
             raise InputError(path, f"cannot decode video ({exc.strerror or exc})") from exc
 
 
-def to_uint8(frame: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` float in [0, 1] → uint8, rounded (the one quantisation used everywhere)."""
-    return np.clip(np.rint(np.asarray(frame, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
-
-
 class _AudioCopier:
     """Moves the audio of ``source`` into ``out``, interleaved with the video by time.
 
@@ -140,7 +136,7 @@ class _AudioCopier:
 
     def __init__(self, source: Path, out: av.container.OutputContainer) -> None:
         self._in = av.open(str(source))
-        self._pairs: dict[int, tuple[av.stream.Stream, bool]] = {}
+        self._pairs: dict[int, tuple[av.AudioStream, bool]] = {}
         for a in self._in.streams.audio:
             if a.codec_context.name in out.supported_codecs:
                 self._pairs[a.index] = (out.add_stream_from_template(a), True)
@@ -149,10 +145,12 @@ class _AudioCopier:
                 enc.layout = a.codec_context.layout
                 self._pairs[a.index] = (enc, False)
         self._out = out
-        self._packets = self._in.demux(list(self._in.streams.audio)) if self._pairs else iter(())
-        self._pending: av.Packet | None = None
+        self._packets: Iterator[av.Packet[av.AudioStream]] = (
+            self._in.demux(tuple(self._in.streams.audio)) if self._pairs else iter(())
+        )
+        self._pending: av.Packet[av.AudioStream] | None = None
 
-    def _mux(self, packet: av.Packet) -> None:
+    def _mux(self, packet: av.Packet[av.AudioStream]) -> None:
         stream, copy = self._pairs[packet.stream.index]
         if copy:
             if packet.dts is None:  # the demuxer's flush packet
@@ -206,13 +204,17 @@ class VideoWriter:
         self.fps = Fraction(fps)
         self._out = av.open(str(path), "w", options=container_options or {})
         try:
-            self._stream = self._out.add_stream(settings.codec, rate=self.fps)
+            stream = self._out.add_stream(settings.codec, rate=self.fps)
         except (av.error.FFmpegError, ValueError) as exc:
             self._out.close()
             raise VrdreamError(f"video codec {settings.codec!r} is not available in PyAV's FFmpeg") from exc
+        if not isinstance(stream, av.VideoStream):
+            self._out.close()
+            raise VrdreamError(f"{settings.codec!r} is a {stream.type} codec, not a video codec")
+        self._stream = stream
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = settings.pix_fmt
-        opts = dict(settings.options)
+        opts: dict[str, object] = dict(settings.options)
         if settings.crf is not None:
             opts.setdefault("crf", str(settings.crf))
         if settings.preset is not None and settings.codec in ("libx264", "libx265"):
@@ -222,8 +224,9 @@ class VideoWriter:
         self._stream.options = opts
         # Convert RGB with the BT.709 matrix and say so: untagged YUV leaves players guessing (601 or
         # 709 by frame size), which shifts colours; 709 is what HD/4K players and headsets assume.
-        self._yuv = settings.pix_fmt.startswith(("yuv", "nv"))
-        if self._yuv:
+        # The YUV format frames are converted to here (None: RGB frames go to the encoder as they are).
+        self._yuv_format = settings.pix_fmt if settings.pix_fmt.startswith(("yuv", "nv")) else None
+        if self._yuv_format is not None:
             cc = self._stream.codec_context
             cc.colorspace = cc.color_primaries = cc.color_trc = 1  # AVCOL_*_BT709
             cc.color_range = 1  # limited ("tv") range, the broadcast/player default
@@ -232,10 +235,10 @@ class VideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         """Append one frame ``(H, W, 3)``, float in [0, 1] or uint8."""
-        arr = frame if frame.dtype == np.uint8 else to_uint8(frame)
+        arr = to_uint8(frame)
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
-        if self._yuv:
-            vf = vf.reformat(format=self._stream.pix_fmt, dst_colorspace="ITU709")
+        if self._yuv_format is not None:
+            vf = vf.reformat(format=self._yuv_format, dst_colorspace="ITU709")
         vf.pts = self._count
         vf.time_base = 1 / self.fps
         self._out.mux(self._stream.encode(vf))
