@@ -23,6 +23,7 @@ from .dream import Dreamer, DreamSettings, FlatParam
 from .octave import resize
 from .photosphere import Photosphere, read_photosphere, write_photosphere
 from .progress import progress
+from .select import Region
 from .sphere import SphereOptions, SphereParam, dream_sphere
 
 
@@ -37,7 +38,7 @@ class Selection:
     #: Magic wand colour tolerance (RGB distance, 0..1.7).
     tolerance: float = 0.12
     #: ``sky`` or ``ground``: above or below the horizon.
-    region: str | None = None
+    region: Region | None = None
 
     def where(self, raw: Tensor) -> Tensor | None:
         """(1, 1, H, W) mask for the equirect ``raw`` (1, 3, H, W), or None for everywhere."""

@@ -201,16 +201,16 @@ class VideoWriter:
     ) -> None:
         if settings.pix_fmt in ("yuv420p", "nv12") and (width % 2 or height % 2):
             raise VrdreamError(f"{width}x{height}: {settings.pix_fmt} needs an even width and height")
+        try:
+            kind = av.Codec(settings.codec, "w").type
+        except ValueError as exc:  # av's UnknownCodecError
+            raise VrdreamError(f"video codec {settings.codec!r} is not available in PyAV's FFmpeg") from exc
+        if kind != "video":
+            raise VrdreamError(f"codec {settings.codec!r} is not a video codec (it makes {kind} streams)")
         self.fps = Fraction(fps)
         self._out = av.open(str(path), "w", options=container_options or {})
-        try:
-            stream = self._out.add_stream(settings.codec, rate=self.fps)
-        except (av.error.FFmpegError, ValueError) as exc:
-            self._out.close()
-            raise VrdreamError(f"video codec {settings.codec!r} is not available in PyAV's FFmpeg") from exc
-        if not isinstance(stream, av.VideoStream):
-            self._out.close()
-            raise VrdreamError(f"{settings.codec!r} is a {stream.type} codec, not a video codec")
+        stream = self._out.add_stream(settings.codec, rate=self.fps)
+        assert isinstance(stream, av.VideoStream)  # a video codec's stream (checked above)
         self._stream = stream
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = settings.pix_fmt
