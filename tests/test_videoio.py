@@ -94,6 +94,13 @@ def test_refusals(tmp_path: Path, pano: np.ndarray) -> None:
             Fraction(24),
             settings=EncodeSettings(codec="no-such-codec"),
         )
+    with pytest.raises(VrdreamError, match=r"pixel format 'rgb48le': mpeg4 takes yuv420p$"):
+        write_video(
+            tmp_path / "p.mp4",
+            [np.zeros((4, 8, 3), np.float32)],
+            Fraction(24),
+            settings=EncodeSettings("mpeg4", "rgb48le"),
+        )
     with pytest.raises(VrdreamError, match="codec 'aac' is not a video codec"):
         write_video(tmp_path / "a.mp4", [np.zeros((4, 8, 3), np.float32)], Fraction(24), settings=EncodeSettings("aac"))
     not_video = tmp_path / "not.mp4"

@@ -38,7 +38,7 @@ from .errors import InputError
 from .flow import FlowSettings, motion_mask, sphere_flow, warp
 from .pipeline import to_numpy, to_tensor
 from .progress import progress
-from .videoio import EncodeSettings, iter_frames, probe, write_video
+from .videoio import EncodeSettings, check_encoder, iter_frames, probe, write_video
 
 #: ``dream_frame(raw, init, steps) -> dream``: tensors (1, 3, H, W) in [0, 1]; ``init`` None = start from ``raw``.
 DreamFrame = Callable[[Tensor, "Tensor | None", int], Tensor]
@@ -122,6 +122,7 @@ def dream_video(
     unless ``keep_checkpoints``. Raises :class:`InputError` for an unreadable input.
     """
     out = check_output(output, inputs=[input_path], overwrite=overwrite)
+    check_encoder(encode)
     info = probe(input_path)
     job = open_job(input_path, out, (settings, dream_id), info.frames)
     start = job.first_missing()

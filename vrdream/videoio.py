@@ -126,6 +126,23 @@ def iter_frames(path: str | Path, start: int = 0) -> Iterator[np.ndarray]:
             raise InputError(path, f"cannot decode video ({exc.strerror or exc})") from exc
 
 
+def check_encoder(settings: EncodeSettings) -> None:
+    """Refuse, in one line, a codec PyAV's FFmpeg has no video encoder for, or a pixel format it does not take.
+
+    :class:`VideoWriter` checks; commands that dream before they encode check first too, so that a
+    mistyped ``--codec`` or ``--pix-fmt`` fails at once rather than after the dream.
+    """
+    try:
+        codec = av.Codec(settings.codec, "w")
+    except av.codec.codec.UnknownCodecError as exc:
+        raise VrdreamError(f"video codec {settings.codec!r} is not available in PyAV's FFmpeg") from exc
+    if codec.type != "video":
+        raise VrdreamError(f"codec {settings.codec!r} is not a video codec (it makes {codec.type} streams)")
+    formats = [f.name for f in codec.video_formats or ()]
+    if formats and settings.pix_fmt not in formats:
+        raise VrdreamError(f"pixel format {settings.pix_fmt!r}: {settings.codec} takes {', '.join(formats)}")
+
+
 class _AudioCopier:
     """Moves the audio of ``source`` into ``out``, interleaved with the video by time.
 
@@ -201,16 +218,11 @@ class VideoWriter:
     ) -> None:
         if settings.pix_fmt in ("yuv420p", "nv12") and (width % 2 or height % 2):
             raise VrdreamError(f"{width}x{height}: {settings.pix_fmt} needs an even width and height")
-        try:
-            kind = av.Codec(settings.codec, "w").type
-        except ValueError as exc:  # av's UnknownCodecError
-            raise VrdreamError(f"video codec {settings.codec!r} is not available in PyAV's FFmpeg") from exc
-        if kind != "video":
-            raise VrdreamError(f"codec {settings.codec!r} is not a video codec (it makes {kind} streams)")
+        check_encoder(settings)
         self.fps = Fraction(fps)
         self._out = av.open(str(path), "w", options=container_options or {})
         stream = self._out.add_stream(settings.codec, rate=self.fps)
-        assert isinstance(stream, av.VideoStream)  # a video codec's stream (checked above)
+        assert isinstance(stream, av.VideoStream)  # a video codec's stream (check_encoder)
         self._stream = stream
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = settings.pix_fmt

@@ -27,7 +27,7 @@ from .photosphere import read_photosphere
 from .pipeline import to_numpy, to_tensor
 from .progress import progress
 from .sphere import SphereOptions, dream_sphere
-from .videoio import EncodeSettings, write_video
+from .videoio import EncodeSettings, check_encoder, write_video
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ def zoom_video(
 ) -> Path:
     """``vrdream zoom``: dream ``src``, then zoom and dream again ``frames - 1`` times; resumable."""
     out = check_output(output, inputs=[src], overwrite=overwrite)
+    check_encoder(encode)
     raw = to_tensor(read_photosphere(src, flat=flat).pixels)
     job = open_job(src, out, (settings, sphere, flat, dream_id), settings.frames)
     start = job.first_missing()
