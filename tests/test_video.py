@@ -19,6 +19,7 @@ import torch
 from videos import attractor_dream, dream_sequence, load_panorama, make_video
 
 from vrdream.checkpoint import job_key
+from vrdream.errors import VrdreamError
 from vrdream.spherical import read_spherical
 from vrdream.tensors import to_tensor
 from vrdream.video import (
@@ -27,7 +28,7 @@ from vrdream.video import (
     dream_video,
     warped_difference,
 )
-from vrdream.videoio import iter_frames, probe
+from vrdream.videoio import EncodeSettings, iter_frames, probe
 
 FRAMES = 10
 
@@ -129,6 +130,13 @@ def test_resume_after_the_process_is_killed(tmp_path: Path, source: Path) -> Non
     assert len(again.calls) == FRAMES - stored
     whole = dream_video(source, tmp_path / "whole.mp4", Counting(), quiet=True)
     assert all(np.array_equal(x, y) for x, y in zip(iter_frames(whole), iter_frames(out), strict=True))
+
+
+def test_a_bad_encoder_is_refused_before_any_frame_is_dreamed(tmp_path: Path, source: Path) -> None:
+    dream = Counting()
+    with pytest.raises(VrdreamError, match="--pix-fmt yuv9000p: libx264 takes yuv420p"):
+        dream_video(source, tmp_path / "out.mp4", dream, encode=EncodeSettings(pix_fmt="yuv9000p"), quiet=True)
+    assert dream.calls == [] and list(tmp_path.iterdir()) == []
 
 
 def test_changed_settings_start_a_new_job(source: Path) -> None:

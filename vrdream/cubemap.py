@@ -41,7 +41,7 @@ from torch import Tensor
 
 from .equirect import (
     PAD,
-    Mode,
+    Interpolation,
     equirect_dirs,
     equirect_grid,
     grid_dtype,
@@ -207,7 +207,12 @@ def pad_faces(faces: Tensor, ring: int, eac: bool = False) -> Tensor:
 
 
 def sample_cubemap(
-    faces: Tensor, dirs: Tensor | None, *, mode: Mode = "bilinear", eac: bool = False, grid: Tensor | None = None
+    faces: Tensor,
+    dirs: Tensor | None,
+    *,
+    mode: Interpolation = "bilinear",
+    eac: bool = False,
+    grid: Tensor | None = None,
 ) -> Tensor:
     """Sample the cube ``faces`` (B, 6, C, N, N) along ``dirs`` (B', *S, 3) -> (max(B, B'), C, *S).
 
@@ -217,8 +222,12 @@ def sample_cubemap(
     """
     b, _, c, n, _ = faces.shape
     ring = PAD[mode]
+    if grid is None:
+        if dirs is None:
+            raise ValueError("sample_cubemap needs dirs or a grid")
+        grid = cubemap_grid(dirs, n, ring, eac)
     stack = pad_faces(faces, ring, eac).transpose(1, 2).reshape(b, c, 6 * (n + 2 * ring), n + 2 * ring)
-    return grid_sample_batched(stack, cubemap_grid(dirs, n, ring, eac) if grid is None else grid, mode)
+    return grid_sample_batched(stack, grid, mode)
 
 
 def e2c_grid(
@@ -228,7 +237,7 @@ def e2c_grid(
     *,
     pad: int = 0,
     rotation: Tensor | None = None,
-    mode: Mode = "bilinear",
+    mode: Interpolation = "bilinear",
     eac: bool = False,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
@@ -244,7 +253,7 @@ def e2c(
     *,
     pad: int = 0,
     rotation: Tensor | None = None,
-    mode: Mode = "bilinear",
+    mode: Interpolation = "bilinear",
     eac: bool = False,
     grid: Tensor | None = None,
 ) -> Tensor:
@@ -268,7 +277,7 @@ def c2e_grid(
     w: int,
     *,
     rotation: Tensor | None = None,
-    mode: Mode = "bilinear",
+    mode: Interpolation = "bilinear",
     eac: bool = False,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
@@ -285,7 +294,7 @@ def c2e(
     w: int,
     *,
     rotation: Tensor | None = None,
-    mode: Mode = "bilinear",
+    mode: Interpolation = "bilinear",
     eac: bool = False,
     grid: Tensor | None = None,
 ) -> Tensor:
@@ -307,7 +316,7 @@ def resample_cubemap(
     face_size: int | None = None,
     pad: int = 0,
     rotation: Tensor | None = None,
-    mode: Mode = "bilinear",
+    mode: Interpolation = "bilinear",
     eac: bool = False,
     out_eac: bool | None = None,
 ) -> Tensor:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 from contextlib import AbstractContextManager, nullcontext
+from typing import Literal
 
 import torch
 
 from .errors import VrdreamError
+
+#: The arithmetic the network runs in: ``auto`` (see :func:`autocast_dtype`) or a fixed one.
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+_DTYPES: dict[Precision, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -20,7 +25,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     return dev
 
 
-def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+def autocast_dtype(device: torch.device, precision: Precision = "auto") -> torch.dtype | None:
     """The reduced precision to autocast to, or None for plain fp32.
 
     ``auto`` is bf16 on CUDA (tensor cores; the standard there) and fp32 on the
@@ -31,11 +36,8 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
     made in bf16 still raise the objective as much (tests/test_dream.py); they
     are just not the fp32 dream.
     """
-    table = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-    if precision in table:
-        return table[precision]
     if precision != "auto":
-        raise VrdreamError(f"precision {precision!r}: choose auto, fp32, bf16 or fp16")
+        return _DTYPES[precision]
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return None

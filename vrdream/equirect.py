@@ -24,10 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-Mode = Literal["nearest", "bilinear", "bicubic"]
+#: How a sample between pixel centres is read (``torch.nn.functional.grid_sample``'s modes).
+Interpolation = Literal["nearest", "bilinear", "bicubic"]
 
 #: Pixels of padding each interpolation mode reads beyond a sample's own pixel.
-PAD: dict[str, int] = {"nearest": 1, "bilinear": 1, "bicubic": 2}
+PAD: dict[Interpolation, int] = {"nearest": 1, "bilinear": 1, "bicubic": 2}
 
 
 # ----------------------------------------------------------------------------------------------- rotations
@@ -215,7 +216,7 @@ def grid_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def grid_sample_batched(image: Tensor, grid: Tensor, mode: Mode = "bilinear") -> Tensor:
+def grid_sample_batched(image: Tensor, grid: Tensor, mode: Interpolation = "bilinear") -> Tensor:
     """``grid_sample`` of ``image`` (B, C, H, W) at ``grid`` (B', *S, 2) -> (max(B, B'), C, *S).
 
     A batch of 1 on either side is shared: one grid for all images, or one image seen through B'
@@ -261,7 +262,7 @@ def _cpu_chunks(image: Tensor, grid: Tensor) -> int:
     return next(t for t in range(min(torch.get_num_threads(), points >> 15), 0, -1) if points % t == 0)
 
 
-def sample_equirect(equi: Tensor, dirs: Tensor, *, mode: Mode = "bilinear") -> Tensor:
+def sample_equirect(equi: Tensor, dirs: Tensor, *, mode: Interpolation = "bilinear") -> Tensor:
     """Sample ``equi`` (B, C, H, W) along ``dirs`` (B', *S, 3) -> (max(B, B'), C, *S); a batch of 1 is shared.
 
     Correct across the yaw +-pi wrap and over the poles (see :func:`pad_equirect`); gradients flow
@@ -284,7 +285,7 @@ def perspective(
     pitch: float = 0.0,
     roll: float = 0.0,
     rotation: Tensor | None = None,
-    mode: Mode = "bilinear",
+    mode: Interpolation = "bilinear",
 ) -> Tensor:
     """A pinhole view (B, C, h, w) of ``equi`` (B, C, H, W) looking at ``yaw``/``pitch`` with ``roll``.
 

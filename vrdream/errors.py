@@ -7,6 +7,7 @@ line and exits with status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 
 class VrdreamError(Exception):
@@ -22,3 +23,14 @@ class InputError(VrdreamError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+def check_choice(name: str, value: object, choices: object) -> None:
+    """Refuse ``value`` unless it is one of the ``Literal`` type ``choices``' values.
+
+    Called once where a string mode enters (a settings dataclass, a public function); past that
+    point its ``Literal`` type carries it and nothing compares it against a list again.
+    """
+    accepted = get_args(choices)
+    if value not in accepted:
+        raise VrdreamError(f"{name} {value!r}: must be one of {', '.join(map(str, accepted))}")

@@ -21,7 +21,8 @@ from .errors import InputError, VrdreamError
 from .photosphere import read_photosphere, resize
 from .progress import progress
 from .provenance import read_raw
-from .videoio import EncodeSettings, check_encoding, to_uint8, write_video
+from .quantize import to_uint8
+from .videoio import EncodeSettings, check_encoding, write_video
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from .cubemap import FACE_BASIS, c2e, crop_pad, e2c, face_dirs
 from .equirect import equirect_dirs, sample_equirect
+from .quantize import to_uint8_tensor
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class SphereFlow:
 
 def _gray_u8(face: Tensor) -> np.ndarray:
     """(3, N, N) float [0, 1] → (N, N) uint8 luma (OpenCV's Farneback works on 8-bit single channel)."""
-    rgb = (face.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    rgb = to_uint8_tensor(face).permute(1, 2, 0).cpu().numpy()
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
@@ -79,10 +80,11 @@ def sphere_flow(prev: Tensor, cur: Tensor, settings: FlowSettings = FlowSettings
     points = face_dirs(n, p, dtype=torch.float64)  # (6, m, m, 3) pixel centres on the cube
     sources = []
     for k in range(6):
-        fl = cv2.calcOpticalFlowFarneback(
-            _gray_u8(faces[0, k]),
-            _gray_u8(faces[1, k]),
-            None,
+        cur_u8, prev_u8 = _gray_u8(faces[0, k]), _gray_u8(faces[1, k])
+        flow_px = cv2.calcOpticalFlowFarneback(  # (m, m, 2) float32 pixel offsets (x, y)
+            cur_u8,
+            prev_u8,
+            np.empty((*cur_u8.shape, 2), np.float32),  # written, not read (no OPTFLOW_USE_INITIAL_FLOW)
             settings.pyr_scale,
             settings.levels,
             settings.winsize,
@@ -91,7 +93,7 @@ def sphere_flow(prev: Tensor, cur: Tensor, settings: FlowSettings = FlowSettings
             settings.poly_sigma,
             0,
         )
-        fl = torch.from_numpy(fl).to(torch.float64)
+        fl = torch.from_numpy(flow_px).to(torch.float64)
         sources.append(points[k] + step * (fl[..., :1] * basis[k, 0] - fl[..., 1:] * basis[k, 1]))
     # Keep each face's interior (its flow saw real neighbours on all sides) and read it back as an
     # equirect; c2e interpolates across face edges from the neighbouring faces, so the field is seamless.

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import quoteattr
 
@@ -173,7 +174,8 @@ def parse_xmp(data: bytes, source: Path) -> tuple[GPano | None, dict[str, str]]:
         gp.update(_fields_in(desc, GPANO_NS))
         ours.update(_fields_in(desc, VRDREAM_NS))
     known = {name: (attr, kind) for name, attr, kind in _FIELDS}
-    values = {known[k][0]: _parse_value(k, known[k][1], v, source) for k, v in gp.items() if k in known}
+    # Any: each field's type is its kind's, which _parse_value checks (mypy cannot follow the table).
+    values: dict[str, Any] = {known[k][0]: _parse_value(k, known[k][1], v, source) for k, v in gp.items() if k in known}
     return (GPano(**values) if values else None), ours
 
 

@@ -18,6 +18,8 @@ proportion to its area and tiled gradients add up to the untiled one.
 from __future__ import annotations
 
 import difflib
+import functools
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -104,7 +106,7 @@ class WeightedSum:
         return tuple(dict.fromkeys(layer for _, o in self.terms for layer in o.layers))
 
     def __call__(self, feats: Features) -> Tensor:
-        return sum(w * o(feats) for w, o in self.terms)
+        return functools.reduce(operator.add, (w * o(feats) for w, o in self.terms))
 
 
 Objective = LayerActivation | ClassLogit | GuideFeatures | WeightedSum

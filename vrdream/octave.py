@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+#: How :func:`normalize_gradient` scales a gradient.
+Normalize = Literal["mean", "laplacian"]
 
 
 def octave_sizes(height: int, width: int, octaves: int, scale: float, min_size: int) -> list[tuple[int, int]]:
@@ -84,7 +88,7 @@ def laplacian_bands(img: Tensor, levels: int, pad: Callable[[Tensor, int], Tenso
 
 def normalize_gradient(
     g: Tensor,
-    mode: str,
+    mode: Normalize,
     mask: Tensor | None = None,
     *,
     pad: Callable[[Tensor, int], Tensor] = reflect_pad,

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, PngImagePlugin, UnidentifiedImageError
 
 from .atomic import atomic_path, check_output
 from .errors import InputError, VrdreamError
 from .gpano import GPano, build_xmp, parse_xmp
+from .quantize import to_uint8
 
 READ_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")
 """Pillow formats :func:`read_photosphere` accepts (Pillow's JPEG opener also gives the MPO JPEGs of many phones)."""
@@ -39,7 +40,6 @@ WEBP_MAX_SIDE = 16383  # the WebP bitstream stores sides in 14 bits
 _ORIENTATION = 0x0112
 _EXIF_IFD = 0x8769
 _PIXEL_X, _PIXEL_Y = 0xA002, 0xA003
-_ROWS_PER_BLOCK = 256  # float → uint8 conversion works in row blocks so big outputs need no float temporaries
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def _pillow_cap_lifted() -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = saved
 
 
-def _open(path: Path) -> Image.Image:
+def _open(path: Path) -> ImageFile.ImageFile:
     if not path.exists():
         raise InputError(path, "no such file")
     if not path.is_file():
@@ -160,9 +160,9 @@ def _to_rgb_image(im: Image.Image, icc: bytes | None, path: Path) -> tuple[Image
     """Convert modes numpy cannot take as they are; returns the image and the ICC profile still valid for it."""
     space = _icc_colour_space(icc, path) if icc else None
     if im.mode == "CMYK":
-        if space == "CMYK":
-            srgb = ImageCms.createProfile("sRGB")
-            im = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), srgb, outputMode="RGB")
+        if space == "CMYK" and icc is not None:
+            cmyk = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            im = ImageCms.buildTransform(cmyk, ImageCms.createProfile("sRGB"), "CMYK", "RGB").apply(im)
         else:  # no usable profile: Pillow's naive inversion, the best guess without one
             im = im.convert("RGB")
         return im, None  # pixels are now sRGB
@@ -179,7 +179,7 @@ def _to_rgb_image(im: Image.Image, icc: bytes | None, path: Path) -> tuple[Image
     return im, icc if space == "RGB" and im.mode in ("RGB", "RGBA") else None
 
 
-def _is_16bit_colour(im: Image.Image) -> bool:
+def _is_16bit_colour(im: ImageFile.ImageFile) -> bool:
     # Pillow decodes 16-bit RGB(A)/LA PNG and TIFF to 8 bits; their tile's raw mode says so.
     return im.mode in ("RGB", "RGBA", "LA") and any(";16" in str(t.args) for t in im.tile)
 
@@ -461,16 +461,13 @@ class ReadOptions:
 
 
 def _to_uint8(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """(h, w, 3) float [0, 1] (and (h, w) alpha) → (h, w, 3 or 4) uint8, rounded, in row blocks to bound temporaries."""
+    """(h, w, 3) float [0, 1] (and (h, w) alpha) → (h, w, 3 or 4) uint8, written straight into the output
+    (:func:`~vrdream.quantize.to_uint8` works in row blocks, so no full-size temporary is made)."""
     h, w = rgb.shape[:2]
     out = np.empty((h, w, 3 if alpha is None else 4), np.uint8)
-    for r0 in range(0, h, _ROWS_PER_BLOCK):
-        r1 = min(h, r0 + _ROWS_PER_BLOCK)
-        block = rgb[r0:r1] * np.float32(255)
-        block += 0.5
-        out[r0:r1, :, :3] = np.clip(block, 0, 255, out=block)
-        if alpha is not None:
-            out[r0:r1, :, 3] = np.clip(alpha[r0:r1] * np.float32(255) + 0.5, 0, 255)
+    to_uint8(rgb, out=out[..., :3])
+    if alpha is not None:
+        to_uint8(alpha, out=out[..., 3])
     return out
 
 
@@ -542,6 +539,7 @@ def write_photosphere(
     if not (crop and like.is_partial):
         gp = replace(gp, cropped_left=0, cropped_top=0, cropped_width=W, cropped_height=H)
     x, y, cw, ch = gp.cropped_left, gp.cropped_top, gp.cropped_width, gp.cropped_height
+    assert x is not None and y is not None and cw is not None and ch is not None  # all set above; scaled() keeps them
     if fmt == "WEBP" and max(cw, ch) > WEBP_MAX_SIDE:
         raise VrdreamError(
             f"{path}: WebP holds at most {WEBP_MAX_SIDE} pixels a side, this is {cw}×{ch}; write .jpg or .png"

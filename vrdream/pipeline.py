@@ -26,6 +26,7 @@ from .octave import resize
 from .photosphere import Photosphere, ReadOptions, write_format, write_photosphere
 from .progress import progress
 from .provenance import dream_fields, upscale_fields
+from .select import Region
 from .sphere import SphereOptions, SphereParam, dream_sphere
 from .tensors import to_numpy, to_tensor
 
@@ -41,7 +42,7 @@ class Selection:
     #: Magic wand colour tolerance (RGB distance, 0..1.7).
     tolerance: float = 0.12
     #: ``sky`` or ``ground``: above or below the horizon.
-    region: str | None = None
+    region: Region | None = None
 
     def __post_init__(self) -> None:
         if self.select_deg is not None:

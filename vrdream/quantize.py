@@ -26,7 +26,10 @@ def to_uint8(pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     Converted ``ROWS_PER_BLOCK`` rows at a time; ``out`` (uint8, same shape) is filled when given.
     """
     if pixels.dtype == np.uint8:
-        return pixels if out is None else np.copyto(out, pixels) or out
+        if out is None:
+            return pixels
+        np.copyto(out, pixels)
+        return out
     result = np.empty(pixels.shape, np.uint8) if out is None else out
     for r0 in range(0, pixels.shape[0], ROWS_PER_BLOCK):
         block = np.multiply(pixels[r0 : r0 + ROWS_PER_BLOCK], np.float32(255), dtype=np.float32)

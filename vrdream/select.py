@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -17,13 +18,18 @@ from scipy import ndimage
 from torch import Tensor
 
 from .equirect import pad_equirect
+from .errors import check_choice
 
 #: Working width for the magic wand: colour similarity needs no more, and it keeps 8K inputs fast.
 WAND_WIDTH = 1024
 
+#: A half of the sphere: above or below the horizon.
+Region = Literal["sky", "ground"]
 
-def region(h: int, w: int, which: str, *, feather_deg: float = 4.0, horizon_deg: float = 0.0) -> Tensor:
+
+def region(h: int, w: int, which: Region, *, feather_deg: float = 4.0, horizon_deg: float = 0.0) -> Tensor:
     """The part above (``sky``) or below (``ground``) the horizon at ``horizon_deg`` pitch, feathered."""
+    check_choice("region", which, Region)
     pitch = (0.5 - (torch.arange(h, dtype=torch.float32) + 0.5) / h) * 180.0
     up = ((pitch - horizon_deg) / max(feather_deg, 1e-6) + 0.5).clamp(0, 1)
     up = up * up * (3 - 2 * up)  # smoothstep: no visible kink at the feather's ends

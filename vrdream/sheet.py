@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .quantize import to_uint8
+
 LABEL_HEIGHT = 18
 
 
 def to_image(pixels: np.ndarray) -> Image.Image:
     """(H, W, 3) float in [0, 1] (or uint8) -> a Pillow RGB image."""
-    if pixels.dtype != np.uint8:
-        pixels = (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
-    return Image.fromarray(pixels).convert("RGB")
+    return Image.fromarray(to_uint8(pixels)).convert("RGB")
 
 
 def contact_sheet(
@@ -23,7 +23,9 @@ def contact_sheet(
 ) -> Image.Image:
     """Tiles (label, image) laid out ``columns`` wide, each scaled to ``width`` px, a label under each."""
     images = [t if isinstance(t, Image.Image) else to_image(t) for _, t in tiles]
-    scaled = [im.resize((width, max(1, round(im.height * width / im.width))), Image.LANCZOS) for im in images]
+    scaled = [
+        im.resize((width, max(1, round(im.height * width / im.width))), Image.Resampling.LANCZOS) for im in images
+    ]
     rows = [scaled[i : i + columns] for i in range(0, len(scaled), columns)]
     heights = [max(im.height for im in row) + LABEL_HEIGHT for row in rows]
     top = LABEL_HEIGHT + 4 if title else 0

@@ -57,7 +57,7 @@ class SphereParam:
     _overlaps: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def shapes(self, octaves: int, scale: float, min_size: int) -> list[Shape]:
-        sizes = []
+        sizes: list[Shape] = []
         for i in range(octaves):
             n = round(self.face_size * scale**-i)
             if i > 0 and n + 2 * self.pad_px(n) < min_size:
@@ -137,7 +137,7 @@ def pad_overlaps(n: int, pad: int, *, device: torch.device | str | None = None) 
     return Overlaps(grid, target, weight, (1 / total).float(), n, pad)
 
 
-def _view_pixels(comps: tuple[Tensor, Tensor, Tensor], basis: tuple, n: int, pad: int) -> tuple[Tensor, Tensor, Tensor]:
+def _view_pixels(comps: tuple[Tensor, ...], basis: tuple, n: int, pad: int) -> tuple[Tensor, Tensor, Tensor]:
     """Pixel coordinates (x, y) of directions given as components in one padded view, and whether
     they fall inside it (pixel centres -pad .. n + pad - 1, with half a pixel either side).
 

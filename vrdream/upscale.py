@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .device import autocast, autocast_dtype
+from .device import Precision, autocast, autocast_dtype
 from .device import memory_budget as free_memory_budget
 from .equirect import pad_equirect
-from .errors import VrdreamError
+from .errors import VrdreamError, check_choice
 from .srmodels import SR_MODELS, SRNet, load_sr_model
 
 Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each tile
@@ -73,7 +73,7 @@ class TileSettings:
         return OVERLAP[arch] if self.overlap is None else self.overlap
 
 
-def sr_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+def sr_dtype(device: torch.device, precision: Precision = "auto") -> torch.dtype | None:
     """The autocast dtype for super-resolution (None: fp32).
 
     ``auto`` differs from :func:`vrdream.device.autocast_dtype` on the CPU: there a dream stays fp32
@@ -196,7 +196,7 @@ def upscale(
     memory_budget: int | None = None,
     progress: Progress | None = None,
     weights: str | None = None,
-    precision: str = "auto",
+    precision: Precision = "auto",
     tiles: TileSettings = TileSettings(),
 ) -> Tensor:
     """Shared body of :func:`upscale_equirect` and :func:`upscale_flat` (``sphere`` picks the padding)."""
@@ -204,6 +204,7 @@ def upscale(
         raise ValueError(f"expected (B, 3, H, W), got {tuple(img.shape)}")
     if scale < 1:
         raise VrdreamError(f"scale {scale}: must be 1 or more")
+    check_choice("precision", precision, Precision)
     if scale == 1:
         return img.clone()
     device = torch.device(device) if device is not None else img.device
@@ -238,7 +239,7 @@ def upscale_equirect(
     memory_budget: int | None = None,
     progress: Progress | None = None,
     weights: str | None = None,
-    precision: str = "auto",
+    precision: Precision = "auto",
     tiles: TileSettings = TileSettings(),
 ) -> Tensor:
     """Super-resolve equirects (B, 3, H, W) in [0, 1] -> (B, 3, scale H, scale W), seamless on the sphere.
@@ -276,7 +277,7 @@ def upscale_flat(
     memory_budget: int | None = None,
     progress: Progress | None = None,
     weights: str | None = None,
-    precision: str = "auto",
+    precision: Precision = "auto",
     tiles: TileSettings = TileSettings(),
 ) -> Tensor:
     """Super-resolve flat images (B, 3, H, W) -> (B, 3, scale H, scale W); borders reflect-padded.

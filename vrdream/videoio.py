@@ -27,6 +27,7 @@ import numpy as np
 
 from .atomic import atomic_path, check_output
 from .errors import InputError, VrdreamError
+from .quantize import to_uint8
 from .spherical import inject_spherical
 
 
@@ -90,42 +91,31 @@ def encoder_options(settings: EncodeSettings) -> dict[str, str]:
 
 def check_encoding(path: str | Path, settings: EncodeSettings) -> None:
     """Refuse, in one line and before any frame is made, an output that :func:`write_video` could not write:
-    a container without 360° metadata, an encoder PyAV's FFmpeg lacks, a pixel format or option it rejects.
-
-    One tiny frame is encoded in memory with exactly the options the real encode will use.
-    """
+    a container without 360° metadata, an encoder PyAV's FFmpeg lacks (:func:`check_encoder`), or options it
+    rejects (one tiny frame is encoded in memory with exactly the options the real encode will use)."""
     out = Path(path)
     if out.suffix.lower() not in CONTAINERS:
         raise VrdreamError(
             f"{out}: cannot write {out.suffix or 'a file without a suffix'} video; use {', '.join(CONTAINERS)} "
             "(they carry the 360° metadata; VP9 and AV1 work in MP4 too)"
         )
-    flag = "--codec"
+    check_encoder(settings)
     container = av.open(io.BytesIO(), "w", format="mp4")
     try:
-        try:
-            stream = container.add_stream(settings.codec, rate=24)
-        except (av.error.FFmpegError, ValueError):
-            have = [c for c in KNOWN_ENCODERS if c != settings.codec and _has_encoder(c)]
-            raise VrdreamError(
-                f"--codec {settings.codec}: no such video encoder in PyAV's FFmpeg; available: {', '.join(have)}"
-            ) from None
+        stream = container.add_stream(settings.codec, rate=24)
+        assert isinstance(stream, av.VideoStream)  # a video codec's stream (check_encoder)
         stream.width = stream.height = 64
-        flag = "--pix-fmt"
         stream.pix_fmt = settings.pix_fmt
-        flag = "--encoder-preset/--crf"
         stream.options = encoder_options(settings)
         frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
         frame = frame.reformat(format=settings.pix_fmt)
         frame.pts = 0
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             container.mux(packet)
-    except VrdreamError:
-        raise
     except (av.error.FFmpegError, ValueError) as exc:
-        what = {"--pix-fmt": settings.pix_fmt, "--encoder-preset/--crf": f"{settings.preset}/{settings.crf}"}
         raise VrdreamError(
-            f"{flag} {what.get(flag, '')}: refused by the {settings.codec} encoder ({type(exc).__name__})"
+            f"--encoder-preset {settings.preset} / --crf {settings.crf}: refused by the {settings.codec} encoder "
+            f"({type(exc).__name__})"
         ) from None
     finally:
         with contextlib.suppress(av.error.FFmpegError, ValueError):
@@ -197,9 +187,24 @@ def iter_frames(path: str | Path, start: int = 0) -> Iterator[np.ndarray]:
             raise InputError(path, f"cannot decode video ({exc.strerror or exc})") from exc
 
 
-def to_uint8(frame: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` float in [0, 1] → uint8, rounded (the one quantisation used everywhere)."""
-    return np.clip(np.rint(np.asarray(frame, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+def check_encoder(settings: EncodeSettings) -> None:
+    """Refuse, in one line, a codec PyAV's FFmpeg has no video encoder for, or a pixel format it does not take.
+
+    :class:`VideoWriter` checks; commands that dream before they encode check first too, so that a
+    mistyped ``--codec`` or ``--pix-fmt`` fails at once rather than after the dream.
+    """
+    try:
+        codec = av.Codec(settings.codec, "w")
+    except av.codec.codec.UnknownCodecError:
+        have = [c for c in KNOWN_ENCODERS if c != settings.codec and _has_encoder(c)]
+        raise VrdreamError(
+            f"--codec {settings.codec}: no such video encoder in PyAV's FFmpeg; available: {', '.join(have)}"
+        ) from None
+    if codec.type != "video":
+        raise VrdreamError(f"--codec {settings.codec}: not a video codec (it makes {codec.type} streams)")
+    formats = [f.name for f in codec.video_formats or ()]
+    if formats and settings.pix_fmt not in formats:
+        raise VrdreamError(f"--pix-fmt {settings.pix_fmt}: {settings.codec} takes {', '.join(formats)}")
 
 
 class _AudioCopier:
@@ -212,7 +217,7 @@ class _AudioCopier:
 
     def __init__(self, source: Path, out: av.container.OutputContainer) -> None:
         self._in = av.open(str(source))
-        self._pairs: dict[int, tuple[av.stream.Stream, bool]] = {}
+        self._pairs: dict[int, tuple[av.AudioStream, bool]] = {}
         for a in self._in.streams.audio:
             if a.codec_context.name in out.supported_codecs:
                 self._pairs[a.index] = (out.add_stream_from_template(a), True)
@@ -221,10 +226,12 @@ class _AudioCopier:
                 enc.layout = a.codec_context.layout
                 self._pairs[a.index] = (enc, False)
         self._out = out
-        self._packets = self._in.demux(list(self._in.streams.audio)) if self._pairs else iter(())
-        self._pending: av.Packet | None = None
+        self._packets: Iterator[av.Packet[av.AudioStream]] = (
+            self._in.demux(tuple(self._in.streams.audio)) if self._pairs else iter(())
+        )
+        self._pending: av.Packet[av.AudioStream] | None = None
 
-    def _mux(self, packet: av.Packet) -> None:
+    def _mux(self, packet: av.Packet[av.AudioStream]) -> None:
         stream, copy = self._pairs[packet.stream.index]
         if copy:
             if packet.dts is None:  # the demuxer's flush packet
@@ -275,20 +282,20 @@ class VideoWriter:
     ) -> None:
         if settings.pix_fmt in ("yuv420p", "nv12") and (width % 2 or height % 2):
             raise VrdreamError(f"{width}x{height}: {settings.pix_fmt} needs an even width and height")
+        check_encoder(settings)
         self.fps = Fraction(fps)
         self._out = av.open(str(path), "w", options=container_options or {})
-        try:
-            self._stream = self._out.add_stream(settings.codec, rate=self.fps)
-        except (av.error.FFmpegError, ValueError) as exc:
-            self._out.close()
-            raise VrdreamError(f"video codec {settings.codec!r} is not available in PyAV's FFmpeg") from exc
+        stream = self._out.add_stream(settings.codec, rate=self.fps)
+        assert isinstance(stream, av.VideoStream)  # a video codec's stream (check_encoder)
+        self._stream = stream
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = settings.pix_fmt
         self._stream.options = encoder_options(settings)
         # Convert RGB with the BT.709 matrix and say so: untagged YUV leaves players guessing (601 or
         # 709 by frame size), which shifts colours; 709 is what HD/4K players and headsets assume.
-        self._yuv = settings.pix_fmt.startswith(("yuv", "nv"))
-        if self._yuv:
+        # The YUV format frames are converted to here (None: RGB frames go to the encoder as they are).
+        self._yuv_format = settings.pix_fmt if settings.pix_fmt.startswith(("yuv", "nv")) else None
+        if self._yuv_format is not None:
             cc = self._stream.codec_context
             cc.colorspace = cc.color_primaries = cc.color_trc = 1  # AVCOL_*_BT709
             cc.color_range = 1  # limited ("tv") range, the broadcast/player default
@@ -297,10 +304,10 @@ class VideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         """Append one frame ``(H, W, 3)``, float in [0, 1] or uint8."""
-        arr = frame if frame.dtype == np.uint8 else to_uint8(frame)
+        arr = to_uint8(frame)
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
-        if self._yuv:
-            vf = vf.reformat(format=self._stream.pix_fmt, dst_colorspace="ITU709")
+        if self._yuv_format is not None:
+            vf = vf.reformat(format=self._yuv_format, dst_colorspace="ITU709")
         vf.pts = self._count
         vf.time_base = 1 / self.fps
         self._out.mux(self._stream.encode(vf))
