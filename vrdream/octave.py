@@ -104,7 +104,7 @@ def normalize_gradient(
     ``pad`` is how the canvas continues past its borders (see :func:`gaussian_blur`).
     """
     if mode == "laplacian":
-        g = sum(b / (b.std() + eps) for b in laplacian_bands(g, levels, pad))
+        g = torch.stack([b / (b.std() + eps) for b in laplacian_bands(g, levels, pad)]).sum(0)
     if mask is None:
         return g / (g.abs().mean() + eps)
     weight = mask.expand_as(g)

@@ -18,6 +18,7 @@ from torch import Tensor
 from . import select
 from .atomic import check_output
 from .checkpoint import Job, open_job
+from .device import Precision
 from .dream import Dreamer, FlatParam
 from .engine import EngineOptions, build_dreamer
 from .errors import VrdreamError
@@ -90,7 +91,7 @@ class UpscaleOptions:
     #: Weights file for the model where its bundled weights are unavailable (ncnn .param or a state dict).
     weights: str | None = None
     #: ``auto`` (bf16 where the hardware runs it natively), ``fp32``, ``bf16`` or ``fp16``.
-    precision: str = "auto"
+    precision: Precision = "auto"
     #: Tile side in input pixels (None: from the memory budget).
     tile: int | None = None
     #: Memory the tiles may use, in GB (None: a quarter of what is free, at most 2).
@@ -264,7 +265,7 @@ def dream_file(
         fields["Upscale"] = upscale_fields(fields, src, dst, model, output.upscale.factor)["Upscale"]
     mask = None
     if not flat and dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
-        mask = resize(to_tensor(ps.mask[..., None]), tuple(out.shape[-2:]))[0, 0].numpy()
+        mask = resize(to_tensor(ps.mask[..., None]), (out.shape[-2], out.shape[-1]))[0, 0].numpy()
     written = write_photosphere(
         dst,
         to_numpy(out),

@@ -192,6 +192,7 @@ def net_from_ncnn(arch: Arch, param: str | Path, bin_path: str | Path) -> nn.Mod
                 )
             mod.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
             if w.bias is not None:
+                assert isinstance(mod.bias, torch.Tensor)  # every layer with a bias in the file has one here
                 mod.bias.copy_(torch.from_numpy(w.bias))
     return net.eval()
 

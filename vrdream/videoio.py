@@ -77,9 +77,9 @@ CONTAINERS = (".mp4", ".mov", ".m4v")
 KNOWN_ENCODERS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1", "mpeg4")
 
 
-def encoder_options(settings: EncodeSettings) -> dict[str, str]:
+def encoder_options(settings: EncodeSettings) -> dict[str, object]:
     """The FFmpeg encoder options for ``settings`` (CRF for any encoder, the speed preset for x264/x265)."""
-    opts = dict(settings.options)
+    opts: dict[str, object] = dict(settings.options)
     if settings.crf is not None:
         opts.setdefault("crf", str(settings.crf))
     if settings.preset is not None and settings.codec in ("libx264", "libx265"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..dream import DreamSettings
@@ -128,7 +128,7 @@ def number_pair(text: str) -> tuple[float, float]:
     return a, b
 
 
-def command(sub: argparse._SubParsersAction, name: str, doc: str, help: str, **kw: object) -> argparse.ArgumentParser:
+def command(sub: argparse._SubParsersAction, name: str, doc: str, help: str, **kw: Any) -> argparse.ArgumentParser:
     """A sub-command's parser, described by the first line of its module's docstring."""
     return sub.add_parser(name, help=help, description=doc.splitlines()[0].replace("``", ""), **kw)
 
@@ -238,7 +238,7 @@ def upscale_from_args(args: argparse.Namespace) -> UpscaleOptions:
     command has them, ``--precision``, ``--tile`` and ``--memory-budget``)."""
     from ..pipeline import UpscaleOptions
 
-    extra = {
+    extra: dict[str, Any] = {
         "precision": getattr(args, "sr_precision", None) or "auto",
         "tile": getattr(args, "sr_tile", None),
         "memory_budget_gb": getattr(args, "memory_budget", None),

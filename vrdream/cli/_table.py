@@ -12,25 +12,19 @@ def flag_table() -> str:
     """A markdown table: each flag (and its short form), its value, the commands that take it, what it does."""
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    rows: dict[str, dict[str, object]] = {}
+    first: dict[str, argparse.Action] = {}  # each flag as the first command that takes it defines it
+    commands: dict[str, list[str]] = {}
     for command, p in sub.choices.items():
         for a in p._actions:
             if not a.option_strings or a.help == argparse.SUPPRESS or a.dest == "help":
                 continue
-            row = rows.setdefault(
-                a.option_strings[-1],
-                {
-                    "names": ", ".join(f"`{o}`" for o in a.option_strings),
-                    "value": a.metavar,
-                    "commands": [],
-                    "help": a.help,
-                },
-            )
-            row["commands"].append(command)  # type: ignore[union-attr]
+            first.setdefault(a.option_strings[-1], a)
+            commands.setdefault(a.option_strings[-1], []).append(command)
     lines = ["| flag | value | commands | meaning |", "|---|---|---|---|"]
-    for _, row in sorted(rows.items(), key=lambda kv: kv[0].lstrip("-").lower()):
-        value = f"`{row['value']}`" if row["value"] else ""
-        commands = " ".join(row["commands"])  # type: ignore[arg-type]
-        meaning = str(row["help"]).replace("|", "\\|")
-        lines.append(f"| {row['names']} | {value} | {commands} | {meaning} |")
+    for flag in sorted(first, key=lambda f: f.lstrip("-").lower()):
+        a = first[flag]
+        names = ", ".join(f"`{o}`" for o in a.option_strings)
+        value = f"`{a.metavar}`" if a.metavar else ""
+        meaning = str(a.help).replace("|", "\\|")
+        lines.append(f"| {names} | {value} | {' '.join(commands[flag])} | {meaning} |")
     return "\n".join(lines) + "\n"
