@@ -24,7 +24,7 @@ TOWARD = (-30.0, -20.0)
 
 
 def main() -> None:
-    settings = ZoomSettings(frames=16, zoom=1.08, steps=3, toward=TOWARD, spin=2.0)
+    settings = ZoomSettings(frames=16, zoom=1.08, steps=3, toward_deg=TOWARD, spin_deg=2.0)
     with tempfile.TemporaryDirectory() as tmp:
         out = zoom_video(
             SAMPLE,

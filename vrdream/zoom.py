@@ -38,26 +38,26 @@ class ZoomSettings:
 
     #: Frames in the video.
     frames: int = 60
-    #: Zoom factor per frame (>1 zooms in toward ``toward``).
+    #: Zoom factor per frame (>1 zooms in toward ``toward_deg``).
     zoom: float = 1.03
     #: Dream steps on each frame after the first (the first gets a full octave dream).
     steps: int = 3
     #: (yaw, pitch) degrees to zoom toward.
-    toward: tuple[float, float] = (0.0, 0.0)
+    toward_deg: tuple[float, float] = (0.0, 0.0)
     #: Degrees the view turns about the zoom axis per frame (a loxodromic spiral; 0 for a straight zoom).
-    spin: float = 0.0
+    spin_deg: float = 0.0
     #: Frames per second.
     fps: Fraction = Fraction(24)
 
     def __post_init__(self) -> None:
-        yaw_deg, pitch_deg = self.toward
+        yaw_deg, pitch_deg = self.toward_deg
         checks = (
             ("--frames", self.frames, self.frames >= 1, "at least 1"),
             ("--zoom", self.zoom, self.zoom > 0, "a positive factor (1.03 zooms in 3 % a frame, 0.97 out)"),
             ("--steps-per-frame", self.steps, self.steps >= 0, "0 or more"),
             (
                 "--toward",
-                self.toward,
+                self.toward_deg,
                 -180 <= yaw_deg <= 360 and -90 <= pitch_deg <= 90,
                 "YAW,PITCH degrees with yaw in -180..360 and pitch in -90..90",
             ),
@@ -68,16 +68,16 @@ class ZoomSettings:
                 raise VrdreamError(f"{flag} {value}: must be {want}")
 
 
-def mobius_zoom(equi: Tensor, factor: float, toward: tuple[float, float], spin_deg: float = 0.0) -> Tensor:
+def mobius_zoom(equi: Tensor, factor: float, toward_deg: tuple[float, float], spin_deg: float = 0.0) -> Tensor:
     """The equirect (B, C, H, W) zoomed by ``factor`` toward (yaw, pitch) degrees, on the sphere.
 
     Each output direction reads the input at the direction the Möbius map
     ``w -> w / (factor e^{i spin})`` sends it to, in stereographic coordinates
-    centred on ``toward``.
+    centred on ``toward_deg``.
     """
     h, w = equi.shape[-2:]
-    turn = rotation_matrix(math.radians(toward[0]), math.radians(toward[1]), dtype=torch.float64)
-    local = rotate(equirect_dirs(h, w, dtype=torch.float64)[None], turn.T)[0]  # ``toward`` is +z
+    turn = rotation_matrix(math.radians(toward_deg[0]), math.radians(toward_deg[1]), dtype=torch.float64)
+    local = rotate(equirect_dirs(h, w, dtype=torch.float64)[None], turn.T)[0]  # ``toward_deg`` is +z
     x, y, z = local.unbind(-1)
     scale = 1.0 / ((1.0 + z).clamp_min(1e-9) * factor)
     c, s = math.cos(math.radians(spin_deg)), math.sin(math.radians(spin_deg))
@@ -127,7 +127,7 @@ def zoom_video(
                 moved = (
                     planar_zoom(prev, settings.zoom)
                     if flat
-                    else mobius_zoom(prev, settings.zoom, settings.toward, settings.spin)
+                    else mobius_zoom(prev, settings.zoom, settings.toward_deg, settings.spin_deg)
                 )
                 frame = _dream(dreamer, moved, moved, settings.steps, sphere, flat)
             prev = to_tensor(job.save(i, to_numpy(frame)))

@@ -37,16 +37,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     z.add_argument(
         "--toward",
         type=number_pair,
-        default=d.toward,
+        default=d.toward_deg,
         metavar="YAW,PITCH",
-        help=f"direction to zoom toward, degrees (default {d.toward[0]:g},{d.toward[1]:g})",
+        help=f"direction to zoom toward, degrees (default {d.toward_deg[0]:g},{d.toward_deg[1]:g})",
     )
     z.add_argument(
         "--spin",
         type=float,
-        default=d.spin,
+        default=d.spin_deg,
         metavar="DEG",
-        help=f"degrees turned about the zoom axis per frame (default {d.spin:g})",
+        help=f"degrees turned about the zoom axis per frame (default {d.spin_deg:g})",
     )
     z.add_argument(
         "--fps",
