@@ -30,6 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import best_of, matmul_flops, write_results
 from vrdream.device import autocast
+from vrdream.quantize import to_uint8
 from vrdream.srmodels import SR_MODELS, load_sr_model
 from vrdream.upscale import (
     OVERLAP,
@@ -114,7 +115,7 @@ def memory_row() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "in.png", Path(tmp) / "out.jpg"
         big = panorama(4096)[0].permute(1, 2, 0).numpy()
-        Image.fromarray((big * 255 + 0.5).astype(np.uint8)).save(src)
+        Image.fromarray(to_uint8(big)).save(src)
         cmd = [sys.executable, "-m", "vrdream", "upscale", str(src), "-o", str(dst), "--scale", "4", "-q"]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()

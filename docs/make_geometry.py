@@ -2,13 +2,13 @@
 
 import math
 
-import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from vrdream.cubemap import FACES, c2e, e2c, padded_fov
 from vrdream.layout import to_dice
 from vrdream.photosphere import read_photosphere
+from vrdream.quantize import to_uint8
 
 ps = read_photosphere("vrdream/samples/mars.jpg")
 equi = torch.from_numpy(ps.pixels).permute(2, 0, 1)[None]
@@ -19,7 +19,7 @@ small = ImageFont.load_default(size=14)
 
 
 def img(t):  # (3, h, w) -> PIL
-    return Image.fromarray((t.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+    return Image.fromarray(to_uint8(t.permute(1, 2, 0).numpy()))
 
 
 faces = e2c(equi, n, mode="bicubic")
@@ -60,9 +60,7 @@ pf = img(padded[0, 0])
 sheet.paste(pf, (gap, y))
 d.rectangle([gap + pad - 1, y + pad - 1, gap + pad + n, y + pad + n], outline=(255, 255, 0))
 dice = to_dice(faces[0].permute(0, 2, 3, 1).clamp(0, 1).numpy())
-dice_img = Image.fromarray((dice * 255 + 0.5).astype(np.uint8)).resize(
-    (4 * (n + 2 * pad) // 3, n + 2 * pad), Image.LANCZOS
-)
+dice_img = Image.fromarray(to_uint8(dice)).resize((4 * (n + 2 * pad) // 3, n + 2 * pad), Image.LANCZOS)
 dx = 3 * gap + n + 2 * pad
 sheet.paste(dice_img, (dx, y))
 dd = dice_img.width // 4

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from vrdream.photosphere import Photosphere, read_photosphere, resize, write_photosphere
+from vrdream.quantize import to_uint8
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -32,7 +33,7 @@ def _shown(ps: Photosphere) -> np.ndarray:
     y, x = np.mgrid[0 : WIDTH // 2, 0:WIDTH]
     checker = np.where((x // 16 + y // 16) % 2, 0.35, 0.25)[..., None].repeat(3, -1)
     out = px * m[..., None] + checker * (1 - m[..., None])
-    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return to_uint8(out)
 
 
 def main() -> None:
@@ -49,7 +50,7 @@ def main() -> None:
     part_file = write_photosphere(tmp / "partial.jpg", full.pixels, part_like)
     part = read_photosphere(part_file)
     x2 = read_photosphere(write_photosphere(tmp / "x2.png", resize(part.pixels, (2048, 1024)), part))
-    Image.fromarray((full.pixels[150:350, 400:700] * 255).astype(np.uint8)).save(tmp / "photo.png")
+    Image.fromarray(to_uint8(full.pixels[150:350, 400:700])).save(tmp / "photo.png")
     fov = read_photosphere(tmp / "photo.png", fov=(90, 60))
     rows = [
         (full, "samples/mars.jpg: full sphere, 1024x512, GPano"),

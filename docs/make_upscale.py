@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from vrdream.photosphere import resize
+from vrdream.quantize import to_uint8
 from vrdream.srmodels import SR_MODELS
 from vrdream.upscale import upscale_flat
 
@@ -59,7 +60,7 @@ def methods(small: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def panel(img: np.ndarray, label: str) -> Image.Image:
-    im = Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((TILE, TILE), Image.NEAREST)
+    im = Image.fromarray(to_uint8(img)).resize((TILE, TILE), Image.NEAREST)
     draw = ImageDraw.Draw(im)
     draw.rectangle((0, 0, TILE, 14), fill=(0, 0, 0))
     draw.text((3, 2), label, fill=(255, 255, 255))

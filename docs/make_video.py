@@ -29,6 +29,7 @@ from vrdream.dream import Dreamer, DreamSettings  # noqa: E402
 from vrdream.equirect import equirect_dirs, rotate, rotation_matrix, sample_equirect  # noqa: E402
 from vrdream.fade import FadeSettings, fade_video, fade_weights  # noqa: E402
 from vrdream.flow import motion_mask, sphere_flow, warp  # noqa: E402
+from vrdream.quantize import to_uint8  # noqa: E402
 from vrdream.sheet import contact_sheet, to_image  # noqa: E402
 from vrdream.sphere import SphereOptions, dream_sphere  # noqa: E402
 from vrdream.tensors import to_numpy, to_tensor  # noqa: E402
@@ -46,7 +47,7 @@ def turned(equi: Tensor, rot: Tensor) -> Tensor:
 
 def equirect_flow_warp(prev: Tensor, cur: Tensor) -> np.ndarray:
     """The original's way: Farneback on the equirect itself, warped with ``cv2.remap``."""
-    gray = [cv2.cvtColor((to_numpy(t) * 255).round().astype(np.uint8), cv2.COLOR_RGB2GRAY) for t in (cur, prev)]
+    gray = [cv2.cvtColor(to_uint8(to_numpy(t)), cv2.COLOR_RGB2GRAY) for t in (cur, prev)]
     f = cv2.calcOpticalFlowFarneback(gray[0], gray[1], None, 0.5, 3, 15, 3, 5, 1.2, 0)
     h, w = gray[0].shape
     mx = (np.arange(w)[None] + f[..., 0]).astype(np.float32)
@@ -56,7 +57,7 @@ def equirect_flow_warp(prev: Tensor, cur: Tensor) -> np.ndarray:
 
 def error_map(a: np.ndarray, b: np.ndarray, gain: float = 8) -> np.ndarray:
     e = np.clip(np.abs(a - b).mean(-1) * gain, 0, 1)
-    return cv2.applyColorMap((e * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[..., ::-1].copy()
+    return cv2.applyColorMap(to_uint8(e), cv2.COLORMAP_INFERNO)[..., ::-1].copy()
 
 
 def flow_sheet(pano: np.ndarray) -> Image.Image:
