@@ -101,7 +101,7 @@ def test_refusals(tmp_path: Path, pano: np.ndarray) -> None:
             Fraction(24),
             settings=EncodeSettings("mpeg4", "rgb48le"),
         )
-    with pytest.raises(VrdreamError, match="codec 'aac' is not a video codec"):
+    with pytest.raises(VrdreamError, match="--codec aac: not a video codec"):
         write_video(tmp_path / "a.mp4", [np.zeros((4, 8, 3), np.float32)], Fraction(24), settings=EncodeSettings("aac"))
     not_video = tmp_path / "not.mp4"
     not_video.write_bytes(b"hello, not a video")
