@@ -117,6 +117,7 @@ def test_class_and_guide_objectives_run(lite0, photo):
     assert (guided(FlatParam(photo)) - photo).abs().mean() > 0.005
 
 
+@pytest.mark.slow
 def test_bf16_dream_raises_the_objective_like_fp32(lite0, photo):
     from vrdream.gradient import evaluate
 

@@ -45,6 +45,7 @@ def test_coherent_video_is_at_least_twice_as_stable_as_independent_frames(source
     assert flicker[True] * 2 <= flicker[False], flicker
 
 
+@pytest.mark.slow
 def test_video_command(tmp_path: Path, source: Path) -> None:
     out = tmp_path / "dream.mp4"
     assert main(["video", str(source), "-o", str(out), *FLAGS]) == 0
