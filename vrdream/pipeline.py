@@ -22,8 +22,8 @@ from .checkpoint import Job, open_job
 from .dream import Dreamer, DreamSettings, FlatParam
 from .octave import resize
 from .photosphere import Photosphere, read_photosphere, write_photosphere
-from .progress import progress
-from .sphere import SphereOptions, SphereParam, dream_sphere
+from .progress import progress, weighted_steps
+from .sphere import SphereOptions, SphereParam, dream_sphere, dream_sphere_scaled, scale_plan, step_pixels
 
 
 @dataclass(frozen=True)
@@ -120,23 +120,38 @@ def dream_photosphere(
 ) -> Tensor:
     """Dream a read photosphere; returns the dreamed equirect (1, 3, H', W') on the CPU.
 
-    Without ``upscale`` the result has the input's size: the dream's detail is
-    laid onto the full-resolution raw. With ``upscale`` > 1 the dream itself
-    (at ``sphere.dream_width``) is what gets super-resolved later, so it is
-    returned at the dream width, dreamed on a finer canvas (:meth:`SphereOptions.for_upscale`).
+    By default the dream's patterns are as large on the sphere as ``dreamer.settings.pattern_deg``
+    says, whatever the input's pixel count, and finer detail octaves carry the dream up to the input's
+    density (:func:`vrdream.sphere.scale_plan`); the result has the input's size. A given
+    ``sphere.dream_width`` or ``sphere.face_size`` dreams at that size instead and lays the dream's
+    detail onto the full-resolution raw. With ``upscale`` > 1 the dream itself (at ``sphere.dream_width``)
+    is what gets super-resolved later, so it is returned at the dream width, dreamed on a finer canvas
+    (:meth:`SphereOptions.for_upscale`).
     """
     raw = to_tensor(ps.pixels)
     where = selection.where(raw)
     real = to_tensor(ps.mask[..., None]) if ps.is_partial or float(ps.mask.min()) < 1.0 else None
     where = real if where is None else (where if real is None else where * real)
+    min_size = dreamer.backbone.spec.min_size
+    s = dreamer.settings
+    if upscale == 1 and sphere.dream_width is None and sphere.face_size is None:
+        plan = scale_plan(raw.shape[-1], s, min_size, sphere.pad)
+        stages = [(st.steps, step_pixels(st.face_size, sphere.pad)) for st in plan.look + plan.detail]
+        with progress(sum(n * w for n, w in stages), "dreaming", quiet, unit="px", unit_scale=True, smoothing=0) as bar:
+            out = dream_sphere_scaled(
+                raw, dreamer, sphere.pad, where=where, on_step=weighted_steps(bar, stages), store=store
+            )
+        return out.cpu()
     if upscale > 1 and sphere.dream_width and sphere.dream_width < raw.shape[-1]:
         size = (sphere.dream_width // 2, sphere.dream_width)
         raw = resize(raw, size)
         where = None if where is None else resize(where, size)
     sphere = sphere.for_upscale(raw.shape[-1], upscale)
     param = SphereParam(raw, sphere.face_for(raw.shape[-1]), sphere.pad, where)
-    with progress(dreamer.total_steps(param), "dreaming", quiet, unit="step") as bar:
-        out = dream_sphere(raw, dreamer, sphere, where=where, on_step=bar.update, store=store)
+    shapes = param.shapes(s.octaves, s.octave_scale, min_size)
+    stages = [(s.steps, step_pixels(shape[-1], sphere.pad)) for shape in shapes]
+    with progress(sum(n * w for n, w in stages), "dreaming", quiet, unit="px", unit_scale=True, smoothing=0) as bar:
+        out = dream_sphere(raw, dreamer, sphere, where=where, on_step=weighted_steps(bar, stages), store=store)
     return out.cpu()
 
 

@@ -46,6 +46,8 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--octaves", type=int, help="number of octaves")
     g.add_argument("--octave-scale", type=float, help="size ratio between octaves")
     g.add_argument("--steps", type=int, help="gradient steps per octave")
+    g.add_argument("--pattern-deg", type=float, help="pattern size on the sphere in degrees (default 11.25)")
+    g.add_argument("--detail-steps", type=int, help="steps of each finer octave up to full size (0: none)")
     g.add_argument("--step-size", type=float, help="change per step (intensity units, normalised gradient)")
     g.add_argument("--normalize", choices=["mean", "laplacian"], help="gradient normalisation")
     g.add_argument("--jitter", type=int, help="jitter in pixels at the finest octave")
