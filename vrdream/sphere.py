@@ -20,6 +20,7 @@ the cut lines move every step, no face edge is ever special.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -397,12 +398,17 @@ def dream_sphere_scaled(
     param = SphereParam(raw, plan.look_face, pad, where)
     canvas = dreamer(param, on_step=on_step, store=store)
     base = param.base(canvas.shape)
+    # the same network and objective, with the detail octaves' gentler steps
+    finer_dreamer = copy.copy(dreamer)
+    finer_dreamer.settings = dreamer.settings.replace(
+        step_size=dreamer.settings.step_size * dreamer.settings.detail_strength
+    )
     for stage in plan.detail:
         param = SphereParam(raw, stage.face_size, pad, where)
         finer = param.base((1, 6, 3, stage.face_size, stage.face_size))
         start = (finer + param.resize(canvas - base, finer.shape)).clamp(0, 1)
         del canvas, base  # the coarser canvas is done with: an 8K canvas is 300 MB
-        canvas = dreamer(param, init=start, steps=stage.steps, on_step=on_step)
+        canvas = finer_dreamer(param, init=start, steps=stage.steps, on_step=on_step)
         base = finer
     out = detail_equirect(canvas, base, h, w)
     del canvas, base
