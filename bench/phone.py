@@ -15,12 +15,16 @@ is not rerun here (minutes on a shared machine). Quality columns, on the equator
 2K's, target within 15 %), and the change's power above the 2K dream's Nyquist frequency (2.84
 cycles/degree), as a ratio to the baseline's (a x4 upsampled 2K dream has almost none).
 
-``python -m bench.phone`` runs every case; ``python -m bench.phone 2048 8192`` only those widths
-(the 8K baseline runs whenever 8192 does).
+``python -m bench.phone`` runs every case. ``--half``: every width halved and ``--pattern-deg 22.5`` given
+to every command, so that each dream is planned exactly as at full size (the same octaves and detail
+octaves relative to the pattern scale) on a quarter of the pixels; the ratios then stand in for the
+full-size ones on a machine too busy for 8K. ``--keep DIR``: keep the inputs and dreams there (for
+docs/make_phone.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -33,6 +37,7 @@ import torch
 from PIL import Image
 
 from bench.common import write_results
+from vrdream.dream import DreamSettings
 from vrdream.photosphere import read_photosphere
 from vrdream.pipeline import to_tensor
 from vrdream.sphere import high_frequency_power, pattern_centroid_cpd
@@ -90,53 +95,61 @@ def load(path: Path) -> torch.Tensor:
     return to_tensor(read_photosphere(path).pixels).float()
 
 
-def main(widths: list[int] | None = None) -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.phone")
+    parser.add_argument("--half", action="store_true", help="half the widths, twice the pattern angle")
+    parser.add_argument("--keep", type=Path, help="keep inputs and dreams in this folder")
+    args = parser.parse_args(argv or [])
+    k = 2 if args.half else 1
+    extra = ("--pattern-deg", str(DreamSettings().pattern_deg * k)) if args.half else ()
     load_avg = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         pixels = Image.open(SAMPLE).convert("RGB")
         inputs: dict[int, Path] = {}
-        for width, flags, label in CASES:
-            if widths and width not in widths:
-                continue
+        for full_width, flags, label in CASES:
+            width = full_width // k
+            flags = tuple(str(int(f) // k) if f.isdigit() else f for f in flags)
             if width not in inputs:
                 inputs[width] = folder / f"in{width}.jpg"
                 pixels.resize((width, width // 2), Image.Resampling.BICUBIC).save(inputs[width], quality=95)
-            out = folder / f"out{width}{'b' if flags else ''}.jpg"
-            res = run_cli(inputs[width], out, flags)
+            out = folder / f"out{width}{'-baseline' if flags else ''}.jpg"
+            res = run_cli(inputs[width], out, (*flags, *extra))
             raw, dream = load(inputs[width]), load(out)
             row = {
                 "input": f"{width}x{width // 2}",
-                "command": f"vrdream dream IN -o OUT {' '.join(flags)}".strip(),
+                "command": f"vrdream dream IN -o OUT {' '.join((*flags, *extra))}".strip(),
                 "case": label,
                 "seconds": res["seconds"],
                 "peak_rss_mb": res["peak_rss_mb"],
                 "eta_error": res["eta_error"] if res["eta_error"] is not None else "",
                 "pattern_cpd": pattern_centroid_cpd(raw, dream),
-                "hf_power": high_frequency_power(raw, dream, NYQUIST_2K_CPD),
+                "hf_power": high_frequency_power(raw, dream, NYQUIST_2K_CPD / k),
             }
             del raw, dream
             rows.append(row)
             print(row, flush=True)
-    two_k = next((r for r in rows if r["input"] == "2048x1024"), None)
+    two_k = rows[0]
     baseline = next((r for r in rows if r["case"].startswith("baseline")), None)
     for r in rows:
         if baseline is not None and r["input"] == baseline["input"]:
             r["time_vs_baseline"] = r["seconds"] / baseline["seconds"]
             r["rss_vs_baseline"] = r["peak_rss_mb"] / baseline["peak_rss_mb"]
             r["hf_vs_baseline"] = r["hf_power"] / max(baseline["hf_power"], 1e-30)
-        if two_k is not None:
+        if r is not two_k:
             r["pattern_vs_2k"] = r["pattern_cpd"] / two_k["pattern_cpd"]
     notes = (
-        f"Input ../{SAMPLE.relative_to(ROOT.parent)}, and it x4 / x8 bicubic (no real 8K detail). "
+        ("Half size (--half): widths halved, pattern angle doubled. " if args.half else "")
+        + f"Input ../{SAMPLE.relative_to(ROOT.parent)}, and it x4 / x8 bicubic (no real 8K detail). "
         f"Threads: torch's default ({torch.get_num_threads()}). Load average when started: "
         f"{' '.join(f'{x:.1f}' for x in load_avg)} (a shared machine: compare ratios, not seconds). "
         "Targets (2 idle cores): 8192x4096 <= 60 s and <= 4 GB; 16384x8192 <= 8 GB; pattern_vs_2k within "
         "0.85-1.15; eta_error <= 0.25. Issue 20's today-default 8K: 258 s, 8.9 GB (not rerun)."
     )
-    write_results("phone", rows, notes)
+    write_results("phone_half" if args.half else "phone", rows, notes)
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or None)
+    main(sys.argv[1:])

@@ -4,6 +4,7 @@ bar counts work, not steps."""
 
 from __future__ import annotations
 
+import io
 import math
 
 import pytest
@@ -110,7 +111,7 @@ def test_a_small_and_a_large_copy_dream_alike_and_the_large_one_is_sharp(shared_
 def test_the_bar_counts_work_so_a_costly_step_weighs_more():
     """Stages of (steps, work per step): each step advances the bar by its own work, ending at the total."""
     stages = [(2, 10.0), (1, 160.0)]
-    with progress(sum(n * w for n, w in stages), quiet=True) as bar:
+    with progress(sum(n * w for n, w in stages), file=io.StringIO()) as bar:
         step = weighted_steps(bar, stages)
         seen = []
         for _ in range(3):

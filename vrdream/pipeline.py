@@ -22,8 +22,15 @@ from .checkpoint import Job, open_job
 from .dream import Dreamer, DreamSettings, FlatParam
 from .octave import resize
 from .photosphere import Photosphere, read_photosphere, write_photosphere
-from .progress import progress, weighted_steps
-from .sphere import SphereOptions, SphereParam, dream_sphere, dream_sphere_scaled, scale_plan, step_pixels
+from .progress import progress, work_progress
+from .sphere import (
+    SphereOptions,
+    SphereParam,
+    dream_sphere,
+    dream_sphere_scaled,
+    scale_plan,
+    step_pixels,
+)
 
 
 @dataclass(frozen=True)
@@ -137,11 +144,8 @@ def dream_photosphere(
     if upscale == 1 and sphere.dream_width is None and sphere.face_size is None:
         plan = scale_plan(raw.shape[-1], s, min_size, sphere.pad)
         stages = [(st.steps, step_pixels(st.face_size, sphere.pad)) for st in plan.look + plan.detail]
-        with progress(sum(n * w for n, w in stages), "dreaming", quiet, unit="px", unit_scale=True, smoothing=0) as bar:
-            out = dream_sphere_scaled(
-                raw, dreamer, sphere.pad, where=where, on_step=weighted_steps(bar, stages), store=store
-            )
-        return out.cpu()
+        with work_progress(stages, "dreaming", quiet) as on_step:
+            return dream_sphere_scaled(raw, dreamer, sphere.pad, where=where, on_step=on_step, store=store).cpu()
     if upscale > 1 and sphere.dream_width and sphere.dream_width < raw.shape[-1]:
         size = (sphere.dream_width // 2, sphere.dream_width)
         raw = resize(raw, size)
@@ -150,9 +154,8 @@ def dream_photosphere(
     param = SphereParam(raw, sphere.face_for(raw.shape[-1]), sphere.pad, where)
     shapes = param.shapes(s.octaves, s.octave_scale, min_size)
     stages = [(s.steps, step_pixels(shape[-1], sphere.pad)) for shape in shapes]
-    with progress(sum(n * w for n, w in stages), "dreaming", quiet, unit="px", unit_scale=True, smoothing=0) as bar:
-        out = dream_sphere(raw, dreamer, sphere, where=where, on_step=weighted_steps(bar, stages), store=store)
-    return out.cpu()
+    with work_progress(stages, "dreaming", quiet) as on_step:
+        return dream_sphere(raw, dreamer, sphere, where=where, on_step=on_step, store=store).cpu()
 
 
 def dream_flat(ps: Photosphere, dreamer: Dreamer, *, quiet: bool = False, store: CanvasStore | None = None) -> Tensor:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -19,3 +20,14 @@ def weighted_steps(bar: tqdm, stages: Sequence[tuple[int, float]]) -> Callable[[
     (an 8K dream's finest octave costs 16 times a step at 2K). ``bar.total`` should be the summed work."""
     work = iter([w for steps, w in stages for _ in range(steps)])
     return lambda: bar.update(next(work))
+
+
+@contextmanager
+def work_progress(
+    stages: Sequence[tuple[int, float]], desc: str = "", quiet: bool = False, unit: str = "px"
+) -> Iterator[Callable[[], None]]:
+    """A bar over a dream's ``stages`` of (steps, work per step); yields the ``on_step`` callback
+    (:func:`weighted_steps`). The rate is averaged since the start (no smoothing): once work is
+    what is counted, the rate is steady, and its long average gives the steadiest ETA."""
+    with progress(sum(n * w for n, w in stages), desc, quiet, unit=unit, unit_scale=True, smoothing=0) as bar:
+        yield weighted_steps(bar, stages)
