@@ -27,15 +27,15 @@ def main(folder: Path) -> None:
     widths = sorted(int(p.stem[2:]) for p in folder.glob("in*.jpg"))
     small, large = widths[0], widths[1]  # e.g. 1024 and 4096 (--half), or 2048 and 8192
     open_ = lambda name: Image.open(folder / name).convert("RGB")  # noqa: E731
-    small_dream = open_(f"out{small}.jpg")
-    large_dream = open_(f"out{large}.jpg")
+    small_dream = open_(f"out{small}.png")
+    large_dream = open_(f"out{large}.png")
     shrunk = large_dream.resize(small_dream.size, Image.Resampling.LANCZOS)
     side = round(large * CROP[2])
     left, top = round(large * CROP[0]), round(large // 2 * CROP[1])
     box = (left, top, left + side, top + side)
     crops = [
         (f"{large} px raw (x4 bicubic: no real detail), {side}x{side} crop", open_(f"in{large}.jpg").crop(box)),
-        (f"--dream-width {small}: the {small} dream's change x4 bicubic", open_(f"out{large}-baseline.jpg").crop(box)),
+        (f"--dream-width {small}: the {small} dream's change x4 bicubic", open_(f"out{large}-baseline.png").crop(box)),
         ("default: detail octaves up to full size", large_dream.crop(box)),
     ]
     half = small_dream.width // 2
