@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "mars.jpg"
 SAMPLE = SHARED if SHARED.is_file() else ROOT / "samples" / "mars.jpg"
 #: (input width, extra flags, label), in the order run: the baseline next to the case it is the baseline of.
-CASES = (
+CASES: tuple[tuple[int, tuple[str, ...], str], ...] = (
     (2048, (), "default"),
     (8192, ("--dream-width", "2048"), "baseline: --dream-width 2048"),
     (8192, (), "default"),
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.half and full_width > 8192:
                 continue  # 16K is there for its memory, which a half-size run cannot stand in for
             width = full_width // k
-            flags = tuple(str(int(f) // k) if f.isdigit() else f for f in flags)
+            flags = (*(str(int(f) // k) if f.isdigit() else f for f in flags),)
             if width not in inputs:
                 inputs[width] = folder / f"in{width}.jpg"
                 pixels.resize((width, width // 2), Image.Resampling.BICUBIC).save(inputs[width], quality=95)

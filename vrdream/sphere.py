@@ -353,11 +353,11 @@ def scale_plan(width: int, settings: DreamSettings, min_size: int, pad: float = 
     The look pyramid (the presets' octaves and steps) runs at :func:`dream_width_for` the pattern
     angle, or at the input's own width where that is coarser (a canvas finer than the input would
     only cost time). Finer *detail* octaves then continue the dream towards the input's density,
-    ``settings.octave_scale`` apart, for ``settings.detail_steps`` steps each of ``settings.detail_strength``
-    times the step size: at their own pixel scale the network sharpens the upsampled dream's
-    structures rather than growing new, larger ones. They are added coarsest first while their work (:func:`step_pixels` x steps) stays within
-    ``settings.detail_work`` times the look pyramid's; the change of the finest one run is
-    upsampled onto the full-resolution raw.
+    ``settings.octave_scale`` apart, for ``settings.detail_steps`` steps each of
+    ``settings.detail_strength`` times the step size: at their own pixel scale the network sharpens
+    the upsampled dream's structures rather than growing new, larger ones. They are added coarsest
+    first while their work (:func:`step_pixels` x steps) stays within ``settings.detail_work`` times
+    the look pyramid's; the change of the finest one run is upsampled onto the full-resolution raw.
     """
     out_face = max(8, round(width / 4))
     look_face = min(out_face, max(8, round(dream_width_for(settings.pattern_deg) / 4)))
