@@ -67,6 +67,21 @@ class DreamSettings:
     octave_scale: float = 1.4
     #: Gradient steps per octave.
     steps: int = 10
+    #: Angular size of a photosphere's dream patterns in degrees: the angle that 64 network input pixels
+    #: (:data:`vrdream.sphere.PATTERN_PX`) span at the finest octave of the pyramid, whatever the input's
+    #: pixel count, so a 2K and an 8K copy of a photosphere dream alike. 11.25 puts a 2048 px equirect
+    #: under the network, the size the presets were tuned at. Inputs coarser than that dream at their own width.
+    pattern_deg: float = 11.25
+    #: Steps of each finer *detail* octave that carries the dream from the pattern scale up to the input's
+    #: own density (sharp at full size); 0: none, the change is upsampled onto the raw.
+    detail_steps: int = 2
+    #: The detail octaves' network work (pixels x steps) as a multiple of the pyramid's at the pattern
+    #: scale: the finest detail octaves past it are left out (their change upsampled from the last one run).
+    detail_work: float = 2.0
+    #: Step size of the detail octaves as a fraction of ``step_size``: they sharpen the dream's structures
+    #: rather than add more of them (at full strength the added fine power moves an 8K dream's pattern
+    #: scale 14-25 % off its 2K copy's, measured in tests/test_scale.py's setting and at 2048 px).
+    detail_strength: float = 0.5
     #: Change per step in [0, 1] intensity units, applied to the normalised gradient (mean |g| = 1).
     step_size: float = 0.008
     #: Gradient normalisation: ``mean`` (mean |g|, the original) or ``laplacian`` (per pyramid band).
@@ -96,6 +111,10 @@ class DreamSettings:
         checks = (
             ("octaves", self.octaves >= 1, "at least 1"),
             ("steps", self.steps >= 0, "0 or more"),
+            ("pattern_deg", 0 < self.pattern_deg <= 360, "in (0, 360]"),
+            ("detail_steps", self.detail_steps >= 0, "0 or more"),
+            ("detail_work", self.detail_work >= 0, "0 or more"),
+            ("detail_strength", self.detail_strength > 0, "positive"),
             ("octave_scale", self.octave_scale > 1, "more than 1"),
             ("step_size", self.step_size > 0, "positive"),
             ("jitter", self.jitter >= 0, "0 or more"),

@@ -25,10 +25,10 @@ from .errors import VrdreamError
 from .layout import cubemap_paths, write_cubemap
 from .octave import resize
 from .photosphere import Photosphere, ReadOptions, write_format, write_photosphere
-from .progress import progress
+from .progress import progress, work_progress
 from .provenance import dream_fields, upscale_fields
 from .select import Region
-from .sphere import SphereOptions, SphereParam, dream_sphere
+from .sphere import SphereOptions, SphereParam, dream_sphere, dream_sphere_scaled, scale_plan, step_pixels
 from .tensors import to_numpy, to_tensor
 
 
@@ -159,24 +159,35 @@ def dream_photosphere(
 ) -> Tensor:
     """Dream a read photosphere; returns the dreamed equirect (1, 3, H', W') on the CPU.
 
-    Without ``upscale`` the result has the input's size: the dream's detail is
-    laid onto the full-resolution raw. With ``upscale`` > 1 the dream itself
-    (at ``sphere.dream_width``) is what gets super-resolved later, so it is
-    returned at the dream width, dreamed on a finer canvas (:meth:`SphereOptions.for_upscale`).
+    By default the dream's patterns are as large on the sphere as ``dreamer.settings.pattern_deg``
+    says, whatever the input's pixel count, and finer detail octaves carry the dream up to the input's
+    density (:func:`vrdream.sphere.scale_plan`); the result has the input's size. A given
+    ``sphere.dream_width`` or ``sphere.face_size`` dreams at that size instead and lays the dream's
+    detail onto the full-resolution raw. With ``upscale`` > 1 the dream itself (at ``sphere.dream_width``)
+    is what gets super-resolved later, so it is returned at the dream width, dreamed on a finer canvas
+    (:meth:`SphereOptions.for_upscale`).
     """
     raw = to_tensor(ps.pixels)
     where = selection.where(raw)
     real = to_tensor(ps.mask[..., None]) if ps.is_partial or float(ps.mask.min()) < 1.0 else None
     where = real if where is None else (where if real is None else where * real)
+    min_size = dreamer.backbone.spec.min_size
+    s = dreamer.settings
+    if upscale == 1 and sphere.dream_width is None and sphere.face_size is None:
+        plan = scale_plan(raw.shape[-1], s, min_size, sphere.pad)
+        stages = [(st.steps, step_pixels(st.face_size, sphere.pad)) for st in plan.look + plan.detail]
+        with work_progress(stages, "dreaming", quiet) as on_step:
+            return dream_sphere_scaled(raw, dreamer, sphere.pad, where=where, on_step=on_step, store=store).cpu()
     if upscale > 1 and sphere.dream_width and sphere.dream_width < raw.shape[-1]:
         size = (sphere.dream_width // 2, sphere.dream_width)
         raw = resize(raw, size)
         where = None if where is None else resize(where, size)
     sphere = sphere.for_upscale(raw.shape[-1], upscale)
     param = SphereParam(raw, sphere.face_for(raw.shape[-1]), sphere.pad, where)
-    with progress(dreamer.total_steps(param), "dreaming", quiet, unit="step") as bar:
-        out = dream_sphere(raw, dreamer, sphere, where=where, on_step=bar.update, store=store)
-    return out.cpu()
+    shapes = param.shapes(s.octaves, s.octave_scale, min_size)
+    stages = [(s.steps, step_pixels(shape[-1], sphere.pad)) for shape in shapes]
+    with work_progress(stages, "dreaming", quiet) as on_step:
+        return dream_sphere(raw, dreamer, sphere, where=where, on_step=on_step, store=store).cpu()
 
 
 def dream_flat(ps: Photosphere, dreamer: Dreamer, *, quiet: bool = False, store: CanvasStore | None = None) -> Tensor:

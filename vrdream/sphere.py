@@ -20,6 +20,7 @@ the cut lines move every step, no face edge is ever special.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .cubemap import FACE_BASIS, c2e, e2c, face_dirs, pad_faces, resample_cubemap
-from .dream import FlatParam, OctaveStore, Views
+from .dream import DreamSettings, FlatParam, OctaveStore, Views
 from .equirect import axis_angle_matrix, rotation_matrix
 from .errors import VrdreamError
 from .octave import resize
@@ -231,8 +232,25 @@ def detail_equirect(canvas: Tensor, base: Tensor, height: int, width: int, *, ea
 
     Adding this to the full-resolution raw keeps the raw's own sharpness where
     the dream changed little, whatever resolution the dream ran at.
+
+    Where the equirect is a whole k >= 2 times finer than the canvas's own density (width 4N), the
+    change is sampled at 1/k the size and brought up k x (:func:`upsample_equirect`): the same
+    bicubic detail, without :func:`c2e`'s sampling grid at full size (6.9 GB of transient memory
+    at 16384x8192, measured).
     """
+    k = max(1, width // (4 * canvas.shape[-1]))
+    if k > 1 and height % k == 0 and width % k == 0:
+        return upsample_equirect(c2e(canvas - base, height // k, width // k, mode="bicubic", eac=eac), k)
     return c2e(canvas - base, height, width, mode="bicubic", eac=eac)
+
+
+def upsample_equirect(equi: Tensor, k: int) -> Tensor:
+    """An equirect (B, C, H, W) bicubic-upsampled a whole ``k`` times, continued across the 0°/360°
+    wrap (two columns of the other side each way) so that no seam shows there."""
+    wrapped = torch.cat([equi[..., -2:], equi, equi[..., :2]], dim=-1)
+    h, w = wrapped.shape[-2:]
+    up = F.interpolate(wrapped, size=(h * k, w * k), mode="bicubic", align_corners=False)
+    return up[..., 2 * k : -2 * k]
 
 
 #: Cube canvas density over the dream width's when the dream is to be super-resolved (and no face size is
@@ -308,6 +326,114 @@ def dream_sphere(
     return (raw + detail).clamp(0, 1)
 
 
+#: Network input pixels that a dream's ``pattern_deg`` spans: the angle of 64 pixels of the look octaves'
+#: finest canvas. 64 px is about the size of the patterns the presets' middle layers grow there; the number
+#: only fixes the unit (a pattern_deg of 11.25 puts a 2048 px equirect under the network, as the presets
+#: were tuned), it does not change what the network does.
+PATTERN_PX = 64
+
+
+def dream_width_for(pattern_deg: float) -> int:
+    """The equirect width (px) at which :data:`PATTERN_PX` pixels span ``pattern_deg`` degrees."""
+    return max(32, round(360 * PATTERN_PX / pattern_deg))
+
+
+class Stage(NamedTuple):
+    """One run of the dreamer in a scale plan: a cube canvas of ``face_size`` for ``steps`` steps
+    (the look pyramid's octaves, or one finer detail octave)."""
+
+    face_size: int
+    steps: int
+
+
+class ScalePlan(NamedTuple):
+    """How a photosphere is dreamed at the sphere's pattern scale (:func:`scale_plan`)."""
+
+    #: Face side of the look pyramid's finest octave: where ``pattern_deg`` is set.
+    look_face: int
+    #: The look pyramid's octaves, coarsest first (``settings.steps`` each).
+    look: list[Stage]
+    #: Finer octaves from the look pyramid towards the output's own density, each continuing the
+    #: one before for ``settings.detail_steps`` steps; empty when the input is no finer than the look.
+    detail: list[Stage]
+
+
+def step_pixels(face_size: int, pad: float) -> int:
+    """Network input pixels of one step on a cube canvas of ``face_size``: six padded views. The
+    network's cost and the step's other work (resampling, gathering) both grow with it."""
+    return 6 * (face_size + 2 * max(1, round(pad * face_size))) ** 2
+
+
+def scale_plan(width: int, settings: DreamSettings, min_size: int, pad: float = 0.125) -> ScalePlan:
+    """The octaves that dream an equirect ``width`` px wide with the patterns ``settings.pattern_deg`` sets.
+
+    The look pyramid (the presets' octaves and steps) runs at :func:`dream_width_for` the pattern
+    angle, or at the input's own width where that is coarser (a canvas finer than the input would
+    only cost time). Finer *detail* octaves then continue the dream towards the input's density,
+    ``settings.octave_scale`` apart, for ``settings.detail_steps`` steps each of
+    ``settings.detail_strength`` times the step size: at their own pixel scale the network sharpens
+    the upsampled dream's structures rather than growing new, larger ones. They are added coarsest
+    first while their work (:func:`step_pixels` x steps) stays within ``settings.detail_work`` times
+    the look pyramid's; the change of the finest one run is upsampled onto the full-resolution raw.
+    """
+    out_face = max(8, round(width / 4))
+    look_face = min(out_face, max(8, round(dream_width_for(settings.pattern_deg) / 4)))
+    param = SphereParam(torch.empty(0), look_face, pad)
+    look = [Stage(s[-1], settings.steps) for s in param.shapes(settings.octaves, settings.octave_scale, min_size)]
+    budget = settings.detail_work * sum(step_pixels(s.face_size, pad) * s.steps for s in look)
+    detail: list[Stage] = []
+    n = look_face
+    while n < out_face and settings.detail_steps > 0:
+        n = min(out_face, round(n * settings.octave_scale))
+        cost = step_pixels(n, pad) * settings.detail_steps
+        if cost > budget:
+            break
+        budget -= cost
+        detail.append(Stage(n, settings.detail_steps))
+    return ScalePlan(look_face, look, detail)
+
+
+def dream_sphere_scaled(
+    raw: Tensor,
+    dreamer: Dreamer,
+    pad: float = 0.125,
+    *,
+    where: Tensor | None = None,
+    on_step: Callable[[], None] | None = None,
+    store: OctaveStore | None = None,
+) -> Tensor:
+    """Dream an equirect ``raw`` (1, 3, H, W) at the sphere's pattern scale (:func:`scale_plan`);
+    returns the dreamed equirect (1, 3, H, W). ``where``, ``on_step``: as :func:`dream_sphere`.
+
+    ``store`` checkpoints the look pyramid's octaves; the detail octaves, a small share of the
+    work by construction, are redone when an interrupted dream resumes.
+    """
+    h, w = raw.shape[-2:]
+    raw = raw.to(dreamer.device)
+    where = None if where is None else where.to(dreamer.device)
+    plan = scale_plan(w, dreamer.settings, dreamer.backbone.spec.min_size, pad)
+    param = SphereParam(raw, plan.look_face, pad, where)
+    canvas = dreamer(param, on_step=on_step, store=store)
+    base = param.base(canvas.shape)
+    # the same network and objective, with the detail octaves' gentler steps
+    finer_dreamer = copy.copy(dreamer)
+    finer_dreamer.settings = dreamer.settings.replace(
+        step_size=dreamer.settings.step_size * dreamer.settings.detail_strength
+    )
+    for stage in plan.detail:
+        param = SphereParam(raw, stage.face_size, pad, where)
+        finer = param.base((1, 6, 3, stage.face_size, stage.face_size))
+        start = (finer + param.resize(canvas - base, finer.shape)).clamp(0, 1)
+        del canvas, base  # the coarser canvas is done with: an 8K canvas is 300 MB
+        canvas = finer_dreamer(param, init=start, steps=stage.steps, on_step=on_step)
+        base = finer
+    out = detail_equirect(canvas, base, h, w)
+    del canvas, base
+    if where is not None:
+        out.mul_(where)
+    return out.add_(raw).clamp_(0, 1)  # in place: a 16K equirect is 1.6 GB
+
+
 def dream_faces_independently(
     raw: Tensor,
     dreamer: Dreamer,
@@ -325,3 +451,39 @@ def dream_faces_independently(
     dreamed = torch.cat([dreamer(FlatParam(face[None]), on_step=on_step) for face in faces])
     base = faces_of(raw, n, eac=False)
     return (raw + detail_equirect(dreamed[None, :, :, p:-p, p:-p], base, h, w, eac=False)).clamp(0, 1)
+
+
+def change_spectrum(raw: Tensor, dream: Tensor, patch_deg: float = 45.0) -> tuple[Tensor, Tensor]:
+    """The power spectrum of a dream's change on the sphere: (frequency, power), both (s, s).
+
+    The change (``dream - raw``, equirects (1, 3, H, W), made grey with Rec. 601 weights) is cut into
+    square equatorial patches of ``patch_deg`` (where the equirect is nearly conformal), side by side
+    around the whole equator, each Hann-windowed; their power spectra are averaged (one patch's is
+    noisy). Frequency is radial, in cycles per degree of the sphere: in a headset angular size is
+    what a person sees, so a 2K and an 8K copy of a photosphere are compared in the same unit.
+    """
+    h, w = raw.shape[-2:]
+    s = max(8, round(w * patch_deg / 360))
+    k = w // s
+    luma = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).reshape(3, 1, 1)
+    grey = ((dream - raw)[0].double() * luma).sum(0)
+    band = grey[h // 2 - s // 2 : h // 2 - s // 2 + s, : k * s].reshape(s, k, s).transpose(0, 1)  # (k, s, s)
+    band = band - band.mean((-2, -1), keepdim=True)
+    hann = torch.hann_window(s, periodic=False, dtype=torch.float64)
+    power = torch.fft.fft2(band * (hann[:, None] * hann[None])).abs().square().mean(0)
+    f = torch.fft.fftfreq(s, dtype=torch.float64) * (w / 360)  # cycles per pixel x pixels per degree
+    return torch.hypot(f[:, None], f[None]), power
+
+
+def pattern_centroid_cpd(raw: Tensor, dream: Tensor, patch_deg: float = 45.0) -> float:
+    """The dream's pattern scale: the power-weighted mean frequency of its change, in cycles per
+    degree (:func:`change_spectrum`). Smaller patterns on the sphere read higher."""
+    f, power = change_spectrum(raw, dream, patch_deg)
+    return float((f * power).sum() / power.sum().clamp_min(1e-30))
+
+
+def high_frequency_power(raw: Tensor, dream: Tensor, above_cpd: float, patch_deg: float = 45.0) -> float:
+    """The power of a dream's change (:func:`change_spectrum`) at frequencies above ``above_cpd`` cycles
+    per degree: detail finer than an equirect ``360 * above_cpd * 2`` px wide can hold."""
+    f, power = change_spectrum(raw, dream, patch_deg)
+    return float(power[f > above_cpd].sum())

@@ -64,6 +64,18 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--steps", type=int, metavar="N", help=f"gradient steps per octave {preset_default(d.steps)}")
     g.add_argument(
+        "--pattern-deg",
+        type=float,
+        metavar="DEG",
+        help=f"pattern size on the sphere, degrees: the same dream at any resolution {preset_default(d.pattern_deg)}",
+    )
+    g.add_argument(
+        "--detail-steps",
+        type=int,
+        metavar="N",
+        help=f"steps of each finer octave up to the input's full size, 0: none {preset_default(d.detail_steps)}",
+    )
+    g.add_argument(
         "--step-size",
         type=float,
         metavar="X",
