@@ -31,6 +31,8 @@ DREAM_FLAG_VALUES: dict[str, str] = {
     "octaves": "2",
     "octave_scale": "1.3",
     "steps": "3",
+    "pattern_deg": "20.5",
+    "detail_steps": "1",
     "step_size": "0.0123",
     "normalize": "laplacian",
     "jitter": "5",
