@@ -26,7 +26,7 @@ def one() -> dict:
     from vrdream.presets import DEFAULT_PRESET, get_preset
     from vrdream.tensors import to_tensor
 
-    raw = to_tensor(resize(read_photosphere(SAMPLE).pixels, (W, H)))
+    raw = to_tensor(resize(read_photosphere(SAMPLE).pixels, height=H, width=W))
     dreamer = Dreamer(get_preset(DEFAULT_PRESET).settings.replace(octaves=1, steps=STEPS))
     batch, tile = dreamer.passes((1, 3, H, W))
     t0 = time.perf_counter()

@@ -38,7 +38,7 @@ def one(width: int, method: str, dream_width: int | None) -> dict:
     from vrdream.sphere import SphereOptions, dream_faces_independently, dream_sphere
     from vrdream.tensors import to_tensor
 
-    raw = to_tensor(resize(read_photosphere(SAMPLE).pixels, (width, width // 2)))
+    raw = to_tensor(resize(read_photosphere(SAMPLE).pixels, height=width // 2, width=width))
     t0 = time.perf_counter()
     dreamer = Dreamer(get_preset(DEFAULT_PRESET).settings)
     fn = dream_sphere if method == "joint" else dream_faces_independently

@@ -29,7 +29,7 @@ def _shown(ps: Photosphere) -> np.ndarray:
     """(512, 1024, 3) uint8: pixels where real, a grey checkerboard where unknown."""
     px, m = ps.pixels, ps.mask
     if ps.width != WIDTH:
-        px, m = resize(px, (WIDTH, WIDTH // 2)), resize(m, (WIDTH, WIDTH // 2))
+        px, m = resize(px, height=WIDTH // 2, width=WIDTH), resize(m, height=WIDTH // 2, width=WIDTH)
     y, x = np.mgrid[0 : WIDTH // 2, 0:WIDTH]
     checker = np.where((x // 16 + y // 16) % 2, 0.35, 0.25)[..., None].repeat(3, -1)
     out = px * m[..., None] + checker * (1 - m[..., None])
@@ -49,7 +49,7 @@ def main() -> None:
     )
     part_file = write_photosphere(tmp / "partial.jpg", full.pixels, part_like)
     part = read_photosphere(part_file)
-    x2 = read_photosphere(write_photosphere(tmp / "x2.png", resize(part.pixels, (2048, 1024)), part))
+    x2 = read_photosphere(write_photosphere(tmp / "x2.png", resize(part.pixels, height=1024, width=2048), part))
     Image.fromarray(to_uint8(full.pixels[150:350, 400:700])).save(tmp / "photo.png")
     fov = read_photosphere(tmp / "photo.png", fov=(90, 60))
     rows = [

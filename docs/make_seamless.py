@@ -36,7 +36,7 @@ def main() -> None:
     args = ap.parse_args()
     pixels = read_photosphere(args.panorama).pixels
     if pixels.shape[1] != args.width:
-        pixels = resize(pixels, (args.width, args.width // 2))
+        pixels = resize(pixels, height=args.width // 2, width=args.width)
     raw = to_tensor(pixels)
     dreamer = Dreamer(get_preset(DEFAULT_PRESET).settings)
     work = Path(tempfile.mkdtemp(prefix="vrdream-seamless-"))

@@ -87,7 +87,7 @@ def main(photo: str, dream: str) -> None:
         print(f"{k:24s} " + " ".join(f"{x:6.2f}" for x in v) + f"   mean {np.mean(v):.2f} dB")
     crop = load(dream, (600, 250, 664, 314))
     row2 = [panel(v, k) for k, v in methods(crop).items()]
-    row2.append(panel(resize(crop, (TILE, TILE)), "dream input (Lanczos)"))
+    row2.append(panel(resize(crop, height=TILE, width=TILE), "dream input (Lanczos)"))
     sheet = Image.new("RGB", (TILE * len(row1), TILE * 2))
     for i, im in enumerate(row1 + row2):
         sheet.paste(im, ((i % len(row1)) * TILE, (i // len(row1)) * TILE))

@@ -13,13 +13,13 @@ from pathlib import Path
 from vrdream.photosphere import read_photosphere, resize, write_photosphere
 
 HERE = Path(__file__).resolve().parent
-SIZE = (1536, 768)
+SIZE = (1536, 768)  # (width, height)
 
 
 def main(argv: list[str]) -> None:
     src = Path(argv[0]) if argv else HERE.parent.parent / "shared" / "data" / "mars.jpg"
     ps = read_photosphere(src)
-    small = resize(ps.pixels, SIZE)
+    small = resize(ps.pixels, height=SIZE[1], width=SIZE[0])
     out = write_photosphere(
         HERE.parent / "vrdream" / "samples" / "mars.jpg", small, ps, quality=90, overwrite=True, inputs=[src]
     )

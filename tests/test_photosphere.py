@@ -150,7 +150,7 @@ def test_partial_is_placed_by_its_cropped_fields(partial_photosphere: Path, samp
     inside = np.zeros((512, 1024), bool)
     inside[top : top + h, left : left + w] = True
     assert np.all(ps.mask[inside] == 1) and np.all(ps.mask[~inside] == 0) and np.all(ps.pixels[~inside] == 0)
-    full = resize(read_photosphere(sample_pano).pixels, (1024, 512))
+    full = resize(read_photosphere(sample_pano).pixels, height=512, width=1024)
     assert np.abs(ps.pixels[inside] - full[inside]).mean() < 0.02  # same place, JPEG requantised
     gp = ps.gpano
     assert (gp.pose_heading, gp.pose_pitch, gp.pose_roll) == (30.0, 1.5, -0.5)

@@ -85,7 +85,7 @@ def test_the_scale_plan_is_the_old_dream_where_the_input_is_no_finer(sample_equi
     """No detail octaves at or under the pattern scale's width: the very dream dream_sphere makes."""
     settings = DEFAULT.replace(octaves=2, steps=2, pattern_deg=360 * PATTERN_PX / 512)
     dreamer = Dreamer(settings, backbone=lite0)
-    raw = resize(sample_equirect, (128, 256))
+    raw = resize(sample_equirect, height=128, width=256)
     assert torch.equal(dream_sphere_scaled(raw, dreamer), dream_sphere(raw, dreamer, SphereOptions()))
 
 
@@ -97,15 +97,15 @@ def test_a_small_and_a_large_copy_dream_alike_and_the_large_one_is_sharp(shared_
     settings = DEFAULT.replace(octaves=2, steps=4, pattern_deg=90.0)
     dreamer = Dreamer(settings, backbone=lite0)
     big = to_tensor(read_photosphere(shared_data / "mars.jpg").pixels).float()
-    big = resize(big, (512, 1024))
-    small = resize(big, (128, 256))
+    big = resize(big, height=512, width=1024)
+    small = resize(big, height=128, width=256)
     assert scale_plan(1024, settings, MIN_SIZE).detail  # the large copy runs detail octaves
     small_dream = dream_sphere_scaled(small, dreamer)
     big_dream = dream_sphere_scaled(big, dreamer)
     small_cpd = pattern_centroid_cpd(small, small_dream)
     big_cpd = pattern_centroid_cpd(big, big_dream)
     assert big_cpd == pytest.approx(small_cpd, rel=0.15)
-    upsampled = (big + resize(small_dream - small, (512, 1024))).clamp(0, 1)
+    upsampled = (big + resize(small_dream - small, height=512, width=1024)).clamp(0, 1)
     nyquist = 256 / 360 / 2
     assert high_frequency_power(big, big_dream, nyquist) > 2 * high_frequency_power(big, upsampled, nyquist)
 
@@ -137,7 +137,7 @@ def test_a_change_sampled_coarser_and_upsampled_matches_the_direct_one_and_wraps
     """An equirect 2x finer than the canvas gets the change sampled at half size and upsampled (no
     full-size sampling grid): close to sampling it directly, and as close at the 0°/360° wrap."""
     torch.manual_seed(0)
-    canvas = resize(torch.rand(1, 6, 3, 8, 8), (32, 32))  # a smooth change on a 32 px canvas
+    canvas = resize(torch.rand(1, 6, 3, 8, 8), height=32, width=32)  # a smooth change on a 32 px canvas
     base = torch.zeros_like(canvas)
     coarse = detail_equirect(canvas, base, 128, 256)  # 256 = 2 x 4 x 32: upsampled
     direct = c2e(canvas - base, 128, 256, mode="bicubic", eac=True)

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def pano(sample_pano: Path) -> torch.Tensor:
     """The sample panorama at 192x96, (1, 3, H, W)."""
-    small = resize(read_photosphere(sample_pano).pixels, (192, 96))
+    small = resize(read_photosphere(sample_pano).pixels, height=96, width=192)
     return torch.from_numpy(small).permute(2, 0, 1)[None]
 
 
@@ -106,7 +106,9 @@ def test_upscaled_panorama_has_no_seam(shared_data: Path, tmp_path: Path) -> Non
     content allows), while the same network reflect-padded at the wrap, as Real-ESRGAN's tiling
     does, reads far worse. (At full size, 2048 -> 4096, ours reads 1.22.)
     """
-    raw = resize(np.asarray(Image.open(shared_data / "mars.jpg").convert("RGB"), np.float32) / 255, (384, 192))
+    raw = resize(
+        np.asarray(Image.open(shared_data / "mars.jpg").convert("RGB"), np.float32) / 255, height=192, width=384
+    )
     x = torch.from_numpy(raw).permute(2, 0, 1)[None]
     bicubic_png = sphere_bicubic(x, 4, tmp_path / "bicubic.png")
     wide = np.asarray(Image.open(bicubic_png))
@@ -154,7 +156,9 @@ def test_bad_requests(pano: torch.Tensor) -> None:
 def test_cli_upscale_keeps_gpano(sample_pano: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     like = read_photosphere(sample_pano)
     small = tmp_path / "small.jpg"
-    write_photosphere(small, resize(like.pixels, (128, 64)), like, vrdream={"Kind": "dream", "Raw": str(sample_pano)})
+    write_photosphere(
+        small, resize(like.pixels, height=64, width=128), like, vrdream={"Kind": "dream", "Raw": str(sample_pano)}
+    )
     out = tmp_path / "sub" / "big.jpg"
     assert (
         cli(["upscale", str(small), "-o", str(out), "--upscale", "4", "--sr", FAST, "--precision", "fp32", "-q"]) == 0
@@ -205,7 +209,7 @@ def test_cli_dream_upscale_is_k_times_the_dream_width_with_gpano_and_no_wrap_sea
         """The 0/360 step over the median step between neighbouring columns."""
         return float(np.abs(px[:, 0] - px[:, -1]).mean() / np.median(np.abs(np.diff(px, axis=1)).mean(axis=(0, 2))))
 
-    raw = resize(read_photosphere(sample_pano).pixels, (1024, 512))
+    raw = resize(read_photosphere(sample_pano).pixels, height=512, width=1024)
     assert wrap_jump(big.pixels) < 1.1 * wrap_jump(raw), (wrap_jump(big.pixels), wrap_jump(raw))
 
 

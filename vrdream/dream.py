@@ -30,9 +30,9 @@ from .octave import Normalize, normalize_gradient, octave_sizes, reflect_pad, re
 Shape = tuple[int, ...]
 
 
-def _hw(shape: Shape) -> tuple[int, int]:
-    """(H, W): the last two sides of a canvas shape."""
-    return shape[-2], shape[-1]
+def _hw(shape: Shape) -> dict[str, int]:
+    """``height=``, ``width=``: the last two sides of a canvas shape, for :func:`vrdream.octave.resize`."""
+    return {"height": shape[-2], "width": shape[-1]}
 
 
 class OctaveStore(Protocol):
@@ -170,13 +170,13 @@ class FlatParam:
         return [(1, 3, sh, sw) for sh, sw in octave_sizes(h, w, octaves, scale, min_size)]
 
     def base(self, shape: Shape) -> Tensor:
-        return resize(self.raw, _hw(shape))
+        return resize(self.raw, **_hw(shape))
 
     def resize(self, canvas: Tensor, shape: Shape) -> Tensor:
-        return resize(canvas, _hw(shape))
+        return resize(canvas, **_hw(shape))
 
     def mask(self, shape: Shape) -> Tensor | None:
-        return None if self.where is None else resize(self.where, _hw(shape)).clamp(0, 1)
+        return None if self.where is None else resize(self.where, **_hw(shape)).clamp(0, 1)
 
     def extend(self, canvas: Tensor, r: int) -> Tensor:
         return reflect_pad(canvas, r)

@@ -90,7 +90,7 @@ def fade_video(
                 dream_path,
                 f"canvas {dream.width}x{dream.height} does not match the raw panorama's {raw.width}x{raw.height}",
             )
-        raw_px = resize(raw.pixels, (dream.width, dream.height))
+        raw_px = resize(raw.pixels, height=dream.height, width=dream.width)
     else:
         raw_px = raw.pixels
     frames = max(2, round(settings.seconds * settings.fps))

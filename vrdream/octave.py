@@ -37,13 +37,17 @@ def octave_sizes(height: int, width: int, octaves: int, scale: float, min_size: 
     return sizes[::-1]
 
 
-def resize(img: Tensor, size: tuple[int, int]) -> Tensor:
-    """Resize (..., C, H, W) images: antialiased when shrinking, bicubic when growing."""
-    if tuple(img.shape[-2:]) == tuple(size):
+def resize(img: Tensor, *, height: int, width: int) -> Tensor:
+    """Resize (..., C, H, W) images to ``height`` x ``width``: antialiased when shrinking, bicubic when growing.
+
+    Sizes are keyword-only here and in :func:`vrdream.photosphere.resize`, so no call can swap them.
+    """
+    size = (height, width)
+    if tuple(img.shape[-2:]) == size:
         return img
     lead = img.shape[:-3]
     flat = img.reshape(-1, *img.shape[-3:])
-    shrink = size[0] < img.shape[-2]
+    shrink = height < img.shape[-2]
     out = F.interpolate(
         flat, size=size, mode="bilinear" if shrink else "bicubic", antialias=shrink, align_corners=False
     )

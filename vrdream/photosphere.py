@@ -235,19 +235,19 @@ def _to_float(a: np.ndarray, out: np.ndarray) -> None:
         np.clip(out, 0.0, 1.0, out=out)
 
 
-def resize(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize (H, W, C) or (H, W) float32 to ``size`` = (width, height) with antialiased Lanczos.
+def resize(a: np.ndarray, *, height: int, width: int) -> np.ndarray:
+    """Resize (H, W, C) or (H, W) float32 to ``height`` x ``width`` with antialiased Lanczos.
 
     Pillow's float ("F") resampling widens the kernel when shrinking, unlike
     OpenCV's fixed-support LANCZOS4, so downsizing does not alias. Values are
     clipped to [0, 1] (Lanczos overshoots at edges).
     """
     if a.ndim == 2:
-        return resize(a[..., None], size)[..., 0]
-    out = np.empty((size[1], size[0], a.shape[2]), np.float32)
+        return resize(a[..., None], height=height, width=width)[..., 0]
+    out = np.empty((height, width, a.shape[2]), np.float32)
     for c in range(a.shape[2]):
         ch = Image.fromarray(np.ascontiguousarray(a[..., c], dtype=np.float32), mode="F")
-        out[..., c] = np.asarray(ch.resize(size, Image.Resampling.LANCZOS))
+        out[..., c] = np.asarray(ch.resize((width, height), Image.Resampling.LANCZOS))  # Pillow: (w, h)
     return np.clip(out, 0.0, 1.0, out=out)
 
 
@@ -419,11 +419,11 @@ def read_photosphere(
     else:  # the image's size differs from its rectangle on the canvas: resample to fit
         tmp = np.empty((h, w, 3), np.float32)
         _to_float(d.colour, tmp)
-        pixels[y : y + ch, x : x + cw] = resize(tmp, (cw, ch))
+        pixels[y : y + ch, x : x + cw] = resize(tmp, height=ch, width=cw)
         if d.alpha is not None:
             a = np.empty((h, w), np.float32)
             _to_float(d.alpha, a)
-            mask[y : y + ch, x : x + cw] = resize(a, (cw, ch))
+            mask[y : y + ch, x : x + cw] = resize(a, height=ch, width=cw)
     if d.alpha is None:
         mask[y : y + ch, x : x + cw] = 1.0
     gp = replace(gp, full_width=W, full_height=H, cropped_left=x, cropped_top=y, cropped_width=cw, cropped_height=ch)

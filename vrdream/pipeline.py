@@ -179,9 +179,9 @@ def dream_photosphere(
         with work_progress(stages, "dreaming", quiet) as on_step:
             return dream_sphere_scaled(raw, dreamer, sphere.pad, where=where, on_step=on_step, store=store).cpu()
     if upscale > 1 and sphere.dream_width and sphere.dream_width < raw.shape[-1]:
-        size = (sphere.dream_width // 2, sphere.dream_width)
-        raw = resize(raw, size)
-        where = None if where is None else resize(where, size)
+        size = {"height": sphere.dream_width // 2, "width": sphere.dream_width}
+        raw = resize(raw, **size)
+        where = None if where is None else resize(where, **size)
     sphere = sphere.for_upscale(raw.shape[-1], upscale)
     param = SphereParam(raw, sphere.face_for(raw.shape[-1]), sphere.pad, where)
     shapes = param.shapes(s.octaves, s.octave_scale, min_size)
@@ -276,7 +276,7 @@ def dream_file(
         fields["Upscale"] = upscale_fields(fields, src, dst, model, output.upscale.factor)["Upscale"]
     mask = None
     if not flat and dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
-        mask = resize(to_tensor(ps.mask[..., None]), (out.shape[-2], out.shape[-1]))[0, 0].numpy()
+        mask = resize(to_tensor(ps.mask[..., None]), height=out.shape[-2], width=out.shape[-1])[0, 0].numpy()
     written = write_photosphere(
         dst,
         to_numpy(out),
@@ -322,7 +322,7 @@ def upscale_file(
     pixels = out[0].permute(1, 2, 0).numpy()  # a view: no second full-size copy
     mask = None
     if dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
-        mask = resize_array(ps.mask, pixels.shape[1::-1])
+        mask = resize_array(ps.mask, height=pixels.shape[0], width=pixels.shape[1])
     fields = upscale_fields(ps.vrdream, src, dst, model, upscale.factor)
     return write_photosphere(
         dst, pixels, ps, mask=mask, quality=quality, overwrite=overwrite, inputs=[src], vrdream=fields

@@ -206,7 +206,7 @@ def faces_of(equi: Tensor, n: int, *, eac: bool = True) -> Tensor:
     keeps an 8K panorama from aliasing into a small octave.
     """
     if equi.shape[-1] > 4 * n:
-        equi = resize(equi, (2 * n, 4 * n))
+        equi = resize(equi, height=2 * n, width=4 * n)
     return e2c(equi, n, eac=eac)
 
 
