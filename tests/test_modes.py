@@ -64,3 +64,19 @@ def test_region_modes():
 
 def test_every_interpolation_has_its_padding():
     assert set(PAD) == set(get_args(Interpolation))
+
+
+def test_both_resizes_take_height_and_width_by_name_only() -> None:
+    """One size convention: the tensor and the array resize cannot be called with a (w, h) / (h, w) tuple."""
+    import inspect
+
+    import numpy as np
+    import torch
+
+    from vrdream import octave, photosphere
+
+    for fn in (octave.resize, photosphere.resize):
+        params = inspect.signature(fn).parameters
+        assert params["height"].kind is params["width"].kind is inspect.Parameter.KEYWORD_ONLY, fn
+    assert tuple(octave.resize(torch.rand(1, 3, 8, 16), height=4, width=6).shape) == (1, 3, 4, 6)
+    assert photosphere.resize(np.random.rand(8, 16, 3).astype(np.float32), height=4, width=6).shape == (4, 6, 3)
