@@ -496,3 +496,13 @@ def test_every_command_that_writes_ends_with_a_wrote_line(
         capsys.readouterr()
         assert main(argv) == 0
         assert capsys.readouterr().out.strip().splitlines()[-1].startswith("wrote "), argv
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265", "libvpx-vp9", "mpeg4"])
+def test_the_codecs_help_offers_are_accepted(codec: str) -> None:
+    """`--codec`'s help gives these as examples: each passes the up-front check (so works) into an MP4."""
+    from vrdream.videoio import EncodeSettings, check_encoding
+
+    help_text = next(a.help for a in _options(_subparsers()["video"]) if a.dest == "codec")
+    assert codec in help_text
+    check_encoding("clip.mp4", EncodeSettings(codec=codec))
