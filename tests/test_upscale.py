@@ -222,7 +222,7 @@ def test_cli_dream_upscale_4_of_the_sample_is_seamless(shared_data: Path, sample
     Written as PNG: JPEG's 8 px blocks fall on the cube-edge meridians and add about 0.03 there. With
     today's packages (torch 2.14, Pillow 13) this same dream reads 1.236 as PNG and 1.269 as JPEG, where the
     packages of the session that set this bound gave 1.175 and 1.213: the bound holds for the dream itself
-    with a small margin, and the JPEG reading is left to the seam issue that follows it up."""
+    with a small margin; the JPEG reading is over it (docs/upscale_seams.md, "Later readings")."""
     out = tmp_path / "dream4.png"
     assert cli(["dream", str(sample_pano), "-o", str(out), "--upscale", "4", "--device", "cpu", "-q"]) == 0
     raw = read_photosphere(sample_pano)
