@@ -506,3 +506,19 @@ def test_the_codecs_help_offers_are_accepted(codec: str) -> None:
     help_text = next(a.help for a in _options(_subparsers()["video"]) if a.dest == "codec")
     assert codec in help_text
     check_encoding("clip.mp4", EncodeSettings(codec=codec))
+
+
+def test_one_module_writes_the_provenance_record() -> None:
+    """vrdream's XMP fields are written by vrdream/provenance.py alone (read elsewhere, never set)."""
+    import re as regex
+
+    from conftest import REPO
+
+    setting = regex.compile(r"""["'](Raw|RawName|RawSHA256|RawFOV|Kind|Upscale|Backbone|Layer|Seed|Preset)["']\s*:""")
+    writers = [
+        p.relative_to(REPO).as_posix()
+        for folder in ("vrdream", "viewer")
+        for p in REPO.glob(f"{folder}/**/*.py")
+        if setting.search(p.read_text(encoding="utf-8"))
+    ]
+    assert writers == ["vrdream/provenance.py"]

@@ -26,7 +26,7 @@ from .layout import cubemap_paths, write_cubemap
 from .octave import resize
 from .photosphere import Photosphere, ReadOptions, write_format, write_photosphere
 from .progress import progress, work_progress
-from .provenance import dream_fields, upscale_fields
+from .provenance import dream_fields, upscale_fields, upscale_step
 from .select import Region
 from .sphere import SphereOptions, SphereParam, dream_sphere, dream_sphere_scaled, scale_plan, step_pixels
 from .tensors import to_numpy, to_tensor
@@ -273,7 +273,7 @@ def dream_file(
     fields = dream_fields(src, dst, engine, request.read.fov_deg)
     if output.upscale.factor > 1:
         out, model = _upscale(out, output.upscale, flat=flat, device=dreamer.device, quiet=quiet)
-        fields["Upscale"] = upscale_fields(fields, src, dst, model, output.upscale.factor)["Upscale"]
+        fields.update(upscale_step(model, output.upscale.factor))
     mask = None
     if not flat and dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
         mask = resize(to_tensor(ps.mask[..., None]), height=out.shape[-2], width=out.shape[-1])[0, 0].numpy()

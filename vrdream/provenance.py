@@ -75,10 +75,15 @@ def same_dream(recorded: Mapping[str, str], src: Path, dst: Path, engine: Engine
     return all(recorded.get(k) == v for k, v in dream_fields(src, dst, engine).items())
 
 
+def upscale_step(model: str, scale: int) -> dict[str, str]:
+    """The record of a super-resolution step: ``Upscale`` = ``MODEL xN``."""
+    return {"Upscale": f"{model} x{scale}"}
+
+
 def upscale_fields(recorded: Mapping[str, str], src: Path, dst: Path, model: str, scale: int) -> dict[str, str]:
     """The record of ``src`` super-resolved into ``dst``: its own record carried over, ``Raw`` re-pointed
     from ``dst``'s folder (an undreamed ``src`` is itself the raw), and the SR step."""
-    out = {"Upscale": f"{model} x{scale}"}
+    out = upscale_step(model, scale)
     if "Raw" in recorded:
         raw = Path(recorded["Raw"])
         out["Raw"] = relative_to_folder(raw if raw.is_absolute() else src.resolve().parent / raw, dst)
