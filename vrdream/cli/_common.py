@@ -22,6 +22,12 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     add_quiet(p)
 
 
+def say_wrote(args: argparse.Namespace, *paths: object) -> None:
+    """Every command ends by naming what it wrote, one ``wrote PATH`` line each (nothing with ``--quiet``)."""
+    if not args.quiet:
+        print("\n".join(f"wrote {p}" for p in paths))
+
+
 def add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or chatter")
 

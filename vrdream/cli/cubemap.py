@@ -6,7 +6,7 @@ import argparse
 
 from ..layout import INTERPOLATIONS, LAYOUTS
 from ..photosphere import MAX_PIXELS
-from ._common import add_fov, add_output_options, add_quality, command
+from ._common import add_fov, add_output_options, add_quality, command, say_wrote
 
 ORDER = 20
 
@@ -67,6 +67,5 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         quality=args.quality,
     )
-    if not args.quiet:
-        print("\n".join(f"wrote {p}" for p in paths))
+    say_wrote(args, *paths)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_quiet, command
+from ._common import add_quiet, command, say_wrote
 
 ORDER = 0
 
@@ -39,6 +39,5 @@ def run(args: argparse.Namespace) -> int:
             f"look around in it:\n  vrdream view {files['dream']}            (headset, OpenXR)\n"
             f"  vrdream view {files['dream']} --desktop  (window; drag to look, the mouse is your gaze)"
         )
-        for name, path in files.items():  # what was written comes last, as in every command
-            print(f"wrote {path}  ({name.replace('_', ' ')})")
+    say_wrote(args, *(f"{path}  ({name.replace('_', ' ')})" for name, path in files.items()))
     return 0

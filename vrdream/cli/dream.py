@@ -15,6 +15,7 @@ from ._common import (
     engine_from_args,
     number_pair,
     read_options,
+    say_wrote,
     upscale_from_args,
 )
 
@@ -76,6 +77,5 @@ def run(args: argparse.Namespace) -> int:
         keep_faces=args.keep_faces,
     )
     out = dream_file(args.input, args.output, request, overwrite=args.overwrite, quiet=args.quiet)
-    if not args.quiet:
-        print(f"wrote {out}")
+    say_wrote(args, out)
     return 0

@@ -6,7 +6,7 @@ import argparse
 
 from ..layout import INTERPOLATIONS, face_naming
 from ..photosphere import MAX_PIXELS
-from ._common import add_output_options, add_quality, command
+from ._common import add_output_options, add_quality, command, say_wrote
 
 ORDER = 21
 
@@ -66,6 +66,5 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         max_pixels=args.max_pixels,
     )
-    if not args.quiet:
-        print(f"wrote {path}")
+    say_wrote(args, path)
     return 0

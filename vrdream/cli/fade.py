@@ -11,6 +11,7 @@ from ._common import (
     command,
     encode_settings,
     parse_fps,
+    say_wrote,
 )
 
 ORDER = 60
@@ -46,6 +47,5 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         quiet=args.quiet,
     )
-    if not args.quiet:
-        print(f"wrote {out}")
+    say_wrote(args, out)
     return 0

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_fov, add_output_options, add_quality, add_upscale_options, command, upscale_from_args
+from ._common import (
+    add_fov,
+    add_output_options,
+    add_quality,
+    add_upscale_options,
+    command,
+    say_wrote,
+    upscale_from_args,
+)
 
 ORDER = 40
 
@@ -68,6 +76,5 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         quiet=args.quiet,
     )
-    if not args.quiet:
-        print(f"wrote {out}")
+    say_wrote(args, out)
     return 0

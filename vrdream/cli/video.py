@@ -11,6 +11,7 @@ from ._common import (
     command,
     encode_settings,
     engine_from_args,
+    say_wrote,
 )
 
 ORDER = 50
@@ -61,6 +62,5 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         keep_checkpoints=args.keep_checkpoints,
     )
-    if not args.quiet:
-        print(f"wrote {out}")
+    say_wrote(args, out)
     return 0

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InputError, VrdreamError
-from ._common import add_quiet, command, number_pair
+from ._common import add_quiet, command, number_pair, say_wrote
 
 ORDER = 70
 
@@ -138,8 +138,7 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             quiet=args.quiet,
         )
-        if not args.quiet:
-            print(f"wrote {args.screenshot}")
+        say_wrote(args, args.screenshot)
         return 0
     # The live viewers run until Ctrl-C, which must end the process within a second. What is
     # loaded by now (torch among it, through the shared dream options) lives until exit anyway:

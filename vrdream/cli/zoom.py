@@ -15,6 +15,7 @@ from ._common import (
     engine_from_args,
     number_pair,
     parse_fps,
+    say_wrote,
 )
 
 ORDER = 55
@@ -83,6 +84,5 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         quiet=args.quiet,
     )
-    if not args.quiet:
-        print(f"wrote {out}")
+    say_wrote(args, out)
     return 0
