@@ -13,8 +13,6 @@ of ``1 / fps``; variable-frame-rate sources come out constant-rate.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -100,26 +98,25 @@ def check_encoding(path: str | Path, settings: EncodeSettings) -> None:
             "(they carry the 360° metadata; VP9 and AV1 work in MP4 too)"
         )
     check_encoder(settings)
-    container = av.open(io.BytesIO(), "w", format="mp4")
+    # The encoder alone, no container: what is checked is the encoder's options, not a muxer.
+    encoder = av.CodecContext.create(settings.codec, "w")
+    assert isinstance(encoder, av.VideoCodecContext)  # a video codec's context (check_encoder)
+    encoder.width = encoder.height = 64
+    encoder.pix_fmt = settings.pix_fmt
+    encoder.time_base = Fraction(1, 24)
+    encoder.options = {k: str(v) for k, v in encoder_options(settings).items()}
+    frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24").reformat(
+        format=settings.pix_fmt
+    )
+    frame.pts = 0
     try:
-        stream = container.add_stream(settings.codec, rate=24)
-        assert isinstance(stream, av.VideoStream)  # a video codec's stream (check_encoder)
-        stream.width = stream.height = 64
-        stream.pix_fmt = settings.pix_fmt
-        stream.options = encoder_options(settings)
-        frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
-        frame = frame.reformat(format=settings.pix_fmt)
-        frame.pts = 0
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            container.mux(packet)
+        encoder.encode(frame)
+        encoder.encode(None)
     except (av.error.FFmpegError, ValueError) as exc:
         raise VrdreamError(
             f"--encoder-preset {settings.preset} / --crf {settings.crf}: refused by the {settings.codec} encoder "
             f"({type(exc).__name__})"
         ) from None
-    finally:
-        with contextlib.suppress(av.error.FFmpegError, ValueError):
-            container.close()
 
 
 def _has_encoder(name: str) -> bool:
