@@ -151,13 +151,16 @@ def dream_photosphere(
     ps: Photosphere,
     dreamer: Dreamer,
     sphere: SphereOptions = SphereOptions(),
-    selection: Selection = Selection(),
+    selected: Tensor | None = None,
     *,
     upscale: int = 1,
     quiet: bool = False,
     store: CanvasStore | None = None,
 ) -> Tensor:
     """Dream a read photosphere; returns the dreamed equirect (1, 3, H', W') on the CPU.
+
+    ``selected`` (1, 1, H, W) in [0, 1] says where to dream (:meth:`Selection.where`; None: everywhere);
+    a partial photosphere's unknown pixels are never dreamed.
 
     By default the dream's patterns are as large on the sphere as ``dreamer.settings.pattern_deg``
     says, whatever the input's pixel count, and finer detail octaves carry the dream up to the input's
@@ -168,9 +171,8 @@ def dream_photosphere(
     (:meth:`SphereOptions.for_upscale`).
     """
     raw = to_tensor(ps.pixels)
-    where = selection.where(raw)
     real = to_tensor(ps.mask[..., None]) if ps.is_partial or float(ps.mask.min()) < 1.0 else None
-    where = real if where is None else (where if real is None else where * real)
+    where = real if selected is None else (selected if real is None else selected * real)
     min_size = dreamer.backbone.spec.min_size
     s = dreamer.settings
     if upscale == 1 and sphere.dream_width is None and sphere.face_size is None:
@@ -250,8 +252,8 @@ def dream_file(
         cubemap_paths(Path(request.keep_faces) / "face.png", "faces", overwrite=overwrite)
     flat = request.read.flat
     ps = request.read.read(src)
-    where = request.selection.where(to_tensor(ps.pixels)) if not flat else None
-    if where is not None and float(where.max()) <= 0:
+    selected = None if flat else request.selection.where(to_tensor(ps.pixels))  # (1, 1, H, W), None: everywhere
+    if selected is not None and float(selected.max()) <= 0:
         raise VrdreamError(f"{' '.join(request.selection.flags())}: the selection is empty; nothing would be dreamed")
     dreamer = build_dreamer(request.engine)
     engine = request.engine.resolved(dreamer)
@@ -266,7 +268,7 @@ def dream_file(
             out = dream_flat(ps, dreamer, quiet=quiet, store=store)
         else:
             out = dream_photosphere(
-                ps, dreamer, request.sphere, request.selection, upscale=output.upscale.factor, quiet=quiet, store=store
+                ps, dreamer, request.sphere, selected, upscale=output.upscale.factor, quiet=quiet, store=store
             )
     if request.keep_faces:
         _write_faces(request.keep_faces, out, request.sphere, overwrite)
