@@ -48,7 +48,7 @@ from .atomic import atomic_path, check_output
 from .cubemap import FACE_BASIS, FACES, c2e, e2c
 from .errors import InputError, VrdreamError
 from .gpano import GPano
-from .photosphere import MAX_PIXELS, WRITE_FORMATS, Photosphere, read_photosphere, write_photosphere
+from .photosphere import MAX_PIXELS, WRITE_FORMATS, Photosphere, check_quality, read_photosphere, write_photosphere
 from .quantize import to_uint8
 
 Layout = Literal["faces", "dice", "horizon"]
@@ -198,11 +198,6 @@ def cubemap_paths(
     return paths
 
 
-def _check_quality(quality: int) -> None:
-    if not 1 <= quality <= 100:
-        raise VrdreamError(f"--quality {quality}: must be 1 to 100")
-
-
 def _save(path: Path, image: np.ndarray, *, icc: bytes | None, quality: int) -> None:
     fmt = FACE_FORMATS[path.suffix.lower()]
     pixels = image if fmt != "JPEG" or image.shape[-1] == 3 else image[..., :3]  # JPEG has no alpha
@@ -237,7 +232,7 @@ def write_cubemap(
     atomically. ``icc``: an ICC profile to embed (the panorama's), ``quality`` for JPEG/WebP.
     """
     layout = _checked("layout", layout, LAYOUTS)
-    _check_quality(quality)
+    check_quality(quality)
     paths = cubemap_paths(output, layout, inputs=inputs, overwrite=overwrite)
     _save_cubemap(paths, faces, layout, icc=icc, quality=quality)
     return paths
@@ -265,7 +260,7 @@ def cubemap_file(
     """
     layout = _checked("layout", layout, LAYOUTS)
     mode = _checked("interpolation", interpolation, INTERPOLATIONS)
-    _check_quality(quality)
+    check_quality(quality)
     if face_size is not None:
         _check_cube_size(face_size, max_pixels)
     paths = cubemap_paths(dst, layout, inputs=[src], overwrite=overwrite)
@@ -392,7 +387,7 @@ def equirect_file(
     any face is read.
     """
     mode = _checked("interpolation", interpolation, INTERPOLATIONS)
-    _check_quality(quality)
+    check_quality(quality)
     if width is not None:
         _check_width(width, max_pixels)
     out = Path(dst)

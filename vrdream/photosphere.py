@@ -482,6 +482,12 @@ def _exif_for(exif: bytes, size: tuple[int, int]) -> bytes:
     return ex.tobytes()
 
 
+def check_quality(quality: int) -> None:
+    """JPEG/WebP quality must be 1-100: checked up front by every command that writes images."""
+    if not 1 <= quality <= 100:
+        raise VrdreamError(f"--quality {quality}: must be 1 to 100")
+
+
 def write_format(path: Path) -> str:
     """The Pillow format :func:`write_photosphere` writes ``path`` in; one line naming the choices when none
     (called up front by every command, so a long job never ends on an unwritable suffix)."""

@@ -24,7 +24,7 @@ from .engine import EngineOptions, build_dreamer
 from .errors import VrdreamError
 from .layout import cubemap_paths, write_cubemap
 from .octave import resize
-from .photosphere import Photosphere, ReadOptions, write_format, write_photosphere
+from .photosphere import Photosphere, ReadOptions, check_quality, write_format, write_photosphere
 from .progress import progress, work_progress
 from .provenance import dream_fields, upscale_fields, upscale_step
 from .select import Region
@@ -118,8 +118,7 @@ class Output:
     quality: int = 95
 
     def __post_init__(self) -> None:
-        if not 1 <= self.quality <= 100:
-            raise VrdreamError(f"--quality {self.quality}: must be in 1..100")
+        check_quality(self.quality)
 
 
 @dataclass(frozen=True)
@@ -316,7 +315,7 @@ def upscale_file(
     src, dst = Path(src), Path(dst)
     check_output(dst, inputs=[src], overwrite=overwrite)  # before the long part, not after
     write_format(dst)
-    Output(quality=quality)  # checks the quality up front
+    check_quality(quality)
     ps = ReadOptions(flat=flat, fov_deg=fov_deg).read(src)
     img = to_tensor(ps.pixels)
     out, model = _upscale(img, upscale, flat=flat, device=resolve_device(device), quiet=quiet)
@@ -336,14 +335,13 @@ def _upscale(
 ) -> tuple[Tensor, str]:
     """``img`` (1, 3, H, W) super-resolved on the CPU by ``options.model`` (``auto``: chosen for ``device``,
     said unless ``quiet``), and the model that did it."""
-    from .upscale import choose_sr_model, upscale_equirect, upscale_flat
+    from .upscale import choose_sr_model, upscale
 
     model = options.model
     if model == "auto":
         model, why = choose_sr_model(device)
         if not quiet:
             print(f"super-resolution: {model} ({why})")
-    fn = upscale_flat if flat else upscale_equirect
     budget = None if options.memory_budget_gb is None else int(options.memory_budget_gb * 2**30)
     with progress(None, f"upscaling ×{options.factor}", quiet, unit="tile") as bar:
 
@@ -351,10 +349,11 @@ def _upscale(
             bar.total = total
             bar.update(done - bar.n)
 
-        out = fn(
+        out = upscale(
             img,
             options.factor,
             model,
+            sphere=not flat,
             device=device,
             tile=options.tile,
             memory_budget=budget,
