@@ -54,18 +54,20 @@ def make_video(
     fps: Fraction = Fraction(24),
     *,
     audio: str | None = "aac",
+    audio_rate: int = 48000,
     codec: str = "libx264",
     faststart: bool = False,
     yaw_px_per_frame: float = 3.0,
 ) -> Path:
-    """Write a test video of ``frames`` frames of :func:`scene` with a 440 Hz sine on ``audio`` (codec or None)."""
+    """Write a test video of ``frames`` frames of :func:`scene` with a 440 Hz sine on ``audio`` (codec or None)
+    sampled at ``audio_rate``."""
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(str(path), "w", options=options) as out:
         vs = out.add_stream(codec, rate=fps)
         vs.height, vs.width = pano.shape[:2]
         vs.pix_fmt = "yuv420p"
         vs.options = {"crf": "10"} if codec.startswith("libx26") else {}
-        rate = 48000
+        rate = audio_rate
         as_ = out.add_stream(audio, rate=rate, layout="stereo") if audio else None
         for t in range(frames):
             img = np.clip(np.rint(scene(pano, t, yaw_px_per_frame) * 255), 0, 255).astype(np.uint8)
