@@ -13,11 +13,10 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
-from videos import attractor_dream, dream_sequence, load_panorama, make_video
+from videos import attractor_dream, dream_sequence, load_panorama, make_video, need_codec
 
 from vrdream.checkpoint import job_key
 from vrdream.errors import VrdreamError
@@ -141,10 +140,7 @@ def test_a_bad_encoder_is_refused_before_any_frame_is_dreamed(tmp_path: Path, so
 
 
 def test_a_webm_dream_video_is_vp9_opus_and_360(tmp_path: Path, source: Path) -> None:
-    try:
-        av.Codec("libvpx-vp9", "w")
-    except av.codec.codec.UnknownCodecError:
-        pytest.skip("PyAV's FFmpeg has no libvpx-vp9 encoder for WebM")
+    need_codec("libvpx-vp9")
     webm = dream_video(source, tmp_path / "out.webm", Counting(), encode=EncodeSettings("libvpx-vp9"), quiet=True)
     info = probe(webm)
     assert (info.frames, info.fps, info.codec, [a.codec for a in info.audio]) == (FRAMES, Fraction(24), "vp9", ["opus"])

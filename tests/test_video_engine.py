@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import SAMPLE_SIZE
-from videos import dream_sequence, load_panorama, make_video
+from videos import dream_sequence, load_panorama, make_video, need_codec
 
 from vrdream.cli import main
 from vrdream.dream import Dreamer, DreamSettings
@@ -46,15 +46,14 @@ def test_coherent_video_is_at_least_twice_as_stable_as_independent_frames(source
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["dream.mp4", "dream.mkv"])
-def test_video_command(tmp_path: Path, source: Path, name: str) -> None:
-    out = tmp_path / name
+def test_video_command(tmp_path: Path, source: Path) -> None:
+    out = tmp_path / "dream.mp4"
     assert main(["video", str(source), "-o", str(out), *FLAGS]) == 0
     info = probe(out)
     assert (info.frames, info.fps, info.width) == (6, Fraction(24), 256)
     assert [a.codec for a in info.audio] == ["aac"]
     meta = read_spherical(out)
-    assert meta.has_v1 == (out.suffix == ".mp4") and meta.projection == "equirectangular"
+    assert meta.has_v1 and meta.projection == "equirectangular"
 
 
 def test_mobius_zoom_is_a_zoom_toward_its_direction() -> None:
@@ -69,6 +68,7 @@ def test_mobius_zoom_is_a_zoom_toward_its_direction() -> None:
 
 @pytest.mark.slow
 def test_zoom_command(tmp_path: Path, sample_pano: Path) -> None:
+    need_codec("libvpx-vp9")
     out = tmp_path / "zoom.webm"  # WebM: the MP4 path is the same writer, tested with `video` above
     argv = ["zoom", str(sample_pano), "-o", str(out), "--frames", "3", "--zoom", "1.1", "--dream-width", "256"]
     assert main([*argv, "--codec", "libvpx-vp9", *FLAGS]) == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from videos import load_panorama, make_video
+from videos import load_panorama, make_video, need_codec
 
 from vrdream.errors import InputError
 from vrdream.spherical import V1_UUID, _top_level, inject_spherical, read_spherical
@@ -104,14 +104,6 @@ def test_ffprobe_sees_a_360_video(tmp_path: Path, pano: np.ndarray) -> None:
     assert side["Spherical Mapping"]["projection"] == "equirectangular"
     assert side["Stereo 3D"]["type"] == "2D"
     assert int(stream["nb_frames"]) == 4
-
-
-def need_codec(name: str, mode: str = "w") -> None:
-    """Skip, saying so, when PyAV's FFmpeg lacks the encoder (``"w"``) or decoder (``"r"``) ``name``."""
-    try:
-        av.Codec(name, mode)
-    except av.codec.codec.UnknownCodecError:
-        pytest.skip(f"PyAV's FFmpeg has no {name} {'encoder' if mode == 'w' else 'decoder'}")
 
 
 #: (output, encoder, a decoder it needs): every video codec each Matroska container takes, by the encoders

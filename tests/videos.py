@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -45,6 +46,14 @@ def scene(pano: np.ndarray, t: int, yaw_px_per_frame: float = 3.0, object_speed:
     # flow is unambiguous.
     texture = (0.5 + 0.4 * np.sin(dx / 2.5) * np.cos(dy / 2.0))[..., None] * np.array([1.0, 0.5, 0.2])
     return (frame * (1 - disc) + texture * disc).astype(np.float32)
+
+
+def need_codec(name: str, mode: str = "w") -> None:
+    """Skip, saying so, when PyAV's FFmpeg lacks the encoder (``"w"``) or decoder (``"r"``) ``name``."""
+    try:
+        av.Codec(name, mode)
+    except av.codec.codec.UnknownCodecError:
+        pytest.skip(f"PyAV's FFmpeg has no {name} {'encoder' if mode == 'w' else 'decoder'}")
 
 
 def make_video(
