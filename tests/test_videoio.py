@@ -11,8 +11,8 @@ import pytest
 from videos import load_panorama, make_video, need_codec, scene
 
 from vrdream.errors import InputError, VrdreamError
-from vrdream.spherical import read_spherical
-from vrdream.videoio import EncodeSettings, check_encoding, iter_frames, probe, write_video
+from vrdream.spherical import MATROSKA_SUFFIXES, MP4_SUFFIXES, read_spherical
+from vrdream.videoio import CONTAINERS, EncodeSettings, check_encoding, iter_frames, probe, write_video
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,7 @@ def test_matroska_keeps_the_audio_as_mp4_does_and_webm_makes_it_opus(tmp_path: P
 
 
 def test_a_container_refuses_the_codecs_it_cannot_carry_up_front() -> None:
+    assert tuple(CONTAINERS) == MP4_SUFFIXES + MATROSKA_SUFFIXES  # each one's metadata has a writer
     with pytest.raises(VrdreamError, match=r"^--codec libx264: \.webm takes vp9, av1 video \(--codec .*libvpx-vp9"):
         check_encoding("out.webm", EncodeSettings())
     with pytest.raises(VrdreamError, match=r"^--codec mpeg4: \.mkv takes h264, hevc, vp9, av1 video .*\.mp4"):

@@ -24,7 +24,7 @@ the ``equi`` box's payload; pose 0). FFmpeg's Matroska muxer writes it from the
 stream's spherical side data, which PyAV cannot set but does copy from a template
 stream: so the video is encoded to MP4, given the V2 boxes above, and remuxed
 (packets unchanged) into Matroska from FFmpeg's own reading of those boxes
-(:func:`add_spherical` picks by container; read back by :func:`read_spherical`).
+(:func:`finish_container` picks by container; :func:`read_spherical` reads either).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import numpy as np
 from .atomic import atomic_path, check_output
 from .errors import InputError, VrdreamError
 from .quantize import to_uint8
-from .spherical import MATROSKA_SUFFIXES, MP4_SUFFIXES, encoding_suffix, finish_container
+from .spherical import MP4_SUFFIXES, encoding_suffix, finish_container
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ _MP4 = ContainerRules()
 #: with Opus or Vorbis by its spec; vrdream keeps Opus and transcodes any other audio to Opus.
 CONTAINERS = {
     **dict.fromkeys(MP4_SUFFIXES, _MP4),
-    MATROSKA_SUFFIXES[0]: ContainerRules(video=("h264", "hevc", "vp9", "av1")),
-    MATROSKA_SUFFIXES[1]: ContainerRules(video=("vp9", "av1"), audio=("opus",), audio_encoder="libopus"),
+    ".mkv": ContainerRules(video=("h264", "hevc", "vp9", "av1")),
+    ".webm": ContainerRules(video=("vp9", "av1"), audio=("opus",), audio_encoder="libopus"),
 }
 #: Encoders offered in messages when the one asked for is missing (those present in PyAV's FFmpeg are listed).
 KNOWN_ENCODERS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1", "mpeg4")
