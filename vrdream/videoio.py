@@ -26,7 +26,7 @@ import numpy as np
 from .atomic import atomic_path, check_output
 from .errors import InputError, VrdreamError
 from .quantize import to_uint8
-from .spherical import MP4_SUFFIXES, encoding_suffix, finish_container
+from .spherical import MATROSKA_SUFFIXES, MP4_SUFFIXES, encoding_suffix, finish_container
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,13 @@ def check_encoding(path: str | Path, settings: EncodeSettings) -> None:
             f"--encoder-preset {settings.preset} / --crf {settings.crf}: refused by the {settings.codec} encoder "
             f"({type(exc).__name__})"
         ) from None
+    if out.suffix.lower() in MATROSKA_SUFFIXES:
+        # Matroska's Projection element is written by FFmpeg's muxer from side data (spherical.finish_container),
+        # which an older FFmpeg may drop: one 64x64 frame through the whole path finds that out before the work.
+        with tempfile.TemporaryDirectory(prefix=".vrdream-check-") as tmp:
+            write_video(
+                Path(tmp) / f"check{out.suffix}", [np.zeros((64, 64, 3), np.uint8)], Fraction(24), settings=settings
+            )
 
 
 def _has_encoder(name: str) -> bool:
