@@ -338,7 +338,10 @@ def test_a_missing_page_is_said_before_anything_is_read(
     assert _error_line(["serve", str(tmp_path / "nope.jpg")], capsys) == f"vrdream: error: {NOT_BUILT}"
 
 
-@pytest.mark.parametrize("kind", ["missing", "text", "truncated", "missing raw", "image raw of a video", "text video"])
+@pytest.mark.parametrize(
+    "kind",
+    ["missing", "text", "truncated", "missing raw", "image raw of a video", "video raw of an image", "text video"],
+)
 def test_a_bad_input_is_one_line_before_the_server_starts(
     kind: str,
     with_bundle: Path,
@@ -360,6 +363,10 @@ def test_a_bad_input_is_one_line_before_the_server_starts(
     elif kind == "truncated":
         bad.write_bytes(dream.read_bytes()[:200])
     elif kind == "missing raw":
+        argv = ["serve", str(dream), "--raw", str(bad)]
+    elif kind == "video raw of an image":
+        bad = tmp_path / "bad.mp4"
+        bad.write_bytes(video.read_bytes())
         argv = ["serve", str(dream), "--raw", str(bad)]
     elif kind == "image raw of a video":
         bad.write_bytes(raw.read_bytes())
@@ -387,6 +394,13 @@ def test_start_lines_say_where_and_how_to_get_a_secure_context() -> None:
     local = "\n".join(serve.start_lines("127.0.0.1", 8123, "http", None))
     assert "this computer only" in local and "--host 0.0.0.0" in local and "192.0.2.7" not in local
     assert "self-signed" in "\n".join(serve.start_lines("0.0.0.0", 8123, "https", "192.0.2.7"))
+
+
+def test_the_qr_code_is_printed() -> None:
+    out = io.StringIO()
+    serve.print_qr("http://192.0.2.7:8123/", out)
+    rows = out.getvalue().splitlines()
+    assert len(rows) > 10 and all(len(r) == len(rows[0]) for r in rows) and "█" in rows[0]
 
 
 # --------------------------------------------------------------------------- https

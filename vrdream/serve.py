@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gc
 import io
+import os
 import socket
 import sys
 import threading
@@ -198,7 +199,10 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 def crop_wrapped(level: np.ndarray, x0: int, x1: int, y0: int, y1: int) -> np.ndarray:
     """Columns ``[x0, x1)`` (wrapping around the 0°/360° seam) and rows ``[y0, y1)`` of an equirect."""
-    return np.take(level[y0:y1], np.arange(x0, x1), axis=1, mode="wrap")
+    rows = level[y0:y1]
+    if 0 <= x0 and x1 <= level.shape[1]:
+        return rows[:, x0:x1]  # a view: the whole level is not copied
+    return np.take(rows, np.arange(x0, x1), axis=1, mode="wrap")
 
 
 def _media_json(source: Image | Video, which: Which) -> dict[str, Any]:
@@ -293,14 +297,17 @@ def build_app(scene: Scene, bundle: Path | None = None) -> ASGIApp:
             raise HTTPException(404)
         return found
 
-    def png(body: bytes) -> Response:
+    def tile(which: str, k: int, x0: int, x1: int, y0: int, y1: int) -> Response:
+        pixels = levels[which][k]
+        body = cache.get((which, k, x0, x1, y0, y1), lambda: encode_png(crop_wrapped(pixels, x0, x1, y0, y1)))
         return Response(body, media_type="image/png", headers={"Cache-Control": "no-cache"})
 
     def media(request: Request) -> Response:
         which, found = request.path_params["which"], source(request)
         if isinstance(found, Video):
             return FileResponse(found.path, media_type=VIDEO_TYPES[found.path.suffix.lower()])
-        return png(cache.get((which, 0), lambda: encode_png(found.pixels)))
+        h, w = found.pixels.shape[:2]
+        return tile(which, 0, 0, w, 0, h)
 
     def level(request: Request) -> Response:
         which, k = request.path_params["which"], request.path_params["k"]
@@ -316,7 +323,7 @@ def build_app(scene: Scene, bundle: Path | None = None) -> ASGIApp:
                 f"level {k} is {w}x{h}: columns [x0, x1) may wrap but span 1 to {w + 2 * MAX_GUTTER}, "
                 f"rows need 0 <= y0 < y1 <= {h}",
             )
-        return png(cache.get((which, k, x0, x1, y0, y1), lambda: encode_png(crop_wrapped(pixels, x0, x1, y0, y1))))
+        return tile(which, k, x0, x1, y0, y1)
 
     app: Starlette = Starlette(
         routes=[
@@ -357,7 +364,8 @@ def bind(host: str, port: int) -> socket.socket:
     except socket.gaierror as exc:
         raise VrdreamError(f"--host {host}: not an address of this computer ({exc.strerror})") from None
     sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if os.name != "nt":  # restart at once on a port in TIME_WAIT; on Windows it would let two servers share one
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
         sock.listen(128)
@@ -371,10 +379,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _print_qr(url: str, out: Any) -> None:
+def print_qr(url: str, out: Any) -> None:
+    """A QR code of ``url`` in the terminal, for a headset's or phone's camera."""
     import segno
 
-    segno.make(url, error="l").terminal(out=out, compact=True)
+    qr = segno.make(url, error="l")
+    try:
+        qr.terminal(out=out, compact=True)  # half blocks: half the height
+    except UnicodeEncodeError:  # a console that cannot print them (e.g. a Windows code page)
+        qr.terminal(out=out)
 
 
 def serve_file(
@@ -414,7 +427,7 @@ def serve_file(
         for line in start_lines(host, port, scheme, lan):
             log(line)
         if lan is not None:
-            _print_qr(f"{scheme}://{lan}:{port}/", sys.stdout)
+            print_qr(f"{scheme}://{lan}:{port}/", sys.stdout)
         log("Ctrl-C stops the server")
     config = uvicorn.Config(
         build_app(scene, bundle),
