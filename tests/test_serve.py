@@ -200,7 +200,8 @@ def test_a_video_is_served_with_range_requests(bundle: Path, video: Path, tmp_pa
     client = TestClient(build_app(load_scene(video, raw), bundle))
     got = client.get("/scene.json").json()
     assert got["kind"] == "video" and got["note"] is None
-    assert got["dream"] == {"url": "/media/dream", "width": 64, "height": 32, "levels": None}
+    want = {"url": "/media/dream", "width": 64, "height": 32, "levels": None, "fps": 10.0, "frames": 3}
+    assert got["dream"] == want
     assert got["raw"]["url"] == "/media/raw"
     data = video.read_bytes()
     whole = client.get("/media/dream")

@@ -11,13 +11,16 @@ contract with the page:
 ``GET /scene.json``
     what to show: ``{"kind": "image"|"video", "dream": {"url", "width", "height", "levels",
     "level_url"}, "raw": {...} | null, "start_yaw_rad", "start_pitch_rad", "note"}``; ``levels`` are
-    the mip levels' ``[width, height]`` (GL style), null for a video.
+    the mip levels' ``[width, height]`` (GL style), null for a video; a video's also has ``fps`` and
+    ``frames``.
 ``GET /media/dream``, ``GET /media/raw``
     a video's bytes (HTTP Range requests answered), an image's level 0 as PNG.
 ``GET /media/{dream|raw}/level/{k}.png?x0=A&x1=B&y0=C&y1=D``
     mip level ``k`` of the image's sRGB mip pyramid (:func:`vrdream.viewer.srgb.srgb_mip_level`),
     optionally only columns ``[A, B)``, which wrap around the 0°/360° seam (so ``A`` may be negative
-    and ``B`` past the width: tiles with gutters), and rows ``[C, D)``, which do not.
+    and ``B`` past the width: tiles with gutters), and rows ``[C, D)``, which do not. A span of more than
+    the width plus ``MAX_GUTTER`` columns either side, or rows outside the level, is 400; a level
+    that does not exist, 404.
 
 Only GET and HEAD are answered (405 otherwise); any path that is not plainly inside the served
 files (``..``, encoded dots or slashes, backslashes) is 404 before it reaches a route.
@@ -81,11 +84,13 @@ class Image:
 
 @dataclass(frozen=True)
 class Video:
-    """A 360° video file, served as it is."""
+    """A 360° video file, served as it is; fps and frames as PyAV reads them (to keep two videos in step)."""
 
     path: Path
     width: int
     height: int
+    fps: float
+    frames: int
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ def _video(path: Path) -> Video:
     from .videoio import probe
 
     info = probe(path)  # one-line InputError for a missing, unreadable or video-less file
-    return Video(path, info.width, info.height)
+    return Video(path, info.width, info.height, float(info.fps), info.frames)
 
 
 def load_scene(dream: str | Path, raw: str | Path | None = None) -> Scene:
@@ -209,7 +214,14 @@ def _media_json(source: Image | Video, which: Which) -> dict[str, Any]:
     from .viewer.srgb import mip_chain_sizes
 
     if isinstance(source, Video):
-        return {"url": f"/media/{which}", "width": source.width, "height": source.height, "levels": None}
+        return {
+            "url": f"/media/{which}",
+            "width": source.width,
+            "height": source.height,
+            "levels": None,
+            "fps": source.fps,
+            "frames": source.frames,
+        }
     h, w = source.pixels.shape[:2]
     return {
         "url": f"/media/{which}",
