@@ -69,7 +69,8 @@ export function mixTarget(modes, mode, show, hasRaw) {
 
 /** The viewer state after `command` (controls.apply_command); `state` is not modified. */
 export function applyCommand(settings, state, command, headYaw, frontYaw) {
-  const { modes, shows, controls } = settings;
+  const { modes, controls } = settings;
+  const shows = controls.show_cycle;
   const next = { ...state };
   if (command === "mode") next.mode = modes[(modes.indexOf(state.mode) + 1) % modes.length];
   else if (command === "wider" || command === "narrower") {

@@ -24,7 +24,7 @@ async function getJson(url) {
 function rotationYawPitch(yaw, pitch) {
   const [cy, sy, cp, sp] = [Math.cos(yaw), Math.sin(yaw), Math.cos(pitch), Math.sin(pitch)];
   // Ry(yaw) @ Rx(pitch)
-  return [cy, sy * sp, sy * cp, 0, cp, -sp, -sy, cy * sp, cy * cp];
+  return [cy, -sy * sp, sy * cp, 0, cp, sp, -sy, -cy * sp, cy * cp];
 }
 
 function mul3(a, b) {
@@ -311,6 +311,16 @@ function bindDesktop(viewer, canvas) {
     canvas.setPointerCapture(e.pointerId);
   });
   canvas.addEventListener("pointerup", () => (viewer.drag = null));
+  const { fov_range_deg: range, zoom_step: step } = viewer.settings.view;
+  canvas.addEventListener(
+    "wheel",
+    (e) => {
+      const notches = -Math.sign(e.deltaY);
+      viewer.view.hfovDeg = Math.min(Math.max(viewer.view.hfovDeg * step ** notches, range[0]), range[1]);
+      e.preventDefault();
+    },
+    { passive: false },
+  );
   const { keymap } = viewer.settings.controls;
   window.addEventListener("keydown", (e) => {
     const name = e.key === " " ? "space" : e.key.toLowerCase();
@@ -357,6 +367,13 @@ function installTestHook(viewer, gl) {
   };
   const hook = {
     manual: false, // true: desktop frames only through frame(t)
+    /** Desktop frames from now on only through frame(t); the gaze dynamics start afresh. */
+    useManualClock() {
+      hook.manual = true;
+      viewer.lastTime = null;
+      viewer.dwell.values.fill(0);
+      viewer.mix = mixTarget(viewer.settings.modes, viewer.state.mode, viewer.state.show, viewer.hasRaw);
+    },
     setView(yawRad, pitchRad, hfovDeg) {
       Object.assign(viewer.view, { yaw: yawRad, pitch: pitchRad }, hfovDeg ? { hfovDeg } : {});
     },
@@ -371,10 +388,10 @@ function installTestHook(viewer, gl) {
       if (mix) viewer.mix = mix;
     },
     command: (name) => viewer.command(name, viewer.desktopRotation()),
-    /** Desktop: draw one frame at `seconds` and return what it drew. */
-    frame(seconds) {
+    /** Desktop: draw one frame at `seconds`; what it drew (pixels only when `pixels`). */
+    frame(seconds, pixels = true) {
       viewer.frame(seconds * 1000, null);
-      return read();
+      return pixels ? read() : { state: viewer.state, mix: viewer.mix };
     },
     dwell: () => Array.from(viewer.dwell.values),
     /** XR: what the next frame draws (a promise). */

@@ -4,5 +4,6 @@
 import { XRDevice, metaQuest3 } from "iwer";
 
 const device = new XRDevice(metaQuest3);
+device.stereoEnabled = true; // two eyes side by side in the canvas
 device.installRuntime({ forceInstall: true });
 window.__iwerDevice = device;

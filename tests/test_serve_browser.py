@@ -1,0 +1,348 @@
+"""The page of ``vrdream serve`` in a real browser: Debian's Chromium, headless, WebGL on SwiftShader.
+
+Every frame the page draws is compared with the numpy reference renderer (viewer/reference.py)
+for the same panoramas, dwell map, rotation and frustum, which the page reports through its
+test-only hook (``window.__vrdreamTest``). The headset is Meta's WebXR emulator (npm ``iwer``,
+bundled by ``make web`` into viewer/web/test-build/, never shipped) injected before the page's
+own script. Panoramas are tiny except the one test of a 16384×8192 dream, which is slow.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vrdream.quantize import to_uint8
+from vrdream.viewer.controls import viewer_settings
+from vrdream.viewer.gaze import GazeSettings, approach, dwell_directions, dwell_step, mix_target, steady_dwell
+from vrdream.viewer.geometry import (
+    Fov,
+    dir_to_equirect_uv,
+    equirect_uv_gradients,
+    pixel_ray_gradients,
+    rotation_yaw_pitch_roll,
+    yaw_pitch_to_dir,
+)
+from vrdream.viewer.reference import render_reference, sample_trilinear
+from vrdream.viewer.srgb import linear_to_srgb, srgb8_to_linear, srgb_mip_level, srgb_mip_pyramid
+
+REPO = Path(__file__).resolve().parents[1]
+WEB = REPO / "viewer" / "web"
+BUNDLE = WEB / "dist"
+IWER = WEB / "test-build" / "iwer-runtime.js"
+CHROMIUM = Path("/usr/bin/chromium")
+D = math.radians
+#: Mean |page - reference| allowed, in 8-bit levels.
+TOLERANCE = 2.0
+VIEW = (160, 120)  # desktop canvas, CSS pixels at device pixel ratio 1
+HEADSET = (256, 128)  # the emulated headset's window: two 128×128 eyes side by side
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is not installed (Debian package chromium)"
+    if not (BUNDLE / "index.html").is_file():
+        return f"the page is not built ({BUNDLE}): run `make web` (needs npm)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright (PyPI) is not installed"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
+
+
+@contextmanager
+def served(dream: np.ndarray, raw: np.ndarray | None) -> Iterator[str]:
+    """``vrdream serve``'s app for these panoramas on a free localhost port; yields its URL."""
+    import uvicorn
+
+    from vrdream.serve import Image, Scene, bind, build_app
+
+    app = build_app(Scene(Image(dream), None if raw is None else Image(raw)), BUNDLE)
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+        )
+        yield b
+        b.close()
+
+
+def open_page(browser, url: str, size: tuple[int, int], headset: bool = False):
+    """A page of the viewer at ``url``, loaded (the panoramas uploaded); with the emulated headset."""
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    if headset:
+        page.add_init_script(path=str(IWER))
+    page.goto(url)
+    page.wait_for_function("document.body.dataset.ready || document.body.dataset.error", timeout=60_000)
+    assert page.evaluate("document.body.dataset.error") is None, errors
+    return page
+
+
+def pixels(frame: dict) -> np.ndarray:
+    """The frame's RGB (h, w, 3) uint8, row 0 on top (readPixels gives the bottom row first)."""
+    rgba = np.frombuffer(base64.b64decode(frame["rgba"]), np.uint8).reshape(frame["height"], frame["width"], 4)
+    return rgba[::-1, :, :3]
+
+
+def eyes(frame: dict) -> list[tuple[np.ndarray, np.ndarray, Fov]]:
+    """Each view the frame drew: its pixels, rotation (ours, recentered) and frustum."""
+    image, h = pixels(frame), frame["height"]
+    out = []
+    for view in frame["views"]:
+        x, y, w, vh = (int(round(v)) for v in view["viewport"])
+        tl, tr, tu, td = view["tangents"]
+        fov = Fov(math.atan(tl), math.atan(tr), math.atan(tu), math.atan(td))
+        out.append((image[h - y - vh : h - y, x : x + w], np.reshape(view["rotation"], (3, 3)), fov))
+    return out
+
+
+def mean_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+# ---------------------------------------------------------------- small panoramas
+@pytest.fixture(scope="module")
+def panoramas() -> tuple[np.ndarray, np.ndarray]:
+    """A raw with fine detail (noise on a gradient: LOD errors and seams show) and its negative as the dream."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:128, 0:256]
+    base = np.stack([xx * 255 / 256, yy * 255 / 128, 128 + 100 * np.sin(xx / 9.0)], -1)
+    raw = np.clip(base + rng.normal(0, 40, base.shape), 0, 255).astype(np.uint8)
+    return 255 - raw, raw
+
+
+@pytest.fixture(scope="module")
+def server(panoramas) -> Iterator[str]:
+    with served(*panoramas) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def pyramids(panoramas):
+    return [srgb_mip_pyramid(p) for p in panoramas]
+
+
+#: (name, view yaw°, view pitch°, gaze yaw°, gaze pitch°)
+POSES = [
+    ("straight ahead", 0, 0, 0, 0),
+    ("across the 0/360 wrap", 180, -10, 180, 0),
+    ("straight up", 30, 90, 30, 80),
+    ("gaze off-centre", -30, 10, -10, 25),
+]
+
+
+def reference(pyramids, dwell, rotation, fov, size, mix=(0.0, 1.0)):
+    dream, raw = pyramids
+    return render_reference(dream, raw, dwell, rotation, fov, size[0], size[1], *mix)
+
+
+@pytest.fixture(scope="module")
+def desktop(browser, server):
+    """The page in a desktop browser, its frames drawn on demand (``frame(t)``)."""
+    page = open_page(browser, server, VIEW)
+    page.evaluate("__vrdreamTest.useManualClock()")
+    yield page
+    page.close()
+
+
+@pytest.mark.parametrize("name,yaw,pitch,gaze_yaw,gaze_pitch", POSES, ids=[p[0] for p in POSES])
+def test_desktop_frame_matches_reference(desktop, pyramids, name, yaw, pitch, gaze_yaw, gaze_pitch):
+    dwell = steady_dwell(yaw_pitch_to_dir(D(gaze_yaw), D(gaze_pitch)), GazeSettings())
+    frame = desktop.evaluate(
+        "([yaw, pitch, dwell]) => { const t = __vrdreamTest; t.setView(yaw, pitch);"
+        " t.setDwell(dwell); t.freeze(true, [0, 1]); return t.frame(0); }",
+        [D(yaw), D(pitch), dwell.ravel().tolist()],
+    )
+    [(image, rotation, fov)] = eyes(frame)
+    # The page's camera is the desktop viewer's: the same rotation and frustum.
+    np.testing.assert_allclose(rotation, rotation_yaw_pitch_roll(D(yaw), D(pitch)), atol=1e-6)
+    np.testing.assert_allclose(fov.tangents(), Fov.symmetric(90.0, *VIEW).tangents(), atol=1e-6)
+    expected = reference(pyramids, dwell, rotation, fov, VIEW)
+    assert image.shape == expected.shape
+    assert mean_diff(image, expected) <= TOLERANCE, name
+
+
+def _xr_quaternion(rotation: np.ndarray) -> list[float]:
+    """The WebXR orientation (x, y, z, w) of our world-from-view rotation (-z forward there)."""
+    from scipy.spatial.transform import Rotation
+
+    flip = np.diag([1.0, 1.0, -1.0])
+    return Rotation.from_matrix(flip @ rotation @ flip).as_quat().tolist()
+
+
+@pytest.fixture(scope="module")
+def headset(browser, server):
+    """The page in an immersive-vr session of the emulated headset (entered by clicking Enter VR)."""
+    if not IWER.is_file():
+        pytest.skip(f"the test-only WebXR emulator is not built ({IWER}): run `make web`")
+    page = open_page(browser, server, HEADSET, headset=True)
+    page.click("#enter-vr")
+    page.wait_for_function("window.__vrdreamTest.frames > 0 && window.__iwerDevice.activeSession", timeout=30_000)
+    yield page
+    page.close()
+
+
+@pytest.mark.parametrize("name,yaw,pitch,gaze_yaw,gaze_pitch", POSES, ids=[p[0] for p in POSES])
+def test_headset_both_eyes_match_reference(headset, pyramids, name, yaw, pitch, gaze_yaw, gaze_pitch):
+    head = rotation_yaw_pitch_roll(D(yaw), D(pitch), D(5))  # a little roll too
+    dwell = steady_dwell(yaw_pitch_to_dir(D(gaze_yaw), D(gaze_pitch)), GazeSettings())
+    frame = headset.evaluate(
+        "([q, dwell]) => { __iwerDevice.quaternion.set(...q); const t = __vrdreamTest;"
+        " t.setDwell(dwell); t.freeze(true, [0, 1]); return t.nextFrame().then(() => t.nextFrame()); }",
+        [_xr_quaternion(head), dwell.ravel().tolist()],
+    )
+    views = eyes(frame)
+    assert len(views) == 2
+    for image, rotation, fov in views:
+        # Both eyes: the head's rotation alone (a sphere at infinity: no parallax).
+        np.testing.assert_allclose(rotation, head, atol=1e-5)
+        expected = reference(pyramids, dwell, rotation, fov, image.shape[1::-1])
+        assert mean_diff(image, expected) <= TOLERANCE, name
+
+
+def test_headset_gaze_is_the_head_ray(headset):
+    """Unfrozen, the dwell map blooms around where the emulated head looks."""
+    head = rotation_yaw_pitch_roll(D(60), D(-20))
+    dwell = headset.evaluate(
+        "(q) => { __iwerDevice.quaternion.set(...q); const t = __vrdreamTest; t.setDwell(new Float32Array(t.dwell().length));"
+        " t.freeze(false); return new Promise((ok) => setTimeout(ok, 1500)).then(() => t.dwell()); }",
+        _xr_quaternion(head),
+    )
+    settings = GazeSettings()
+    dwell = np.reshape(dwell, (settings.map_width // 2, settings.map_width))
+    # The bloom's centre (weighted by solid angle: cos(pitch) per equirect pixel) is the head's forward ray.
+    dirs = dwell_directions(settings)
+    centre = (dirs * (dwell * np.hypot(dirs[..., 0], dirs[..., 2]))[..., None]).sum(axis=(0, 1))
+    centre /= np.linalg.norm(centre)
+    assert np.degrees(np.arccos(np.clip(centre @ head[:, 2], -1, 1))) < 1
+    assert dwell.max() > 0.5
+
+
+# ---------------------------------------------------------------- dynamics
+def test_dwell_and_mix_follow_python_over_a_head_path(desktop):
+    """A scripted head path (the view centre is the gaze on a desktop without a pointer), frame by frame."""
+    page = desktop
+    page.evaluate("__vrdreamTest.useManualClock(); __vrdreamTest.freeze(false)")
+    settings = GazeSettings()
+    assert page.evaluate("fetch('settings.json').then((r) => r.json())") == viewer_settings()
+    dirs = dwell_directions(settings)
+    dwell = np.zeros(dirs.shape[:2], np.float32)
+    mode, show = "dream-where-you-look", "gaze"
+    mix = np.array(mix_target(mode, show))
+    times = np.cumsum([0.0] + [1 / 72] * 8 + [0.25] * 6 + [1 / 90] * 5)
+    last = times[0]
+    for i, t in enumerate(times):
+        yaw, pitch = D(170 + 40 * t), D(20 * math.sin(3 * t))  # crosses the 0°/360° wrap
+        if i == 12:
+            page.evaluate("__vrdreamTest.command('mode')")
+            mode = "raw-where-you-look"
+        page.evaluate("([y, p]) => __vrdreamTest.setView(y, p)", [yaw, pitch])
+        frame = page.evaluate("(t) => __vrdreamTest.frame(t, false)", float(t))
+        dt = t - last
+        last = t
+        dwell = dwell_step(dwell, dirs, yaw_pitch_to_dir(yaw, pitch), dt, settings)
+        target = np.array(mix_target(mode, show))
+        mix = approach(mix, target, dt, settings.mode_s, settings.mode_s)
+        np.testing.assert_allclose(frame["mix"], mix, atol=1e-9)
+        if i % 5 == 0 or i == len(times) - 1:
+            got = np.reshape(page.evaluate("__vrdreamTest.dwell()"), dwell.shape)
+            np.testing.assert_allclose(got, dwell, atol=2e-6)
+    assert dwell.max() > 0.5  # the path did bloom
+
+
+# ---------------------------------------------------------------- a large panorama
+class _Window:
+    """A window of one mip level, decoded to linear only where sampled, indexed in the whole level's
+    texels: the reference's decoded pyramid of a 16384×8192 panorama would take gigabytes, and the
+    views of this test see a few degrees of it."""
+
+    def __init__(self, texels: np.ndarray, shape: tuple[int, int], row0: int, col0: int) -> None:
+        self.texels, self.shape, self.row0, self.col0 = texels, (*shape, 3), row0, col0
+
+    def __getitem__(self, index):
+        rows, cols = index
+        return srgb8_to_linear(self.texels[rows - self.row0, cols - self.col0])
+
+
+def _window_pyramid(image: np.ndarray, first: int, row0: int, col0: int, size: int) -> list[_Window]:
+    """Mip levels ``first``.. of ``image`` as windows of its level-0 texels [row0, row0 + size) ×
+    [col0, col0 + size): exact while the window's corners are multiples of the level's texel."""
+    levels = srgb_mip_pyramid(srgb_mip_level(image[row0 : row0 + size, col0 : col0 + size], first))
+    h, w = image.shape[:2]
+    return [
+        _Window(t, (max(h >> (first + j), 1), max(w >> (first + j), 1)), row0 >> (first + j), col0 >> (first + j))
+        for j, t in enumerate(levels)
+    ]
+
+
+def _big_dream(width: int, height: int, borders: list[int]) -> np.ndarray:
+    """A smooth pattern with sharp 2-pixel lines just either side of the given level-0 columns."""
+    x = np.arange(width)
+    y = np.arange(height)
+    image = np.empty((height, width, 3), np.uint8)
+    image[..., 0] = (x * 255 // width).astype(np.uint8)[None, :]
+    image[..., 1] = (y * 255 // height).astype(np.uint8)[:, None]
+    image[..., 2] = (128 + 100 * np.sin(x / 37.0)).astype(np.uint8)[None, :]
+    for c in borders:
+        image[:, [c - 2, c - 1], :] = 255
+        image[:, [c % width, (c + 1) % width], :] = 0
+    return image
+
+
+@pytest.mark.slow
+def test_large_dream_tiles_without_seams(browser):
+    """16384×8192 with a simulated 4096 texture limit: level 1 (8192×4096) in three tiles with gutters."""
+    size, limit = (16384, 8192), 4096
+    payload = 4096 - 2 * 256  # viewer.renderer.TileLayout.plan at a 4096 limit: 256-column margins
+    borders = [2 * payload, 4 * payload]  # level-0 columns of the tile borders at level 1
+    dream = _big_dream(*size, borders)
+    with served(dream, None) as url:
+        page = open_page(browser, url + f"?maxTexture={limit}", VIEW)
+        page.evaluate("__vrdreamTest.useManualClock(); __vrdreamTest.freeze(true, [1, 1])")
+        frames = []
+        for c in borders:
+            yaw = (c / size[0] - 0.5) * 2 * math.pi
+            page.evaluate("(y) => __vrdreamTest.setView(y, -0.1, 6)", yaw)
+            frames.append(page.evaluate("__vrdreamTest.frame(0)"))
+        page.close()
+    for c, frame in zip(borders, frames):
+        # Level 1 is the finest the page could load; a 2048-texel square around the view's centre.
+        pyramid = _window_pyramid(dream, 1, size[1] // 2 - 1024, c - 1024, 2048)
+        [(image, rotation, fov)] = eyes(frame)
+        ray, ddx, ddy = pixel_ray_gradients(rotation, fov, *VIEW)
+        uv = dir_to_equirect_uv(ray)
+        gx = equirect_uv_gradients(ray, np.broadcast_to(ddx, ray.shape))
+        gy = equirect_uv_gradients(ray, np.broadcast_to(ddy, ray.shape))
+
+        expected = to_uint8(linear_to_srgb(sample_trilinear(pyramid, uv, gx, gy)))
+        assert mean_diff(image, expected) <= TOLERANCE
+        # The seam would be a column: check the worst column too.
+        assert np.abs(image.astype(int) - expected).mean(axis=(0, 2)).max() <= 4 * TOLERANCE
