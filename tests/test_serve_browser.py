@@ -9,16 +9,24 @@ own script. Panoramas are tiny except the one test of a 16384×8192 dream, which
 
 from __future__ import annotations
 
-import base64
 import math
-import shutil
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
+from webpage import (
+    IWER,
+    chromium,
+    enter_vr,
+    eyes,
+    from_base64,
+    image_scene,
+    missing,
+    open_page,
+    served,
+    to_base64,
+    xr_quaternion,
+)
 
 from vrdream.quantize import to_uint8
 from vrdream.viewer.controls import viewer_settings
@@ -34,94 +42,19 @@ from vrdream.viewer.geometry import (
 from vrdream.viewer.reference import render_reference, sample_trilinear
 from vrdream.viewer.srgb import linear_to_srgb, srgb8_to_linear, srgb_mip_level, srgb_mip_pyramid
 
-REPO = Path(__file__).resolve().parents[1]
-WEB = REPO / "viewer" / "web"
-BUNDLE = WEB / "dist"
-IWER = WEB / "test-build" / "iwer-runtime.js"
-CHROMIUM = Path("/usr/bin/chromium")
 D = math.radians
 #: Mean |page - reference| allowed, in 8-bit levels.
 TOLERANCE = 2.0
 VIEW = (160, 120)  # desktop canvas, CSS pixels at device pixel ratio 1
 HEADSET = (256, 128)  # the emulated headset's window: two 128×128 eyes side by side
 
-
-def _missing() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is not installed (Debian package chromium)"
-    if not (BUNDLE / "index.html").is_file():
-        return f"the page is not built ({BUNDLE}): run `make web` (needs npm)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright (PyPI) is not installed"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
-
-
-@contextmanager
-def served(dream: np.ndarray, raw: np.ndarray | None) -> Iterator[str]:
-    """``vrdream serve``'s app for these panoramas on a free localhost port; yields its URL."""
-    import uvicorn
-
-    from vrdream.serve import Image, Scene, bind, build_app
-
-    app = build_app(Scene(Image(dream), None if raw is None else Image(raw)), BUNDLE)
-    sock = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+pytestmark = pytest.mark.skipif(missing() is not None, reason=str(missing()))
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-        )
+    with chromium() as b:
         yield b
-        b.close()
-
-
-def open_page(browser, url: str, size: tuple[int, int], headset: bool = False):
-    """A page of the viewer at ``url``, loaded (the panoramas uploaded); with the emulated headset."""
-    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    if headset:
-        page.add_init_script(path=str(IWER))
-    page.goto(url)
-    page.wait_for_function("document.body.dataset.ready || document.body.dataset.error", timeout=60_000)
-    assert page.evaluate("document.body.dataset.error") is None, errors
-    return page
-
-
-def pixels(frame: dict) -> np.ndarray:
-    """The frame's RGB (h, w, 3) uint8, row 0 on top (readPixels gives the bottom row first)."""
-    rgba = np.frombuffer(base64.b64decode(frame["rgba"]), np.uint8).reshape(frame["height"], frame["width"], 4)
-    return rgba[::-1, :, :3]
-
-
-def eyes(frame: dict) -> list[tuple[np.ndarray, np.ndarray, Fov]]:
-    """Each view the frame drew: its pixels, rotation (ours, recentered) and frustum."""
-    image, h = pixels(frame), frame["height"]
-    out = []
-    for view in frame["views"]:
-        x, y, w, vh = (int(round(v)) for v in view["viewport"])
-        tl, tr, tu, td = view["tangents"]
-        fov = Fov(math.atan(tl), math.atan(tr), math.atan(tu), math.atan(td))
-        out.append((image[h - y - vh : h - y, x : x + w], np.reshape(view["rotation"], (3, 3)), fov))
-    return out
 
 
 def mean_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -141,7 +74,7 @@ def panoramas() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def server(panoramas) -> Iterator[str]:
-    with served(*panoramas) as url:
+    with served(image_scene(*panoramas)) as url:
         yield url
 
 
@@ -179,7 +112,7 @@ def test_desktop_frame_matches_reference(desktop, pyramids, name, yaw, pitch, ga
     frame = desktop.evaluate(
         "([yaw, pitch, dwell]) => { const t = __vrdreamTest; t.setView(yaw, pitch);"
         " t.setDwell(dwell); t.freeze(true, [0, 1]); return t.frame(0); }",
-        [D(yaw), D(pitch), dwell.ravel().tolist()],
+        [D(yaw), D(pitch), to_base64(dwell)],
     )
     [(image, rotation, fov)] = eyes(frame)
     # The page's camera is the desktop viewer's: the same rotation and frustum.
@@ -190,22 +123,13 @@ def test_desktop_frame_matches_reference(desktop, pyramids, name, yaw, pitch, ga
     assert mean_diff(image, expected) <= TOLERANCE, name
 
 
-def _xr_quaternion(rotation: np.ndarray) -> list[float]:
-    """The WebXR orientation (x, y, z, w) of our world-from-view rotation (-z forward there)."""
-    from scipy.spatial.transform import Rotation
-
-    flip = np.diag([1.0, 1.0, -1.0])
-    return Rotation.from_matrix(flip @ rotation @ flip).as_quat().tolist()
-
-
 @pytest.fixture(scope="module")
 def headset(browser, server):
     """The page in an immersive-vr session of the emulated headset (entered by clicking Enter VR)."""
     if not IWER.is_file():
         pytest.skip(f"the test-only WebXR emulator is not built ({IWER}): run `make web`")
     page = open_page(browser, server, HEADSET, headset=True)
-    page.click("#enter-vr")
-    page.wait_for_function("window.__vrdreamTest.frames > 0 && window.__iwerDevice.activeSession", timeout=30_000)
+    enter_vr(page)
     yield page
     page.close()
 
@@ -217,7 +141,7 @@ def test_headset_both_eyes_match_reference(headset, pyramids, name, yaw, pitch, 
     frame = headset.evaluate(
         "([q, dwell]) => { __iwerDevice.quaternion.set(...q); const t = __vrdreamTest;"
         " t.setDwell(dwell); t.freeze(true, [0, 1]); return t.nextFrame().then(() => t.nextFrame()); }",
-        [_xr_quaternion(head), dwell.ravel().tolist()],
+        [xr_quaternion(head), to_base64(dwell)],
     )
     views = eyes(frame)
     assert len(views) == 2
@@ -231,13 +155,15 @@ def test_headset_both_eyes_match_reference(headset, pyramids, name, yaw, pitch, 
 def test_headset_gaze_is_the_head_ray(headset):
     """Unfrozen, the dwell map blooms around where the emulated head looks."""
     head = rotation_yaw_pitch_roll(D(60), D(-20))
-    dwell = headset.evaluate(
-        "(q) => { __iwerDevice.quaternion.set(...q); const t = __vrdreamTest; t.setDwell(new Float32Array(t.dwell().length));"
-        " t.freeze(false); return new Promise((ok) => setTimeout(ok, 1500)).then(() => t.dwell()); }",
-        _xr_quaternion(head),
-    )
     settings = GazeSettings()
-    dwell = np.reshape(dwell, (settings.map_width // 2, settings.map_width))
+    shape = (settings.map_width // 2, settings.map_width)
+    dwell = headset.evaluate(
+        "([q, zeros]) => { __iwerDevice.quaternion.set(...q); const t = __vrdreamTest;"
+        " t.setDwell(zeros); t.freeze(false);"
+        " return new Promise((ok) => setTimeout(ok, 1500)).then(() => t.dwell()); }",
+        [xr_quaternion(head), to_base64(np.zeros(shape))],
+    )
+    dwell = from_base64(dwell, shape)
     # The bloom's centre (weighted by solid angle: cos(pitch) per equirect pixel) is the head's forward ray.
     dirs = dwell_directions(settings)
     centre = (dirs * (dwell * np.hypot(dirs[..., 0], dirs[..., 2]))[..., None]).sum(axis=(0, 1))
@@ -273,7 +199,7 @@ def test_dwell_and_mix_follow_python_over_a_head_path(desktop):
         mix = approach(mix, target, dt, settings.mode_s, settings.mode_s)
         np.testing.assert_allclose(frame["mix"], mix, atol=1e-9)
         if i % 5 == 0 or i == len(times) - 1:
-            got = np.reshape(page.evaluate("__vrdreamTest.dwell()"), dwell.shape)
+            got = from_base64(page.evaluate("__vrdreamTest.dwell()"), dwell.shape)
             np.testing.assert_allclose(got, dwell, atol=2e-6)
     assert dwell.max() > 0.5  # the path did bloom
 
@@ -324,7 +250,7 @@ def test_large_dream_tiles_without_seams(browser):
     payload = 4096 - 2 * 256  # viewer.renderer.TileLayout.plan at a 4096 limit: 256-column margins
     borders = [2 * payload, 4 * payload]  # level-0 columns of the tile borders at level 1
     dream = _big_dream(*size, borders)
-    with served(dream, None) as url:
+    with served(image_scene(dream, None)) as url:
         page = open_page(browser, url + f"?maxTexture={limit}", VIEW)
         page.evaluate("__vrdreamTest.useManualClock(); __vrdreamTest.freeze(true, [1, 1])")
         frames = []

@@ -357,13 +357,16 @@ async function offerXR(viewer) {
 /** The test hook (test-only: tests/test_serve_browser.py and bench/serve.py drive the page with it). */
 function installTestHook(viewer, gl) {
   let capture = null;
+  const toBase64 = (bytes) => {
+    let text = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(text);
+  };
   const read = () => {
     const { x: w, y: h } = viewer.renderer.getDrawingBufferSize(new THREE.Vector2());
     const pixels = new Uint8Array(w * h * 4);
     gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
-    let text = "";
-    for (let i = 0; i < pixels.length; i += 0x8000) text += String.fromCharCode(...pixels.subarray(i, i + 0x8000));
-    return { width: w, height: h, rgba: btoa(text), views: viewer.views(), state: viewer.state, mix: viewer.mix };
+    return { width: w, height: h, rgba: toBase64(pixels), views: viewer.views(), state: viewer.state, mix: viewer.mix };
   };
   const hook = {
     manual: false, // true: desktop frames only through frame(t)
@@ -380,8 +383,10 @@ function installTestHook(viewer, gl) {
     setGaze(dir) {
       viewer.gazeOverride = dir === undefined ? undefined : dir;
     },
-    setDwell(values) {
-      viewer.dwell.values.set(values);
+    /** The dwell map from base64 float32 (little-endian, row 0 = top). */
+    setDwell(base64) {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      viewer.dwell.values.set(new Float32Array(bytes.buffer));
     },
     freeze(frozen, mix) {
       viewer.frozen = frozen;
@@ -393,7 +398,8 @@ function installTestHook(viewer, gl) {
       viewer.frame(seconds * 1000, null);
       return pixels ? read() : { state: viewer.state, mix: viewer.mix };
     },
-    dwell: () => Array.from(viewer.dwell.values),
+    /** The dwell map as base64 float32 (large arrays cross the test driver slowly as JSON). */
+    dwell: () => toBase64(new Uint8Array(viewer.dwell.values.buffer)),
     /** XR: what the next frame draws (a promise). */
     nextFrame: () => new Promise((resolve) => (capture = resolve)),
     frames: 0,
