@@ -402,10 +402,15 @@ function installTestHook(viewer, gl) {
     dwell: () => toBase64(new Uint8Array(viewer.dwell.values.buffer)),
     /** XR: what the next frame draws (a promise). */
     nextFrame: () => new Promise((resolve) => (capture = resolve)),
+    /** Wait until the GPU (SwiftShader: the CPU) has drawn everything asked for (timing): reading a
+     * pixel back waits for the frame, where gl.finish() may return once the commands are sent. */
+    finish: () => gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4)),
     frames: 0,
+    firstFrameMs: null, // performance.now() of the first frame: page load → first frame
   };
   hook.afterFrame = () => {
     hook.frames += 1;
+    if (hook.firstFrameMs === null) hook.firstFrameMs = performance.now();
     if (capture) {
       const done = capture;
       capture = null;
