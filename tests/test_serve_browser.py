@@ -4,13 +4,15 @@ Every frame the page draws is compared with the numpy reference renderer (viewer
 for the same panoramas, dwell map, rotation and frustum, which the page reports through its
 test-only hook (``window.__vrdreamTest``). The headset is Meta's WebXR emulator (npm ``iwer``,
 bundled by ``make web`` into viewer/web/test-build/, never shipped) injected before the page's
-own script. Panoramas are tiny except the one test of a 16384×8192 dream, which is slow.
+own script. Panoramas are tiny except the one test of a 16384×8192 dream, which is slow; the video
+pair is 256×128 and one second long.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,3 +274,56 @@ def test_large_dream_tiles_without_seams(browser):
         assert mean_diff(image, expected) <= TOLERANCE
         # The seam would be a column: check the worst column too.
         assert np.abs(image.astype(int) - expected).mean(axis=(0, 2)).max() <= 4 * TOLERANCE
+
+
+# ---------------------------------------------------------------- video
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> tuple[Path, Path]:
+    """A 1 s raw and dream video pair (tests/videos.py: a turning panorama with a moving disc), 256×128."""
+    from videos import make_video
+
+    folder = tmp_path_factory.mktemp("serve-video")
+    yy, xx = np.mgrid[0:128, 0:256]
+    raw = np.stack([xx / 256, yy / 128, 0.5 + 0.3 * np.sin(xx / 20)], -1).astype(np.float32)
+    make_video(folder / "raw.mp4", raw, frames=24, audio=None)
+    make_video(folder / "dream.mp4", 1 - raw, frames=24, audio=None)
+    return folder / "dream.mp4", folder / "raw.mp4"
+
+
+def _decoded(path: Path, index: int) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as video:
+        for i, frame in enumerate(video.decode(video=0)):
+            if i == index:
+                return frame.to_ndarray(format="rgb24")
+    raise IndexError(index)
+
+
+def test_video_loops_in_sync_and_matches_its_frames(browser, videos):
+    """A dream video and its raw play looping and in step; a paused frame is the decoded video's, crossfaded."""
+    from vrdream.serve import load_scene
+
+    with served(load_scene(*videos)) as url:
+        page = open_page(browser, url, VIEW)
+        clocks = []
+        for _ in range(6):
+            clocks.append(page.evaluate("__vrdreamTest.videos()"))
+            page.wait_for_timeout(400)
+        dwell = steady_dwell(yaw_pitch_to_dir(D(-20), D(10)), GazeSettings())
+        page.evaluate("__vrdreamTest.seek(0.5)")
+        frame = page.evaluate(
+            "(d) => { const t = __vrdreamTest; t.useManualClock(); t.setView(0, 0); t.setDwell(d);"
+            " t.freeze(true, [0, 1]); return t.frame(0); }",
+            to_base64(dwell),
+        )
+        page.close()
+    dream_t = [c[0]["time"] for c in clocks]
+    assert all(not v["paused"] for c in clocks for v in c)
+    assert all(abs(c[0]["time"] - c[1]["time"]) < 0.1 for c in clocks)  # raw follows the dream's clock
+    assert any(b < a for a, b in zip(dream_t, dream_t[1:])), dream_t  # it looped (1 s clip, 2.4 s watched)
+    [(image, rotation, fov)] = eyes(frame)
+    pyramids = [srgb_mip_pyramid(_decoded(path, 12)) for path in videos]  # 0.5 s at 24 fps
+    expected = reference(pyramids, dwell, rotation, fov, VIEW)
+    # Looser than the stills: the browser's YUV→RGB conversion and its own mipmaps, not the decoder's and ours.
+    assert mean_diff(image, expected) <= 2 * TOLERANCE

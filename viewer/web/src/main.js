@@ -400,6 +400,19 @@ function installTestHook(viewer, gl) {
     },
     /** The dwell map as base64 float32 (large arrays cross the test driver slowly as JSON). */
     dwell: () => toBase64(new Uint8Array(viewer.dwell.values.buffer)),
+    /** Pause the videos at `seconds` (both shown once seeked). */
+    seek: (seconds) =>
+      Promise.all(
+        [viewer.dream, viewer.raw]
+          .filter((p) => p && p.video)
+          .map((p) => new Promise((ok) => {
+            p.video.pause();
+            p.video.addEventListener("seeked", ok, { once: true });
+            p.video.currentTime = seconds;
+          })),
+      ),
+    /** The videos' clocks (dream first), for the video tests. */
+    videos: () => [viewer.dream, viewer.raw].filter((p) => p && p.video).map((p) => ({ time: p.video.currentTime, paused: p.video.paused })),
     /** XR: what the next frame draws (a promise). */
     nextFrame: () => new Promise((resolve) => (capture = resolve)),
     /** Wait until the GPU (SwiftShader: the CPU) has drawn everything asked for (timing): reading a

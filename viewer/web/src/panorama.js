@@ -71,6 +71,9 @@ export function videoPanorama(media) {
   video.preload = "auto";
   const tex = new THREE.VideoTexture(video);
   tex.colorSpace = THREE.SRGBColorSpace;
+  // three.js stores video frames as RGBA8 and decodes sRGB in its own materials' shaders; this
+  // shader, like the GL viewer, wants the texture unit to decode (before filtering and mipmapping).
+  tex.internalFormat = "SRGB8_ALPHA8";
   tex.flipY = false;
   tex.wrapS = THREE.RepeatWrapping;
   tex.wrapT = THREE.ClampToEdgeWrapping;
