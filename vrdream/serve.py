@@ -11,13 +11,16 @@ contract with the page:
 ``GET /scene.json``
     what to show: ``{"kind": "image"|"video", "dream": {"url", "width", "height", "levels",
     "level_url"}, "raw": {...} | null, "start_yaw_rad", "start_pitch_rad", "note"}``; ``levels`` are
-    the mip levels' ``[width, height]`` (GL style), null for a video.
+    the mip levels' ``[width, height]`` (GL style), null for a video; a video's also has ``fps`` and
+    ``frames``.
 ``GET /media/dream``, ``GET /media/raw``
     a video's bytes (HTTP Range requests answered), an image's level 0 as PNG.
 ``GET /media/{dream|raw}/level/{k}.png?x0=A&x1=B&y0=C&y1=D``
     mip level ``k`` of the image's sRGB mip pyramid (:func:`vrdream.viewer.srgb.srgb_mip_level`),
     optionally only columns ``[A, B)``, which wrap around the 0°/360° seam (so ``A`` may be negative
-    and ``B`` past the width: tiles with gutters), and rows ``[C, D)``, which do not.
+    and ``B`` past the width: tiles with gutters), and rows ``[C, D)``, which do not. A span of more than
+    the width plus ``MAX_GUTTER`` columns either side, or rows outside the level, is 400; a level
+    that does not exist, 404.
 
 Only GET and HEAD are answered (405 otherwise); any path that is not plainly inside the served
 files (``..``, encoded dots or slashes, backslashes) is 404 before it reaches a route.
@@ -25,7 +28,9 @@ files (``..``, encoded dots or slashes, backslashes) is 404 before it reaches a 
 
 from __future__ import annotations
 
+import gc
 import io
+import os
 import socket
 import sys
 import threading
@@ -79,11 +84,13 @@ class Image:
 
 @dataclass(frozen=True)
 class Video:
-    """A 360° video file, served as it is."""
+    """A 360° video file, served as it is; fps and frames as PyAV reads them (to keep two videos in step)."""
 
     path: Path
     width: int
     height: int
+    fps: float
+    frames: int
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ def _video(path: Path) -> Video:
     from .videoio import probe
 
     info = probe(path)  # one-line InputError for a missing, unreadable or video-less file
-    return Video(path, info.width, info.height)
+    return Video(path, info.width, info.height, float(info.fps), info.frames)
 
 
 def load_scene(dream: str | Path, raw: str | Path | None = None) -> Scene:
@@ -197,14 +204,24 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 def crop_wrapped(level: np.ndarray, x0: int, x1: int, y0: int, y1: int) -> np.ndarray:
     """Columns ``[x0, x1)`` (wrapping around the 0°/360° seam) and rows ``[y0, y1)`` of an equirect."""
-    return np.take(level[y0:y1], np.arange(x0, x1), axis=1, mode="wrap")
+    rows = level[y0:y1]
+    if 0 <= x0 and x1 <= level.shape[1]:
+        return rows[:, x0:x1]  # a view: the whole level is not copied
+    return np.take(rows, np.arange(x0, x1), axis=1, mode="wrap")
 
 
 def _media_json(source: Image | Video, which: Which) -> dict[str, Any]:
     from .viewer.srgb import mip_chain_sizes
 
     if isinstance(source, Video):
-        return {"url": f"/media/{which}", "width": source.width, "height": source.height, "levels": None}
+        return {
+            "url": f"/media/{which}",
+            "width": source.width,
+            "height": source.height,
+            "levels": None,
+            "fps": source.fps,
+            "frames": source.frames,
+        }
     h, w = source.pixels.shape[:2]
     return {
         "url": f"/media/{which}",
@@ -292,14 +309,17 @@ def build_app(scene: Scene, bundle: Path | None = None) -> ASGIApp:
             raise HTTPException(404)
         return found
 
-    def png(body: bytes) -> Response:
+    def tile(which: str, k: int, x0: int, x1: int, y0: int, y1: int) -> Response:
+        pixels = levels[which][k]
+        body = cache.get((which, k, x0, x1, y0, y1), lambda: encode_png(crop_wrapped(pixels, x0, x1, y0, y1)))
         return Response(body, media_type="image/png", headers={"Cache-Control": "no-cache"})
 
     def media(request: Request) -> Response:
         which, found = request.path_params["which"], source(request)
         if isinstance(found, Video):
             return FileResponse(found.path, media_type=VIDEO_TYPES[found.path.suffix.lower()])
-        return png(cache.get((which, 0), lambda: encode_png(found.pixels)))
+        h, w = found.pixels.shape[:2]
+        return tile(which, 0, 0, w, 0, h)
 
     def level(request: Request) -> Response:
         which, k = request.path_params["which"], request.path_params["k"]
@@ -315,7 +335,7 @@ def build_app(scene: Scene, bundle: Path | None = None) -> ASGIApp:
                 f"level {k} is {w}x{h}: columns [x0, x1) may wrap but span 1 to {w + 2 * MAX_GUTTER}, "
                 f"rows need 0 <= y0 < y1 <= {h}",
             )
-        return png(cache.get((which, k, x0, x1, y0, y1), lambda: encode_png(crop_wrapped(pixels, x0, x1, y0, y1))))
+        return tile(which, k, x0, x1, y0, y1)
 
     app: Starlette = Starlette(
         routes=[
@@ -356,7 +376,8 @@ def bind(host: str, port: int) -> socket.socket:
     except socket.gaierror as exc:
         raise VrdreamError(f"--host {host}: not an address of this computer ({exc.strerror})") from None
     sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if os.name != "nt":  # restart at once on a port in TIME_WAIT; on Windows it would let two servers share one
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
         sock.listen(128)
@@ -370,10 +391,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _print_qr(url: str, out: Any) -> None:
+def print_qr(url: str, out: Any) -> None:
+    """A QR code of ``url`` in the terminal, for a headset's or phone's camera."""
     import segno
 
-    segno.make(url, error="l").terminal(out=out, compact=True)
+    qr = segno.make(url, error="l")
+    try:
+        qr.terminal(out=out, compact=True)  # half blocks: half the height
+    except UnicodeEncodeError:  # a console that cannot print them (e.g. a Windows code page)
+        qr.terminal(out=out)
 
 
 def serve_file(
@@ -399,12 +425,11 @@ def serve_file(
     bundle = web_bundle()
     scene = load_scene(dream, raw)
     lan = lan_address() if host in ALL_INTERFACES else None
-    tls: dict[str, str] = {}
+    cert = key = None
     if https:
         from .tls import self_signed
 
         cert, key = self_signed([a for a in (lan, host) if a and a not in ALL_INTERFACES])
-        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     sock = bind(host, port)
     port = sock.getsockname()[1]
     scheme = "https" if https else "http"
@@ -414,17 +439,22 @@ def serve_file(
         for line in start_lines(host, port, scheme, lan):
             log(line)
         if lan is not None:
-            _print_qr(f"{scheme}://{lan}:{port}/", sys.stdout)
+            print_qr(f"{scheme}://{lan}:{port}/", sys.stdout)
         log("Ctrl-C stops the server")
     config = uvicorn.Config(
         build_app(scene, bundle),
         log_level="warning",
         lifespan="off",
         timeout_graceful_shutdown=2,  # a video stream held open by the browser must not keep it running
-        **tls,  # type: ignore[arg-type]
+        ssl_certfile=cert,
+        ssl_keyfile=key,
     )
+    server = uvicorn.Server(config)
+    # Everything loaded by now lives until exit: frozen, the collector never walks it again, and the
+    # interpreter exits in a fraction of a second after Ctrl-C instead of seconds (as `vrdream view`).
+    gc.freeze()
     with sock:
-        uvicorn.Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
 
 
 def start_lines(host: str, port: int, scheme: str, lan: str | None) -> list[str]:

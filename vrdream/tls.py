@@ -14,6 +14,11 @@ import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
 from .atomic import atomic_path
 
 #: How long a made certificate lasts (browsers cap accepted server certificates near 13 months).
@@ -32,9 +37,7 @@ def _names(addresses: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(["localhost", "127.0.0.1", *addresses]))
 
 
-def _san(names: list[str]) -> object:
-    from cryptography import x509
-
+def _san(names: list[str]) -> x509.SubjectAlternativeName:
     general: list[x509.GeneralName] = []
     for name in names:
         try:
@@ -46,8 +49,6 @@ def _san(names: list[str]) -> object:
 
 def _usable(cert_path: Path, key_path: Path, names: list[str]) -> bool:
     """Whether the kept certificate exists, is valid for a day more, and names every one of ``names``."""
-    from cryptography import x509
-
     if not (cert_path.is_file() and key_path.is_file()):
         return False
     try:
@@ -65,11 +66,6 @@ def _usable(cert_path: Path, key_path: Path, names: list[str]) -> bool:
 def self_signed(addresses: Iterable[str] = (), folder: Path | None = None) -> tuple[Path, Path]:
     """``(cert.pem, key.pem)`` in ``folder`` (default :func:`cert_dir`) for localhost and ``addresses``:
     the kept pair when it still fits, else a new one (an ECDSA P-256 key, readable by the user alone)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     folder = cert_dir() if folder is None else folder
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     names = _names(addresses)
@@ -87,7 +83,7 @@ def self_signed(addresses: Iterable[str] = (), folder: Path | None = None) -> tu
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))  # the headset's clock may lag
         .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
-        .add_extension(_san(names), critical=False)  # type: ignore[arg-type]
+        .add_extension(_san(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
