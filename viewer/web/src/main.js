@@ -237,11 +237,11 @@ class Viewer {
     this.dwellTex.needsUpdate = true;
   }
 
-  /** Raw and dream videos in step: the raw follows the dream's clock. */
+  /** Raw and dream videos in step: the raw follows the dream's clock when a frame or more apart. */
   syncVideos() {
     const a = this.dream.video;
     const b = this.raw && this.raw.video;
-    if (a && b && Math.abs(a.currentTime - b.currentTime) > 0.05) b.currentTime = a.currentTime;
+    if (a && b && !a.paused && Math.abs(a.currentTime - b.currentTime) > 1 / this.scene.dream.fps) b.currentTime = a.currentTime;
   }
 
   /** Each drawn view: viewport (GL pixels, y up), frustum tangents, rotation (ours, recentered). */
