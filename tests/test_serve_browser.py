@@ -323,7 +323,11 @@ def test_video_loops_in_sync_and_matches_its_frames(browser, videos):
     assert all(abs(c[0]["time"] - c[1]["time"]) < 0.1 for c in clocks)  # raw follows the dream's clock
     assert any(b < a for a, b in zip(dream_t, dream_t[1:])), dream_t  # it looped (1 s clip, 2.4 s watched)
     [(image, rotation, fov)] = eyes(frame)
-    pyramids = [srgb_mip_pyramid(_decoded(path, 12)) for path in videos]  # 0.5 s at 24 fps
-    expected = reference(pyramids, dwell, rotation, fov, VIEW)
-    # Looser than the stills: the browser's YUV→RGB conversion and its own mipmaps, not the decoder's and ours.
-    assert mean_diff(image, expected) <= 2 * TOLERANCE
+    expected, other = (
+        reference([srgb_mip_pyramid(_decoded(path, index)) for path in videos], dwell, rotation, fov, VIEW)
+        for index in (12, 6)  # 0.5 s at 24 fps, and a quarter second earlier
+    )
+    # Looser than the stills: the browser converts YUV to RGB (and upsamples chroma) its own way, about
+    # two levels apart from PyAV's, and mipmaps the frame itself. Still far closer than another frame.
+    assert mean_diff(image, expected) <= 4 * TOLERANCE
+    assert mean_diff(image, other) > 2 * mean_diff(image, expected)

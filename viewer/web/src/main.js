@@ -400,16 +400,22 @@ function installTestHook(viewer, gl) {
     },
     /** The dwell map as base64 float32 (large arrays cross the test driver slowly as JSON). */
     dwell: () => toBase64(new Uint8Array(viewer.dwell.values.buffer)),
-    /** Pause the videos at `seconds` (both shown once seeked). */
+    /** Pause the videos at `seconds`; resolves once both show that frame (and will upload it). */
     seek: (seconds) =>
       Promise.all(
         [viewer.dream, viewer.raw]
           .filter((p) => p && p.video)
-          .map((p) => new Promise((ok) => {
-            p.video.pause();
-            p.video.addEventListener("seeked", ok, { once: true });
-            p.video.currentTime = seconds;
-          })),
+          .map(
+            (p) =>
+              new Promise((ok) => {
+                p.video.pause();
+                p.video.requestVideoFrameCallback(() => {
+                  p.textures[0].needsUpdate = true;
+                  ok();
+                });
+                p.video.currentTime = seconds;
+              }),
+          ),
       ),
     /** The videos' clocks (dream first), for the video tests. */
     videos: () => [viewer.dream, viewer.raw].filter((p) => p && p.video).map((p) => ({ time: p.video.currentTime, paused: p.video.paused })),
