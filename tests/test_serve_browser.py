@@ -31,7 +31,7 @@ from webpage import (
 )
 
 from vrdream.quantize import to_uint8
-from vrdream.viewer.controls import viewer_settings
+from vrdream.viewer.controls import ViewerState, apply_command, viewer_settings
 from vrdream.viewer.gaze import GazeSettings, approach, dwell_directions, dwell_step, mix_target, steady_dwell
 from vrdream.viewer.geometry import (
     Fov,
@@ -172,6 +172,34 @@ def test_headset_gaze_is_the_head_ray(headset):
     centre /= np.linalg.norm(centre)
     assert np.degrees(np.arccos(np.clip(centre @ head[:, 2], -1, 1))) < 1
     assert dwell.max() > 0.5
+
+
+def test_controllers_and_keys_drive_the_viewer_commands(headset, desktop):
+    """Trigger: mode; thumbstick forward/back: wider/narrower; A: toggle (as controls.apply_command does);
+    on the desktop the keys of `vrdream view --desktop`, from the server's keymap."""
+    state = ViewerState()
+    presses = [
+        ("trigger", "updateButtonValue('trigger', {v})", "mode"),
+        ("thumbstick forward", "updateAxis('thumbstick', 'y-axis', -{v})", "wider"),
+        ("thumbstick back", "updateAxis('thumbstick', 'y-axis', {v})", "narrower"),
+        ("thumbstick forward", "updateAxis('thumbstick', 'y-axis', -{v})", "wider"),
+        ("A", "updateButtonValue('a-button', {v})", "toggle"),
+    ]
+    for name, action, command in presses:
+        for v in (1, 0):  # press, release: one command per press
+            got = headset.evaluate(
+                f"() => {{ __iwerDevice.controllers.right.{action.format(v=v)};"
+                " const t = __vrdreamTest; return t.nextFrame().then(() => t.nextFrame()); }"
+            )["state"]
+        state = apply_command(state, command)
+        assert (got["mode"], got["show"], got["coneScale"]) == (state.mode, state.show, state.cone_scale), name
+    before = desktop.evaluate("__vrdreamTest.frame(0, false)")["state"]
+    state = ViewerState(before["mode"], before["show"], before["coneScale"], before["yawOffset"])
+    for key, command in (("m", "mode"), ("]", "wider"), ("-", "narrower"), ("Space", "toggle"), ("t", "toggle")):
+        desktop.keyboard.press(key)
+        got = desktop.evaluate("__vrdreamTest.frame(0, false)")["state"]
+        state = apply_command(state, command)
+        assert (got["mode"], got["show"], got["coneScale"]) == (state.mode, state.show, state.cone_scale), key
 
 
 # ---------------------------------------------------------------- dynamics

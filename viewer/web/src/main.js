@@ -62,7 +62,7 @@ class Viewer {
     this.dream = panoramas.dream;
     this.raw = panoramas.raw;
     this.hasRaw = Boolean(this.raw);
-    this.state = { mode: settings.modes[0], show: settings.shows[0], coneScale: 1, yawOffset: 0 };
+    this.state = this.initialState();
     this.mix = mixTarget(settings.modes, this.state.mode, this.state.show, this.hasRaw);
     this.dwell = new DwellMap(settings.gaze);
     // Desktop view: yaw/pitch (radians) and the horizontal field of view (degrees).
@@ -75,6 +75,11 @@ class Viewer {
     this.buttons = new Map(); // input source → pressed buttons/stick of the last frame
     this.transientGaze = null; // Vision Pro: the transient pointer's ray while pinching
     this.buildMaterial();
+  }
+
+  initialState() {
+    const { modes, controls } = this.settings;
+    return { mode: modes[0], show: controls.show_cycle[0], coneScale: 1, yawOffset: 0 };
   }
 
   buildMaterial() {
@@ -370,10 +375,11 @@ function installTestHook(viewer, gl) {
   };
   const hook = {
     manual: false, // true: desktop frames only through frame(t)
-    /** Desktop frames from now on only through frame(t); the gaze dynamics start afresh. */
+    /** Desktop frames from now on only through frame(t); the viewer starts afresh (state, dwell, mix). */
     useManualClock() {
       hook.manual = true;
       viewer.lastTime = null;
+      viewer.state = viewer.initialState();
       viewer.dwell.values.fill(0);
       viewer.mix = mixTarget(viewer.settings.modes, viewer.state.mode, viewer.state.show, viewer.hasRaw);
     },
