@@ -26,7 +26,7 @@ endif
 # esbuild. A build product (gitignored), shipped in the wheel as vrdream.viewer's package data.
 WEB := viewer/web
 WEB_BUNDLE := $(WEB)/dist/index.html
-WEB_SOURCES := $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/build.mjs $(wildcard $(WEB)/src/* $(WEB)/test/*)
+WEB_SOURCES := $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/build.mjs $(wildcard $(WEB)/src/* $(WEB)/test/* viewer/*.glsl)
 
 web: $(WEB_BUNDLE)
 

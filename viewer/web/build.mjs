@@ -12,6 +12,7 @@ await build({
   target: "es2020",
   outfile: "dist/app.js",
   legalComments: "linked", // three.js's MIT notice, in dist/app.js.LEGAL.txt
+  loader: { ".glsl": "text" }, // viewer/equirect_uv.glsl, shared with the GL viewer
 });
 copyFileSync("src/index.html", "dist/index.html");
 await build({

@@ -8,6 +8,9 @@
 // mix in linear light, and the result is sRGB-encoded here: WebGL's canvas and WebXR's layer are
 // 8-bit framebuffers shown as they are.
 
+// The equirect maths, the same file as the GL viewer's shader (esbuild inlines it as text).
+import EQUIRECT_UV from "../../equirect_uv.glsl";
+
 export const VERTEX = /* glsl */ `
 precision highp float;
 in vec3 position;            // clip-space corners of one triangle covering the view
@@ -38,18 +41,7 @@ uniform sampler2D uDream0, uDream1, uDream2, uDream3;
 uniform sampler2D uRaw0, uRaw1, uRaw2, uRaw3;
 out vec4 fragColor;
 
-const float PI = 3.14159265358979;
-
-// d(u, v) along dr at the unnormalised ray r; see geometry.equirect_uv_gradients.
-vec2 uvGrad(vec3 r, vec3 dr) {
-  float h2 = r.x * r.x + r.z * r.z;
-  float h = max(sqrt(h2), 1e-12);
-  float n2 = h2 + r.y * r.y;
-  float du = (r.z * dr.x - r.x * dr.z) / (h * sqrt(n2)) / (2.0 * PI);
-  float dh = (r.x * dr.x + r.z * dr.z) / h;
-  float dv = -(h * dr.y - r.y * dh) / n2 / PI;
-  return vec2(du, dv);
-}
+${EQUIRECT_UV}
 
 vec3 pano(vec4 t, vec4 start, sampler2D t0, sampler2D t1, sampler2D t2, sampler2D t3, vec2 uv, vec2 gx, vec2 gy) {
   int n = int(t.x);
@@ -72,10 +64,10 @@ vec3 linearToSrgb(vec3 c) {
 
 void main() {
   vec3 r = uRecenter * vec3(vRay.x, vRay.y, -vRay.z);
-  vec2 uv = vec2(atan(r.x, r.z) / (2.0 * PI) + 0.5, 0.5 - atan(r.y, length(r.xz)) / PI);
+  vec2 uv = equirect_uv(r);
   // The ray is linear across the view, so its screen derivatives are exact.
-  vec2 gx = uvGrad(r, dFdx(r));
-  vec2 gy = uvGrad(r, dFdy(r));
+  vec2 gx = uv_grad(r, dFdx(r));
+  vec2 gy = uv_grad(r, dFdy(r));
   vec3 color = pano(uDreamTiles, uDreamStart, uDream0, uDream1, uDream2, uDream3, uv, gx, gy);
   if (uHasRaw) {
     vec3 raw = pano(uRawTiles, uRawStart, uRaw0, uRaw1, uRaw2, uRaw3, uv, gx, gy);
