@@ -34,6 +34,7 @@ from torch import Tensor
 
 from .atomic import check_output
 from .checkpoint import open_job
+from .dream import Dreamer
 from .engine import EngineOptions
 from .errors import InputError, VrdreamError
 from .flow import FlowSettings, motion_mask, sphere_flow, warp
@@ -122,6 +123,7 @@ def dream_video(
     overwrite: bool = False,
     quiet: bool = False,
     keep_checkpoints: bool = False,
+    on_frame: Callable[[], None] | None = None,
 ) -> Path:
     """Dream every frame of the equirect video ``input_path`` into ``output`` (360° metadata, audio copied).
 
@@ -129,7 +131,8 @@ def dream_video(
     with the input's identity and ``settings`` it names the checkpoint job, so rerunning the same
     command resumes, and changing anything starts afresh. ``encode`` is not part of it: re-encoding
     with another codec reuses the dreamed frames. Checkpoints are removed after a successful encode
-    unless ``keep_checkpoints``. Raises :class:`InputError` for an unreadable input.
+    unless ``keep_checkpoints``. ``on_frame`` is called after each frame is dreamed (a batch's progress).
+    Raises :class:`InputError` for an unreadable input.
     """
     out = check_output(output, inputs=[input_path], overwrite=overwrite)
     check_encoding(out, encode)
@@ -152,6 +155,8 @@ def dream_video(
             prev_raw = raw
             done = i + 1
             bar.update(1)
+            if on_frame:
+                on_frame()
     if done < info.frames:
         raise InputError(input_path, f"video ended after {done} of {info.frames} frames")
     write_video(
@@ -192,10 +197,14 @@ def video_file(
     overwrite: bool = False,
     quiet: bool = False,
     keep_checkpoints: bool = False,
+    dreamer: Dreamer | None = None,
+    on_frame: Callable[[], None] | None = None,
 ) -> Path:
     """``vrdream video``: dream the 360° video ``src`` into ``dst`` with the seamless sphere engine.
 
     ``video`` None: the temporal settings the preset implies (:func:`vrdream.presets.video_settings`).
+    ``dreamer``: the engine built for ``engine``, to reuse across files (None: built here); ``on_frame``:
+    called after each frame (:func:`dream_video`).
 
     >>> video_file("clip.mp4", "dream.mp4", EngineOptions(preset="hallucination-machine"))  # doctest: +SKIP
     """
@@ -210,7 +219,7 @@ def video_file(
         )
     check_output(dst, inputs=[src], overwrite=overwrite)
     check_encoding(dst, encode)
-    dreamer = build_dreamer(engine)
+    dreamer = build_dreamer(engine) if dreamer is None else dreamer
     video = video or video_settings(engine.preset, engine.settings)
 
     def dream_frame(raw: Tensor, init: Tensor | None, steps: int) -> Tensor:
@@ -227,4 +236,5 @@ def video_file(
         overwrite=overwrite,
         quiet=quiet,
         keep_checkpoints=keep_checkpoints,
+        on_frame=on_frame,
     )
