@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import importlib.util
 import json
 import logging
 import os
@@ -254,19 +255,13 @@ def run_job(
     started = time.monotonic()
     try:
         _check_readable(Path(job.input), node)
+        request = engines.request
+        d = request.dream
+        if job.kind == "video":
+            _refuse_still_options(job.input, d)
         dreamer = engines.get()
         started = time.monotonic()  # a job's seconds are its own, not those of the engine its worker built first
-        request = engines.request
         if job.kind == "video":
-            d = request.dream
-            still_only = {
-                "--flat": d.read.flat,
-                "--fov": d.read.fov_deg is not None,
-                "--upscale": d.output.upscale.factor > 1,
-            }
-            given = [flag for flag, on in still_only.items() if on]
-            if given:
-                raise InputError(job.input, f"{', '.join(given)}: options for stills, not for a video")
             video_file(
                 job.input,
                 job.output,
@@ -286,6 +281,18 @@ def run_job(
     except (VrdreamError, OSError) as exc:
         return job.ended(started, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return job.ended(started)
+
+
+def _refuse_still_options(path: str, request: DreamRequest) -> None:
+    """A flag that cannot apply to a video fails a video's job (it still applies to the batch's stills)."""
+    still_only = {
+        "--flat": request.read.flat,
+        "--fov": request.read.fov_deg is not None,
+        "--upscale": request.output.upscale.factor > 1,
+    }
+    given = [flag for flag, on in still_only.items() if on]
+    if given:
+        raise InputError(path, f"{', '.join(given)}: options for stills, not for a video")
 
 
 def _check_readable(path: Path, node: str | None) -> None:
@@ -331,6 +338,10 @@ def batch_files(
     """
     if workers < 1:
         raise VrdreamError(f"--workers {workers}: must be 1 or more")
+    on_ray = workers > 1 or ray_address is not None
+    if on_ray and importlib.util.find_spec("ray") is None:
+        flag = f"--ray {ray_address}" if ray_address else f"--workers {workers}"
+        raise VrdreamError(f"{flag} needs Ray: pip install 'vrdream[ray]'")
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise VrdreamError(f"{out}: not a folder; batch writes its outputs into a folder")
@@ -356,7 +367,7 @@ def batch_files(
             if row.status == "failed":
                 _say_failed(row)
 
-        if workers == 1 and ray_address is None:
+        if not on_ray:
             engines = Engines(request)
             for job in todo:
                 ended(run_job(job, engines, overwrite=overwrite, on_frame=partial(counter.advance, job.output, 1)))
@@ -433,12 +444,9 @@ def _run_on_ray(
     counter: _Counter,
 ) -> None:
     """Run ``todo`` on Ray actors, each given its next job as it finishes one; ``ended`` is told each row."""
-    try:
-        import ray
-        from ray.util.queue import Queue
-    except ImportError:
-        flag = f"--ray {address}" if address else f"--workers {workers}"
-        raise VrdreamError(f"{flag} needs Ray: pip install 'vrdream[ray]'") from None
+    import ray
+    from ray.util.queue import Queue
+
     with _ray_session(ray, workers, address):
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
