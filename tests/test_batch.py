@@ -163,7 +163,7 @@ def test_a_batch_with_a_bad_file(tmp_path: Path, sample_pano: Path) -> None:
     reference = dream_singly(inputs[:3], tmp_path / "single")
     out = tmp_path / "out"
     argv = ["batch", str(tmp_path / "in"), "-o", str(out), *FEW]
-    code = f"import sys; from vrdream.cli import main; rc = main({argv!r}); assert 'ray' not in sys.modules; sys.exit(rc)"
+    code = f"import sys; from vrdream.cli import main; rc = main({argv!r}); assert 'ray' not in sys.modules; exit(rc)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
     assert res.returncode == 2, res.stderr
     errors = [ln for ln in res.stderr.splitlines() if "error" in ln]
