@@ -191,13 +191,13 @@ def test_an_interrupted_batch_resumes_with_the_jobs_not_finished(
     monkeypatch.setattr(vrdream.batch, "dream_file", interrupted_at_the_second)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        batch_files(stills, out, _few_request(), quiet=True)
+        batch_files(stills, out, few_request(), quiet=True)
     rows = manifest_rows(out)
     assert [rows[p.name]["status"] for p in stills] == ["done", "pending", "pending"]
     stamp = (out / stills[0].name).stat().st_mtime_ns
 
     monkeypatch.setattr(vrdream.batch, "dream_file", real)
-    result = batch_files(stills, out, _few_request(), quiet=True)
+    result = batch_files(stills, out, few_request(), quiet=True)
     assert [j.status for j in result.jobs] == ["done"] * 3
     assert result.written == tuple(str(out / p.name) for p in stills[1:])
     assert (out / stills[0].name).stat().st_mtime_ns == stamp
@@ -220,7 +220,7 @@ def test_a_batch_takes_videos_and_refuses_still_options_for_them(tmp_path: Path,
     assert row["error"] == f"{video}: --flat: options for stills, not for a video"
 
 
-def _few_request() -> BatchRequest:
+def few_request() -> BatchRequest:
     """:data:`FEW` as an API request."""
     from vrdream.engine import EngineOptions
     from vrdream.pipeline import DreamRequest

@@ -451,13 +451,14 @@ def _run_on_ray(
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
         n = min(len(todo), workers if workers > 1 else max(1, gpus or cpus))
-        # One GPU per actor where there are GPUs; else the CPUs shared out (Ray sets each actor's
+        # A GPU per actor where there are GPUs (a share of one when more workers are asked for than there are
+        # GPUs: small models fit several to a GPU); else the CPUs shared out (Ray sets each actor's
         # OMP_NUM_THREADS, hence torch's threads, to its CPUs).
-        share = {"num_gpus": 1} if gpus else {"num_cpus": max(1, cpus // n)}
+        share = {"num_gpus": min(1.0, gpus / n)} if gpus else {"num_cpus": max(1, cpus // n)}
         # A worker that dies (a node lost, a killed process) is restarted and its job run again; the job
         # resumes from its checkpoints.
         actor = ray.remote(RayWorker).options(max_restarts=1, max_task_retries=1, **share)
-        frames = Queue()
+        frames = Queue(actor_options={"num_cpus": 0})
         actors = [actor.remote(request, frames) for _ in range(n)]
         queue = list(todo)
         running: dict[Any, tuple[BatchJob, Any, float]] = {}
