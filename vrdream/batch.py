@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import importlib.util
 import json
-import logging
 import os
 import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
@@ -48,6 +45,7 @@ from .pipeline import DreamRequest, dream_file
 from .progress import progress
 from .video import VideoSettings, video_file
 from .videoio import CONTAINERS, EncodeSettings
+from .workers import actor_count, ray_session, run_on_actors, wants_ray
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -336,12 +334,7 @@ def batch_files(
 
     >>> batch_files(["trip/"], "dreams/", workers=2)  # doctest: +SKIP
     """
-    if workers < 1:
-        raise VrdreamError(f"--workers {workers}: must be 1 or more")
-    on_ray = workers > 1 or ray_address is not None
-    if on_ray and importlib.util.find_spec("ray") is None:
-        flag = f"--ray {ray_address}" if ray_address else f"--workers {workers}"
-        raise VrdreamError(f"{flag} needs Ray: pip install 'vrdream[ray]'")
+    on_ray = wants_ray(workers, ray_address)
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise VrdreamError(f"{out}: not a folder; batch writes its outputs into a folder")
@@ -443,67 +436,26 @@ def _run_on_ray(
     ended: Callable[[BatchJob], None],
     counter: _Counter,
 ) -> None:
-    """Run ``todo`` on Ray actors, each given its next job as it finishes one; ``ended`` is told each row."""
-    import ray
-    from ray.util.queue import Queue
+    """Run ``todo`` on Ray workers (:mod:`vrdream.workers`); ``ended`` is told each job's row."""
+    with ray_session(workers, address) as ray:
+        from ray.util.queue import Queue
 
-    with _ray_session(ray, workers, address):
-        resources = ray.cluster_resources()
-        gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
-        n = min(len(todo), workers if workers > 1 else max(1, gpus or cpus))
-        # A GPU per actor where there are GPUs (a share of one when more workers are asked for than there are
-        # GPUs: small models fit several to a GPU); else the CPUs shared out (Ray sets each actor's
-        # OMP_NUM_THREADS, hence torch's threads, to its CPUs).
-        share = {"num_gpus": min(1.0, gpus / n)} if gpus else {"num_cpus": max(1, cpus // n)}
-        # A worker that dies (a node lost, a killed process) is restarted and its job run again; the job
-        # resumes from its checkpoints.
-        actor = ray.remote(RayWorker).options(max_restarts=1, max_task_retries=1, **share)
         frames = Queue(actor_options={"num_cpus": 0})
-        actors = [actor.remote(request, frames) for _ in range(n)]
-        queue = list(todo)
-        running: dict[Any, tuple[BatchJob, Any, float]] = {}
 
-        def give(worker: Any) -> None:
-            if queue:
-                job = queue.pop(0)
-                running[worker.run.remote(job, overwrite)] = (job, worker, time.monotonic())
-
-        for worker in actors:
-            give(worker)
-        while running:
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+        def poll() -> None:
             for output in frames.get_nowait_batch(frames.qsize()):
                 counter.advance(output, 1)
-            for future in ready:
-                job, worker, started = running.pop(future)
-                try:
-                    row = ray.get(future)
-                except ray.exceptions.RayError as exc:
-                    cause = getattr(exc, "cause", None) or exc
-                    line = (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
-                    row = dataclasses.replace(job, status="pending").ended(
-                        started, f"{job.input}: worker failed: {line}"
-                    )
-                ended(row)
-                give(worker)
 
+        def done(job: BatchJob, row: BatchJob | None, error: str | None, started: float) -> None:
+            ended(row if row is not None else job.ended(started, f"{job.input}: worker failed: {error}"))
 
-@contextmanager
-def _ray_session(ray: Any, workers: int, address: str | None) -> Iterator[None]:
-    """Ray for this batch: the one already initialised in this process, else a local one (``workers`` CPUs,
-    or this machine's if more) or the cluster at ``address``, shut down at the end and on Ctrl-C."""
-    if ray.is_initialized():
-        yield
-        return
-    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
-    try:
-        if address:
-            ray.init(address=address, **quiet)
-        else:
-            ray.init(num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False, **quiet)
-    except ConnectionError as exc:
-        raise VrdreamError(f"--ray {address}: cannot join the cluster ({str(exc).splitlines()[0]})") from None
-    try:
-        yield
-    finally:
-        ray.shutdown()
+        run_on_actors(
+            ray,
+            RayWorker,
+            (request, frames),
+            todo,
+            lambda actor, job: actor.run.remote(job, overwrite),
+            done,
+            actors=actor_count(ray, workers, len(todo)),
+            poll=poll,
+        )

@@ -289,5 +289,24 @@ def temporal_from_args(args: argparse.Namespace, engine: EngineOptions) -> Video
     return video
 
 
+def add_worker_options(p: argparse.ArgumentParser, *, what: str) -> None:
+    """``--workers N`` and ``--ray ADDRESS``: ``what`` runs on Ray workers (:mod:`vrdream.workers`)."""
+    w = p.add_argument_group("workers")
+    w.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"{what} on N workers of a local Ray (pip install 'vrdream[ray]'); with --ray: N workers "
+        "(default 1: this process, no Ray)",
+    )
+    w.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="join a running Ray cluster: auto or HOST:PORT; inputs and OUT on a path every node shares "
+        "(default: none)",
+    )
+
+
 def add_quality(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")

@@ -12,6 +12,7 @@ from ._common import (
     add_quiet,
     add_temporal_options,
     add_upscale_options,
+    add_worker_options,
     command,
     encode_settings,
     engine_from_args,
@@ -38,21 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="replace outputs this batch did not make with the same settings"
     )
     add_quiet(p)
-    w = p.add_argument_group("workers")
-    w.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        metavar="N",
-        help="run N jobs at once on a local Ray (pip install 'vrdream[ray]'); with --ray: N actors "
-        "(default 1: this process, no Ray)",
-    )
-    w.add_argument(
-        "--ray",
-        metavar="ADDRESS",
-        help="join a running Ray cluster: auto or HOST:PORT; inputs and OUT on a path every node shares "
-        "(default: none)",
-    )
+    add_worker_options(p, what="run the jobs")
     add_input_options(p)
     add_dream_options(p)
     v = p.add_argument_group("sphere and video")
