@@ -11,7 +11,7 @@ skips a job whose output exists and whose record says it was finished with the s
 from the same input (size and modification time); any other job runs, and resumes from its
 own checkpoints (:mod:`vrdream.checkpoint`) where an earlier run stopped.
 
-Workers: with ``workers`` > 1 or a ``ray_address`` the jobs run on Ray actors, one per worker,
+Workers: with ``workers`` > 1 or a ``ray_address`` the jobs run on Ray actors (:mod:`vrdream.workers`),
 each holding its built engine for all its jobs (models load once per worker, not once per
 file). Ray is an optional dependency (``pip install 'vrdream[ray]'``) imported only then, so a
 single-process batch is the same code path as before, without Ray. On a cluster the inputs
@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
+
+from tqdm import tqdm
 
 from .atomic import atomic_path
 from .checkpoint import Interrupted
@@ -46,9 +48,6 @@ from .progress import progress
 from .video import VideoSettings, video_file
 from .videoio import CONTAINERS, EncodeSettings
 from .workers import actor_count, ray_session, run_on_actors, wants_ray
-
-if TYPE_CHECKING:
-    from tqdm import tqdm
 
 #: The manifest's name in the output folder.
 MANIFEST = "vrdream-batch.json"
@@ -371,8 +370,6 @@ def batch_files(
 
 
 def _say_failed(row: BatchJob) -> None:
-    from tqdm import tqdm
-
     tqdm.write(f"vrdream: error: {row.error}", file=sys.stderr)
 
 

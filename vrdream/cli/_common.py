@@ -289,16 +289,16 @@ def temporal_from_args(args: argparse.Namespace, engine: EngineOptions) -> Video
     return video
 
 
-def add_worker_options(p: argparse.ArgumentParser, *, what: str) -> None:
-    """``--workers N`` and ``--ray ADDRESS``: ``what`` runs on Ray workers (:mod:`vrdream.workers`)."""
+def add_worker_options(p: argparse.ArgumentParser) -> None:
+    """``--workers N`` and ``--ray ADDRESS``: the work on Ray workers (:mod:`vrdream.workers`)."""
     w = p.add_argument_group("workers")
     w.add_argument(
         "--workers",
         type=int,
         default=1,
         metavar="N",
-        help=f"{what} on N workers of a local Ray (pip install 'vrdream[ray]'); with --ray: N workers "
-        "(default 1: this process, no Ray)",
+        help="N workers on a local Ray (pip install 'vrdream[ray]'): batch runs N jobs at once, video N segments; "
+        "with --ray: N workers on the cluster (default 1: this process, no Ray)",
     )
     w.add_argument(
         "--ray",

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="replace outputs this batch did not make with the same settings"
     )
     add_quiet(p)
-    add_worker_options(p, what="run the jobs")
+    add_worker_options(p)
     add_input_options(p)
     add_dream_options(p)
     v = p.add_argument_group("sphere and video")
