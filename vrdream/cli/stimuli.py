@@ -7,7 +7,7 @@ import argparse
 from ._common import (
     add_dream_options,
     add_encode_options,
-    add_quiet,
+    add_output_options,
     command,
     dream_changes,
     encode_settings,
@@ -34,9 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = StimulusSettings()
     p = command(sub, "stimuli", __doc__, help="matched stimulus set for experiments (control + levels)")
     p.add_argument("input", metavar="IN", help="equirectangular 360° video")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder of the set (made if missing)")
-    p.add_argument("--overwrite", action="store_true", help="replace videos in DIR made by other settings")
-    add_quiet(p)
+    add_output_options(p)  # OUT: the set's folder, made if missing
     s = p.add_argument_group("stimuli")
     s.add_argument(
         "--levels",
