@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 from videos import load_panorama, make_video
 
 from vrdream.cli import main
@@ -201,9 +202,10 @@ def test_every_output_has_a_complete_record(made: Path, clip: Path) -> None:
         with av.open(str(out)) as c:
             assert c.metadata["comment"] == TAG_PREFIX + record["recipe_sha256"]
         if name == "control":
-            assert recipe["precision"] == "none" and recipe["weights"] == []
+            assert recipe["precision"] == "none" and recipe["weights"] == [] and recipe["threads"] is None
             continue
         assert recipe["precision"] == "fp32" and recipe["seeds"] == {"dream": 0}
+        assert recipe["threads"] == torch.get_num_threads()
         assert s["engine"]["settings"]["objective"] == ("blocks.1" if name.startswith("edges") else "blocks.2")
         (backbone,) = recipe["weights"]
         (path,) = weights_files("efficientnet_lite0")

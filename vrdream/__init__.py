@@ -8,6 +8,8 @@ Every command is one function here (the CLI in :mod:`vrdream.cli` only parses fl
 ``vrdream video``          :func:`video_file`
 ``vrdream zoom``           :func:`zoom_video`
 ``vrdream fade``           :func:`fade_video`
+``vrdream stimuli``        :func:`stimulus_set` (:class:`StimulusSettings`)
+``vrdream verify``         :func:`verify`
 ``vrdream cubemap``        :func:`cubemap_file`
 ``vrdream equirect``       :func:`equirect_file`
 ``vrdream demo``           :func:`run_demo`
@@ -40,6 +42,9 @@ _EXPORTS = {
     "ZoomSettings": "zoom",
     "fade_video": "fade",
     "FadeSettings": "fade",
+    "stimulus_set": "stimuli",
+    "StimulusSettings": "stimuli",
+    "verify": "verify",
     "cubemap_file": "layout",
     "equirect_file": "layout",
     "run_demo": "demo",
@@ -65,6 +70,7 @@ __all__ = [
     "ReadOptions",
     "Selection",
     "SphereOptions",
+    "StimulusSettings",
     "UpscaleOptions",
     "VideoSettings",
     "ZoomSettings",
@@ -77,9 +83,11 @@ __all__ = [
     "get_preset",
     "read_photosphere",
     "run_demo",
+    "stimulus_set",
     "to_numpy",
     "to_tensor",
     "upscale_file",
+    "verify",
     "video_file",
     "write_photosphere",
     "zoom_video",
@@ -96,7 +104,9 @@ if TYPE_CHECKING:
     from .pipeline import DreamRequest, Output, Selection, UpscaleOptions, dream_file, upscale_file
     from .presets import get_preset
     from .sphere import SphereOptions, dream_sphere
+    from .stimuli import StimulusSettings, stimulus_set
     from .tensors import to_numpy, to_tensor
+    from .verify import verify
     from .video import VideoSettings, video_file
     from .zoom import ZoomSettings, zoom_video
 

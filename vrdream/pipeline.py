@@ -343,6 +343,7 @@ def upscale_file(
         weights=[Weights("sr", model, upscale.weights)],
         device=str(resolve_device(device)),
         precision=precision_name(sr_dtype(resolve_device(device), upscale.precision)),
+        threads=torch.get_num_threads(),
     )
     write_record(written, recipe.to_json(written))
     return written

@@ -8,7 +8,7 @@ writes the whole record beside it, as ``OUT.vrdream.json`` (``dream.jpg`` → ``
   own), every resolved ``settings`` dataclass as JSON, the ``seeds``, the ``weights`` files of the
   backbone and of the super-resolution model with their SHA-256, every ``inputs`` file with its SHA-256
   (path relative to the output's folder), the ``versions`` of vrdream, Python, torch, PyAV/FFmpeg and
-  numpy, the ``device`` and the ``precision`` the network ran in;
+  numpy, the ``device`` and the ``precision`` the network ran in, and torch's CPU ``threads``;
 - ``recipe_sha256``: the SHA-256 of the recipe's canonical JSON. Videos carry it in their container
   metadata too (the MP4 ``comment`` tag ``vrdream-record sha256:<hash>``): the record's hash itself
   cannot be inside the file it describes, the recipe's can;
@@ -149,6 +149,8 @@ class Recipe:
     weights: Sequence[Weights] = ()
     device: str = "cpu"
     precision: str = "fp32"
+    #: torch's CPU threads (None: no network ran): a CPU sum split over other threads may round differently.
+    threads: int | None = None
 
     def to_json(self, output: str | Path) -> dict[str, Any]:
         """The recipe as it is recorded for ``output`` (inputs relative to its folder), hashes computed."""
@@ -173,6 +175,7 @@ class Recipe:
             "versions": versions(),
             "device": self.device,
             "precision": self.precision,
+            "threads": self.threads,
         }
 
 
@@ -185,6 +188,8 @@ def dream_recipe(
     sr: Weights | None = None,
 ) -> Recipe:
     """The recipe of an output that ``dreamer`` (built from ``engine``) dreamed, super-resolved by ``sr``."""
+    import torch
+
     return Recipe(
         kind,
         settings,
@@ -193,6 +198,7 @@ def dream_recipe(
         weights=[Weights("backbone", engine.settings.backbone, engine.weights), *([sr] if sr else [])],
         device=str(dreamer.device),
         precision=precision_name(dreamer.dtype),
+        threads=torch.get_num_threads(),
     )
 
 
