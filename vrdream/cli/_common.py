@@ -123,6 +123,23 @@ def add_dream_options(p: argparse.ArgumentParser, *, levels: bool = False) -> No
     g.add_argument("--tile", type=int, metavar="PX", help="network input tile side (default: from free memory)")
 
 
+def add_dream_width(g: argparse.ArgumentParser | argparse._ArgumentGroup, default: str = "the input's") -> None:
+    """``--dream-width W``: the equirect width a sphere dream runs at (every command that dreams a sphere)."""
+    g.add_argument(
+        "--dream-width", type=int, metavar="W", help=f"equirect width the dream runs at (default: {default})"
+    )
+
+
+def add_steps_next(g: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--steps-next N``: the short dream on each video frame after the first (``vrdream.video.VideoSettings``)."""
+    g.add_argument(
+        "--steps-next",
+        type=int,
+        metavar="N",
+        help="dream steps on each frame after the first (default 4; 16 with --preset hallucination-machine)",
+    )
+
+
 def settings_from_args(args: argparse.Namespace) -> DreamSettings:
     """The preset's settings with every flag that was given applied on top."""
     from ..presets import get_preset

@@ -6,8 +6,10 @@ import argparse
 
 from ._common import (
     add_dream_options,
+    add_dream_width,
     add_encode_options,
     add_output_options,
+    add_steps_next,
     command,
     dream_changes,
     encode_settings,
@@ -67,15 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--width", type=int, metavar="W", help="output width, a multiple of 16; height W/2 (default: the clip's)"
     )
-    s.add_argument(
-        "--dream-width", type=int, metavar="W", help="equirect width the dream runs at (default: the output's)"
-    )
-    s.add_argument(
-        "--steps-next",
-        type=int,
-        metavar="N",
-        help="dream steps on each frame after the first (default 4; 16 for hallucination-machine)",
-    )
+    add_dream_width(s, "the output's")
+    add_steps_next(s)
     add_dream_options(p, levels=True)
     add_encode_options(p)
     p.set_defaults(run=run)

@@ -6,8 +6,10 @@ import argparse
 
 from ._common import (
     add_dream_options,
+    add_dream_width,
     add_encode_options,
     add_output_options,
+    add_steps_next,
     command,
     encode_settings,
     engine_from_args,
@@ -23,15 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output_options(p)
     add_dream_options(p)
     v = p.add_argument_group("video")
-    v.add_argument(
-        "--dream-width", type=int, metavar="W", help="equirect width the dream runs at (default: the video's)"
-    )
-    v.add_argument(
-        "--steps-next",
-        type=int,
-        metavar="N",
-        help="dream steps on each frame after the first (default 4; 16 with --preset hallucination-machine)",
-    )
+    add_dream_width(v, "the video's")
+    add_steps_next(v)
     v.add_argument("--independent", action="store_true", help="dream every frame on its own (flickers; for comparison)")
     v.add_argument("--keep-checkpoints", action="store_true", help="keep the per-frame checkpoints after encoding")
     add_encode_options(p)
