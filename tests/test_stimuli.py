@@ -195,7 +195,8 @@ def test_every_output_has_a_complete_record(made: Path, clip: Path) -> None:
         assert recipe["device"] == "cpu"
         s = recipe["settings"]
         assert s["frames"] == FRAMES and s["fps"] == "24/1" and s["size"] == list(SIZE)
-        assert {"condition", "stimuli", "sphere", "encode"} <= set(s)
+        assert {"condition", "loop", "loop_frames", "sphere", "encode"} <= set(s)
+        assert ("hold" in s) == name.endswith("-fade")
         output = record["output"]
         assert output["sha256"] == file_sha256(out) and output["bytes"] == out.stat().st_size
         assert len(output["frames"]) == len(output["made"]) == FRAMES
@@ -255,3 +256,11 @@ def test_the_same_command_twice_gives_bit_identical_frames_and_resumes(
     assert run(["stimuli", str(clip), "-o", str(again), *SET]) == 0
     assert {p.name: p.stat().st_mtime_ns for p in again.iterdir()} == stamps
     assert not [p for p in again.iterdir() if p.name.startswith(".vrdream-")]
+    # Another set in the same folder (--overwrite: its sheet differs) keeps the videos it shares.
+    subset = ["--levels", "edges", "--strengths", "1", *CHEAP, "-q", "--overwrite"]
+    assert run(["stimuli", str(clip), "-o", str(again), *subset]) == 0
+    now = {p.name: p.stat().st_mtime_ns for p in again.iterdir()}
+    assert {k: v for k, v in now.items() if not k.startswith("sheet.png")} == {
+        k: v for k, v in stamps.items() if not k.startswith("sheet.png")
+    }
+    assert now["sheet.png"] != stamps["sheet.png"]

@@ -228,9 +228,12 @@ class _Plan:
         return itertools.chain(first, itertools.islice(again, max(0, start - n), None))
 
     def recorded(self, condition: Condition, extra: Mapping[str, object]) -> dict[str, object]:
+        """What determines ``condition``'s video (not the rest of the set: adding a level or ``--fade`` to a
+        finished set leaves its videos as they are)."""
         return {
             "condition": condition,
-            "stimuli": self.settings,
+            **({"hold": self.settings.hold} if condition.fade else {}),
+            "loop": self.settings.loop,
             "frames": self.info.frames,
             "fps": self.info.fps,
             "size": self.size,
@@ -301,13 +304,18 @@ def stimulus_set(
 
 
 def _finished(out: Path, recipe: Mapping[str, Any]) -> bool:
-    """Whether ``out`` was made by ``recipe`` already (its record says so): a rerun skips it."""
+    """Whether ``out`` was made by ``recipe`` already (its record says so, whatever command line made it:
+    adding ``--fade`` to a finished set or resuming with ``-q`` keeps what is there): a rerun skips it."""
     side = sidecar_path(out)
     if not (out.exists() and side.exists()):
         return False
+
+    def made_by(r: Mapping[str, Any]) -> str:
+        return sha256_of({k: v for k, v in r.items() if k != "command"})
+
     try:
-        return read_record(side)["recipe_sha256"] == sha256_of(recipe)
-    except (InputError, KeyError):
+        return made_by(read_record(side)["recipe"]) == made_by(recipe)
+    except (InputError, KeyError, AttributeError):
         return False
 
 
@@ -408,7 +416,7 @@ def remake_stimulus_frames(
 
     s = recipe["settings"]
     condition = from_json(Condition, s["condition"])
-    stimuli = from_json(StimulusSettings, s["stimuli"])
+    stimuli = StimulusSettings(hold=s.get("hold", StimulusSettings.hold), loop=s["loop"])
     n, k = int(s["frames"]), int(s["loop_frames"])
     plan = _Plan(
         source,
