@@ -128,3 +128,36 @@ def test_a_dreamed_still_has_its_record(stills: tuple[Path, Path], tmp_path: Pat
     assert record["output"]["sha256"] == file_sha256(out)
     assert record["output"]["frames"] == [pixels_sha256(cv2.imread(str(out), cv2.IMREAD_UNCHANGED))]
     assert run(["verify", str(out)]) == 0
+
+
+@pytest.mark.slow
+def test_an_upscale_records_the_sr_weights(stills: tuple[Path, Path], tmp_path: Path) -> None:
+    from vrdream.srmodels import weights_files
+
+    raw, _ = stills
+    out = tmp_path / "big.png"
+    assert (
+        run(["upscale", str(raw), "-o", str(out), "--upscale", "2", "--sr", "waifu2x-photo", "--device", "cpu", "-q"])
+        == 0
+    )
+    recipe = read_record(sidecar_path(out))["recipe"]
+    assert recipe["kind"] == "upscale" and recipe["settings"]["upscale"]["factor"] == 2
+    files = [{"name": p.name, "sha256": file_sha256(p)} for p in weights_files("waifu2x-photo")]
+    assert recipe["weights"] == [{"role": "sr", "name": "waifu2x-photo", "files": files}] and len(files) == 2
+    assert run(["verify", str(out)]) == 0
+
+
+@pytest.mark.slow
+def test_a_video_is_recorded_and_its_frames_are_made_again_bit_for_bit(
+    tmp_path: Path, sample_pano: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from videos import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", load_panorama(sample_pano, 128), frames=4, audio=None)
+    out = tmp_path / "v.mp4"
+    cheap = ["--steps", "1", "--octaves", "1", "--detail-steps", "0", "--steps-next", "1", "--device", "cpu", "-q"]
+    assert run(["video", str(clip), "-o", str(out), *cheap]) == 0
+    record = read_record(sidecar_path(out))
+    assert record["recipe"]["kind"] == "video" and len(record["output"]["made"]) == 4
+    assert run(["verify", str(out), "--rerun", "2", "--rerun-seed", "1"]) == 0
+    assert "bit-identical" in capsys.readouterr().out
