@@ -35,19 +35,20 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .atomic import check_output
-from .engine import EngineOptions
 from .errors import InputError, VrdreamError
-from .fade import fade_weights
 from .quantize import to_uint8
 from .record import Recipe, dream_recipe, read_record, sha256_of, sidecar_path, write_record, write_recorded_video
-from .sphere import SphereOptions
-from .video import VideoSettings
-from .videoio import EncodeSettings, VideoInfo, check_encoding, iter_rgb24, probe
+
+if TYPE_CHECKING:  # the rest is imported where it runs: `vrdream --help` reads this module's settings
+    from .engine import EngineOptions
+    from .sphere import SphereOptions
+    from .video import VideoSettings
+    from .videoio import EncodeSettings, VideoInfo
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,8 @@ def strength_weights(condition: Condition, frames: int, hold: float, loop: bool)
     strength and back; a looping clip's cycle closes after its last frame, otherwise on it, so the
     last frame is the control too.
     """
+    from .fade import fade_weights
+
     if not condition.fade:
         return np.full(frames, condition.strength)
     cycle = fade_weights(frames, hold) if loop or frames < 2 else np.append(fade_weights(frames - 1, hold), 0.0)
@@ -188,6 +191,7 @@ def shared_frames(path: str | Path, size: tuple[int, int], start: int = 0) -> It
     """The clip's frames from ``start`` on through the set's shared path: decoded to 8-bit RGB, resized to
     ``size`` (height, width) when it differs, quantised; float32 (H, W, 3) of 8-bit values."""
     from .photosphere import resize
+    from .videoio import iter_rgb24
 
     for frame in iter_rgb24(path, start):
         if frame.shape[:2] != size:
@@ -246,6 +250,7 @@ class _Plan:
 
 def level_engine(level: str, changes: Mapping[str, Any]) -> EngineOptions:
     """The engine of ``level``: its preset's settings with ``changes`` (seed, steps, device, ...) applied."""
+    from .engine import EngineOptions
     from .presets import get_preset
 
     preset = LEVELS[level].preset
@@ -267,8 +272,8 @@ def stimulus_set(
     *,
     dream: Mapping[str, Any] | None = None,
     steps_next: int | None = None,
-    sphere: SphereOptions = SphereOptions(),
-    encode: EncodeSettings = EncodeSettings(),
+    sphere: SphereOptions | None = None,
+    encode: EncodeSettings | None = None,
     overwrite: bool = False,
     quiet: bool = False,
 ) -> list[Path]:
@@ -276,9 +281,15 @@ def stimulus_set(
 
     ``dream``: changes to every level's preset settings (``seed``, ``steps``, ``device`` ...: any
     :class:`~vrdream.dream.DreamSettings` field but the backbone and objective, which the level sets).
+    ``sphere``, ``encode``: the dream canvas and the encoding of every video (None: their defaults).
 
     >>> stimulus_set("plaza.mp4", "set", StimulusSettings(levels=("edges", "objects")))  # doctest: +SKIP
     """
+    from .sphere import SphereOptions
+    from .videoio import EncodeSettings, check_encoding, probe
+
+    sphere = sphere or SphereOptions()
+    encode = encode or EncodeSettings()
     changes = dict(dream or {})
     fixed = [k for k in changes if k in ("backbone", "objective")]
     if fixed:
@@ -390,6 +401,7 @@ def sheet_frames(frames: int, count: int = 4) -> list[int]:
 def _write_sheet(plan: _Plan, videos: Sequence[Path], out: Path, overwrite: bool) -> Path:
     """The contact sheet: the same frames of every condition, decoded from the files (what a headset shows)."""
     from .sheet import contact_sheet, save_sheet
+    from .videoio import iter_rgb24
 
     picks = sheet_frames(plan.info.frames)
     recipe = Recipe("sheet", {"frames": picks}, videos, device="cpu", precision="none")
@@ -410,9 +422,11 @@ def remake_stimulus_frames(
     recipe: Mapping[str, Any], source: Path, frames: Sequence[int], device: str
 ) -> dict[int, np.ndarray]:
     """Frames ``frames`` of a set's video re-made on ``device`` from its recipe (``source``: the clip)."""
-    from .engine import build_dreamer
+    from .engine import EngineOptions, build_dreamer
     from .record import from_json
-    from .video import dream_frames, sphere_dream_frame
+    from .sphere import SphereOptions
+    from .video import VideoSettings, dream_frames, sphere_dream_frame
+    from .videoio import EncodeSettings, probe
 
     s = recipe["settings"]
     condition = from_json(Condition, s["condition"])
