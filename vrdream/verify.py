@@ -107,8 +107,11 @@ def _frames(indices: Sequence[int]) -> str:
 def _container_tag(path: Path) -> str | None:
     import av
 
-    with av.open(str(path)) as container:
-        return container.metadata.get("comment")
+    try:
+        with av.open(str(path)) as container:
+            return container.metadata.get("comment")
+    except av.error.FFmpegError:
+        return None  # a file FFmpeg cannot open has no tag: reported as not naming the recipe
 
 
 def pick_frames(count: int, frames: int, seed: int) -> list[int]:
