@@ -264,3 +264,23 @@ def test_the_same_command_twice_gives_bit_identical_frames_and_resumes(
         k: v for k, v in stamps.items() if not k.startswith("sheet.png")
     }
     assert now["sheet.png"] != stamps["sheet.png"]
+
+
+@pytest.mark.slow
+def test_a_looped_set_changes_only_the_join_and_its_frames_are_made_again(
+    sample_pano: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from vrdream.verify import pick_frames
+
+    frames, join = 6, 2
+    clip = make_video(tmp_path / "clip.mp4", load_panorama(sample_pano, SIZE[1]), frames=frames, audio=None)
+    one = ["--levels", "edges", "--strengths", "1", *CHEAP, "-q"]
+    assert run(["stimuli", str(clip), "-o", str(tmp_path / "plain"), *one]) == 0
+    assert run(["stimuli", str(clip), "-o", str(tmp_path / "loop"), *one, "--loop", "--loop-frames", str(join)]) == 0
+    plain = read_record(sidecar_path(tmp_path / "plain" / "edges-1.mp4"))["output"]["made"]
+    looped = read_record(sidecar_path(tmp_path / "loop" / "edges-1.mp4"))["output"]["made"]
+    assert len(looped) == frames  # the second pass is not in the video, only in its first frames
+    assert looped[join:] == plain[join:] and all(a != b for a, b in zip(looped[:join], plain[:join]))
+    seed = next(s for s in range(100) if pick_frames(1, frames, s) == [0])  # frame 0 needs the second pass
+    assert run(["verify", str(tmp_path / "loop" / "edges-1.mp4"), "--rerun", "1", "--rerun-seed", str(seed)]) == 0
+    assert "bit-identical" in capsys.readouterr().out
