@@ -23,6 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if importlib.util.find_spec("triton") is not None:
         import triton  # noqa: F401
 
+
 #: The shipped sample's size (samples/make_mars.py writes vrdream/samples/mars.jpg).
 SAMPLE_SIZE = (1536, 768)
 #: The synthetic phone photosphere's full canvas: the sample brought down to this size first.

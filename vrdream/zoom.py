@@ -27,9 +27,10 @@ from .equirect import equirect_dirs, rotate, rotation_matrix, sample_equirect
 from .errors import VrdreamError
 from .photosphere import read_photosphere
 from .progress import progress
+from .record import dream_recipe, write_recorded_video
 from .sphere import SphereOptions, dream_sphere
 from .tensors import to_numpy, to_tensor
-from .videoio import EncodeSettings, check_encoding, write_video
+from .videoio import EncodeSettings, check_encoding
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,12 @@ def zoom_video(
                 frame = _dream(dreamer, moved, moved, settings.steps, sphere, flat)
             prev = to_tensor(job.save(i, to_numpy(frame)))
             bar.update(1)
-    path = write_video(
+    recorded = {"engine": engine.resolved(dreamer), "zoom": settings, "sphere": sphere, "flat": flat, "encode": encode}
+    path = write_recorded_video(
         out,
         job.iter_frames(),
         Fraction(settings.fps),
+        dream_recipe("zoom", {**recorded, "fov_deg": fov_deg}, [src], engine, dreamer),
         settings=encode,
         spherical=not flat,
         overwrite=overwrite,
