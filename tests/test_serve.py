@@ -456,7 +456,7 @@ def test_ctrl_c_stops_the_server_cleanly(bundle: Path, pair: tuple[Path, Path], 
         out = "".join(lines)
         assert "Ctrl-C" in out, out
         url = next(w for w in out.split() if w.startswith("http://localhost:"))
-        with urllib.request.urlopen(url + "scene.json", timeout=5) as r:
+        with urllib.request.urlopen(url + "scene.json", timeout=60) as r:
             assert r.status == 200
         assert_ctrl_c_stops(proc)
     finally:
