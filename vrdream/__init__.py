@@ -37,7 +37,7 @@ _EXPORTS = {
     "video_file": "video",
     "VideoSettings": "video",
     "zoom_video": "zoom",
-    "ZoomSettings": "zoom",
+    "ZoomSettings": "settings",
     "fade_video": "fade",
     "FadeSettings": "fade",
     "cubemap_file": "layout",
@@ -47,7 +47,7 @@ _EXPORTS = {
     "write_photosphere": "photosphere",
     "ReadOptions": "photosphere",
     "Dreamer": "dream",
-    "DreamSettings": "dream",
+    "DreamSettings": "settings",
     "get_preset": "presets",
     "SphereOptions": "sphere",
     "dream_sphere": "sphere",
@@ -88,17 +88,18 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .demo import run_demo
-    from .dream import Dreamer, DreamSettings
+    from .dream import Dreamer
     from .engine import EngineOptions, build_dreamer
     from .fade import FadeSettings, fade_video
     from .layout import cubemap_file, equirect_file
     from .photosphere import ReadOptions, read_photosphere, write_photosphere
     from .pipeline import DreamRequest, Output, Selection, UpscaleOptions, dream_file, upscale_file
     from .presets import get_preset
+    from .settings import DreamSettings, ZoomSettings
     from .sphere import SphereOptions, dream_sphere
     from .tensors import to_numpy, to_tensor
     from .video import VideoSettings, video_file
-    from .zoom import ZoomSettings, zoom_video
+    from .zoom import zoom_video
 
 
 def __getattr__(name: str) -> Any:
