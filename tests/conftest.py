@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,18 @@ def shared_data() -> Path:
     if not (path / "mars.jpg").is_file():
         pytest.skip(f"shared test data not found at {path}")
     return path
+
+
+def assert_ctrl_c_stops(proc: subprocess.Popen) -> None:
+    """Ctrl-C a running ``vrdream`` command: gone within 3 s, exit 130, and on stderr only ``vrdream: interrupted``."""
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=10)
+    gone = time.monotonic() - sent
+    err = proc.stderr.read() if proc.stderr else ""
+    assert gone < 3.0, f"still running {gone:.1f} s after Ctrl-C"
+    assert code == 130, err
+    assert "Traceback" not in err and err.strip().splitlines() == ["vrdream: interrupted"], err
 
 
 def seam_score(shared_data: Path, raw: Path, dream: Path) -> dict:

@@ -407,8 +407,9 @@ BAD_VALUES: dict[str, list[tuple[list[str], str, bool]]] = {
         (["--pix-fmt", "foo"], "--pix-fmt", False),
         (["--encoder-preset", "nope"], "--encoder-preset", False),
     ],
-    "video.webm": [([], ".webm", False)],
-    "video.mkv": [(["--codec", "libvpx-vp9"], ".mkv", False)],
+    "video.webm": [([], ".webm", False), (["--codec", "libx265"], ".webm", False)],  # WebM: VP9/AV1 only
+    "video.mkv": [(["--codec", "mpeg4"], ".mkv", False)],
+    "video.avi": [([], ".avi", False)],
     "zoom": [
         (["--fps", "0"], "--fps", False),
         (["--zoom", "0"], "--zoom", False),
@@ -417,7 +418,10 @@ BAD_VALUES: dict[str, list[tuple[list[str], str, bool]]] = {
         (["--toward", "10,100"], "--toward", False),
         (["--codec", "nosuch"], "--codec", False),
     ],
+    "zoom.webm": [([], ".webm", False)],
     "fade": [(["--seconds", "0"], "--seconds", False), (["--hold", "1"], "--hold", False)],
+    "fade.webm": [(["--codec", "libx264"], ".webm", False)],
+    "fade.mkv": [(["--codec", "mpeg4"], ".mkv", False)],
 }
 BAD_VALUE_CASES = [(key, i) for key, rows in BAD_VALUES.items() for i in range(len(rows))]
 

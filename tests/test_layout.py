@@ -15,9 +15,9 @@ from test_photosphere import BAD, _bad_files
 
 from vrdream.cli import main
 from vrdream.cubemap import e2c
-from vrdream.faces import FACES
 from vrdream.equirect import equirect_dirs
 from vrdream.errors import InputError, VrdreamError
+from vrdream.faces import FACES
 from vrdream.layout import (
     covered_rect,
     cubemap_file,

@@ -11,6 +11,7 @@ Every command is one function here (the CLI in :mod:`vrdream.cli` only parses fl
 ``vrdream cubemap``        :func:`cubemap_file`
 ``vrdream equirect``       :func:`equirect_file`
 ``vrdream demo``           :func:`run_demo`
+``vrdream serve``          :func:`serve_file`
 =========================  ==========================================================
 
 The map of the pipeline is the README's layout table. Names are imported on first use, so
@@ -43,6 +44,7 @@ _EXPORTS = {
     "cubemap_file": "layout",
     "equirect_file": "layout",
     "run_demo": "demo",
+    "serve_file": "serve",
     "read_photosphere": "photosphere",
     "write_photosphere": "photosphere",
     "ReadOptions": "photosphere",
@@ -77,6 +79,7 @@ __all__ = [
     "get_preset",
     "read_photosphere",
     "run_demo",
+    "serve_file",
     "to_numpy",
     "to_tensor",
     "upscale_file",
@@ -95,6 +98,7 @@ if TYPE_CHECKING:
     from .photosphere import ReadOptions, read_photosphere, write_photosphere
     from .pipeline import DreamRequest, Output, Selection, UpscaleOptions, dream_file, upscale_file
     from .presets import get_preset
+    from .serve import serve_file
     from .settings import DreamSettings, ZoomSettings
     from .sphere import SphereOptions, dream_sphere
     from .tensors import to_numpy, to_tensor
