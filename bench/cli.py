@@ -79,7 +79,11 @@ def main() -> None:
                 "cpu s / before": now["cpu s"] / before["cpu s"],
                 "MB / before": now["peak MB"] / before["peak MB"],
             }
-        row["goal met"] = "yes" if now["s"] <= GOAL_S and now["peak MB"] <= GOAL_MB else "NO"
+        small = now["peak MB"] <= GOAL_MB
+        row["goal met"] = "yes" if now["s"] <= GOAL_S and small else "NO"
+        # With more runnable processes than cores, the wall time is mostly waiting for a core; the CPU time
+        # is what an idle machine's wall time would be, start-up I/O aside.
+        row["goal met by CPU time"] = "yes" if now["cpu s"] <= GOAL_S and small else "NO"
         rows.append(row)
         print(row, flush=True)
     load_after = os.getloadavg()

@@ -212,10 +212,9 @@ def ncnn_rows() -> Iterator[dict]:
                 }
 
 
-def ncnn_main() -> None:
-    """Write ``results/upscale_ncnn`` after each row: a run stopped part-way keeps what it measured."""
-    load = os.getloadavg()
-    notes = (
+def ncnn_notes(load: tuple[float, float, float]) -> str:
+    """What the ncnn table measures; ``load``: the load average at its start."""
+    return (
         "Whole commands, one run each (after a warm-up run of both on a 64x32 image): `vrdream upscale IN.png "
         "-o OUT.jpg --sr MODEL --upscale SCALE` (the console script: allocator re-exec, auto precision and "
         "threads, the panorama padded through the sphere) against a Python process running the ncnn runtime "
@@ -224,6 +223,11 @@ def ncnn_main() -> None:
         f"many cores each kept busy. Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in load)}"
         f", {os.cpu_count()} CPUs (a shared machine: the last column is the load during each row)."
     )
+
+
+def ncnn_main() -> None:
+    """Write ``results/upscale_ncnn`` after each row: a run stopped part-way keeps what it measured."""
+    notes = ncnn_notes(os.getloadavg())
     rows: list[dict] = []
     for row in ncnn_rows():
         print(row, flush=True)
