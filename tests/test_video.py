@@ -116,14 +116,14 @@ def test_resume_after_the_process_is_killed(tmp_path: Path, source: Path) -> Non
     proc = subprocess.Popen([sys.executable, "-c", script])
     try:
         deadline = time.monotonic() + 120
-        while len(list(tmp_path.glob(".vrdream-*/*.png"))) < 3:
+        while len(list(tmp_path.glob(".vrdream-*/[0-9]*.png"))) < 3:
             assert proc.poll() is None, "the job ended before it could be killed"
             assert time.monotonic() < deadline, "no checkpoints appeared"
             time.sleep(0.05)
     finally:
         proc.kill()  # SIGKILL: no cleanup runs, as in a power loss
         proc.wait()
-    stored = len(list(tmp_path.glob(".vrdream-*/*.png")))
+    stored = len(list(tmp_path.glob(".vrdream-*/[0-9]*.png")))
     assert 3 <= stored < FRAMES and not out.exists()
     again = Counting()
     dream_video(source, out, again, quiet=True)

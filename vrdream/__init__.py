@@ -7,6 +7,7 @@ Every command is one function here (the CLI in :mod:`vrdream.cli` only parses fl
 ``vrdream upscale``        :func:`upscale_file` (:class:`UpscaleOptions`)
 ``vrdream video``          :func:`video_file`
 ``vrdream zoom``           :func:`zoom_video`
+``vrdream batch``          :func:`batch_files` (a :class:`BatchRequest`)
 ``vrdream fade``           :func:`fade_video`
 ``vrdream cubemap``        :func:`cubemap_file`
 ``vrdream equirect``       :func:`equirect_file`
@@ -36,6 +37,8 @@ _EXPORTS = {
     "EngineOptions": "engine",
     "build_dreamer": "engine",
     "video_file": "video",
+    "batch_files": "batch",
+    "BatchRequest": "batch",
     "VideoSettings": "video",
     "zoom_video": "zoom",
     "ZoomSettings": "settings",
@@ -58,6 +61,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "BatchRequest",
     "DreamRequest",
     "DreamSettings",
     "Dreamer",
@@ -70,6 +74,7 @@ __all__ = [
     "UpscaleOptions",
     "VideoSettings",
     "ZoomSettings",
+    "batch_files",
     "build_dreamer",
     "cubemap_file",
     "dream_file",
@@ -90,6 +95,7 @@ __all__ = [
 
 
 if TYPE_CHECKING:
+    from .batch import BatchRequest, batch_files
     from .demo import run_demo
     from .dream import Dreamer
     from .engine import EngineOptions, build_dreamer

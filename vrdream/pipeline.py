@@ -239,8 +239,11 @@ def dream_file(
     *,
     overwrite: bool = False,
     quiet: bool = False,
+    dreamer: Dreamer | None = None,
 ) -> Path:
     """``vrdream dream``: dream the photosphere (or ``flat`` picture) ``src`` into ``dst``; returns the path written.
+
+    ``dreamer``: the engine built for ``request.engine``, to reuse across files (None: built here).
 
     >>> dream_file("pano.jpg", "dream.jpg", DreamRequest(engine=EngineOptions(preset="parts")))  # doctest: +SKIP
     """
@@ -254,7 +257,7 @@ def dream_file(
     selected = None if flat else request.selection.where(to_tensor(ps.pixels))  # (1, 1, H, W), None: everywhere
     if selected is not None and float(selected.max()) <= 0:
         raise VrdreamError(f"{' '.join(request.selection.flags())}: the selection is empty; nothing would be dreamed")
-    dreamer = build_dreamer(request.engine)
+    dreamer = build_dreamer(request.engine) if dreamer is None else dreamer
     engine = request.engine.resolved(dreamer)
     output = request.output
     # What determines the dream (not the output's name, format or quality): an interrupted dream resumes

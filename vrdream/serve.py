@@ -53,7 +53,13 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
 #: Video containers vrdream reads and writes (:data:`vrdream.videoio.CONTAINERS`), and the type each is served as.
-VIDEO_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime"}
+VIDEO_TYPES = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+}
 #: Columns a level tile may reach past the level on either side (gutters across the 0°/360° seam).
 MAX_GUTTER = 256
 #: Bytes of encoded PNGs the server keeps for repeated requests.

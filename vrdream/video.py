@@ -33,14 +33,15 @@ import torch
 from torch import Tensor
 
 from .atomic import check_output
-from .checkpoint import open_job
+from .checkpoint import Job, open_job
+from .dream import Dreamer
 from .engine import EngineOptions
 from .errors import InputError, VrdreamError
 from .flow import FlowSettings, motion_mask, sphere_flow, warp
 from .progress import progress
 from .sphere import SphereOptions
 from .tensors import to_numpy, to_tensor
-from .videoio import EncodeSettings, check_encoding, iter_frames, probe, write_video
+from .videoio import EncodeSettings, VideoInfo, check_encoding, iter_frames, probe, write_video
 
 #: ``dream_frame(raw, init, steps) -> dream``: tensors (1, 3, H, W) in [0, 1]; ``init`` None = start from ``raw``.
 DreamFrame = Callable[[Tensor, "Tensor | None", int], Tensor]
@@ -122,6 +123,7 @@ def dream_video(
     overwrite: bool = False,
     quiet: bool = False,
     keep_checkpoints: bool = False,
+    on_frame: Callable[[], None] | None = None,
 ) -> Path:
     """Dream every frame of the equirect video ``input_path`` into ``output`` (360° metadata, audio copied).
 
@@ -129,31 +131,87 @@ def dream_video(
     with the input's identity and ``settings`` it names the checkpoint job, so rerunning the same
     command resumes, and changing anything starts afresh. ``encode`` is not part of it: re-encoding
     with another codec reuses the dreamed frames. Checkpoints are removed after a successful encode
-    unless ``keep_checkpoints``. Raises :class:`InputError` for an unreadable input.
+    unless ``keep_checkpoints``. ``on_frame`` is called after each frame is dreamed (a batch's progress).
+    Raises :class:`InputError` for an unreadable input.
     """
     out = check_output(output, inputs=[input_path], overwrite=overwrite)
     check_encoding(out, encode)
     info = probe(input_path)
     job = open_job(input_path, out, (settings, dream_id), info.frames)
-    start = job.first_missing()
-    frames = iter_frames(input_path, start=max(0, start - 1))
-    prev_raw = prev_dream = None
-    if start > 0:  # resume: the last stored dream and its raw frame are the state to carry on from
-        prev_raw = to_tensor(next(frames)).to(device)
-        prev_dream = to_tensor(job.load(start - 1)).to(device)
-    done = start
-    with job.resumable(), progress(info.frames, "dreaming frames", quiet, unit="frame", initial=start) as bar:
-        for i, frame in enumerate(frames, start=start):
-            if i >= info.frames:
-                break
-            raw = to_tensor(frame).to(device)
-            dream = next_dream(dream_frame, raw, prev_raw, prev_dream, settings)
-            prev_dream = to_tensor(job.save(i, to_numpy(dream.clamp(0, 1)))).to(device)
-            prev_raw = raw
-            done = i + 1
+    with (
+        job.resumable(),
+        progress(info.frames, "dreaming frames", quiet, unit="frame", initial=job.first_missing()) as bar,
+    ):
+
+        def step() -> None:
             bar.update(1)
+            if on_frame:
+                on_frame()
+
+        done = dream_span(input_path, job, dream_frame, settings, 0, info.frames, device=device, on_frame=step)
     if done < info.frames:
         raise InputError(input_path, f"video ended after {done} of {info.frames} frames")
+    return encode_job(job, out, input_path, info, encode, overwrite=overwrite, keep_checkpoints=keep_checkpoints)
+
+
+def dream_span(
+    input_path: str | Path,
+    job: Job,
+    dream_frame: DreamFrame,
+    settings: VideoSettings,
+    start: int,
+    stop: int,
+    *,
+    warmup: int = 0,
+    device: torch.device | str | None = None,
+    on_frame: Callable[[], None] | None = None,
+) -> int:
+    """Dream frames ``start`` to ``stop`` (exclusive) of ``input_path`` into ``job``'s checkpoints; returns the
+    index after the last frame stored (below ``stop`` when the video ends first).
+
+    Resumes after the last frame of the span already stored, carrying that frame's dream on. A span that
+    starts afresh after frame 0 (a segment of a video dreamed by several workers) begins ``warmup`` frames
+    early: those are dreamed and dropped, so that the detail carried into its first kept frame has built
+    up as in one long run. ``on_frame`` is called after each stored frame.
+    """
+    first = start
+    while first < stop and job.frame_path(first).exists():
+        first += 1
+    resume = first > start
+    begin = first - 1 if resume else max(0, start - warmup)
+    frames = iter_frames(input_path, start=begin)
+    prev_raw = prev_dream = None
+    if resume and first < stop:  # the last stored dream and its raw frame are the state to carry on from
+        prev_raw = to_tensor(next(frames)).to(device)
+        prev_dream = to_tensor(job.load(first - 1)).to(device)
+        begin = first
+    done = first
+    for i, frame in enumerate(frames, start=begin):
+        if i >= stop:
+            break
+        raw = to_tensor(frame).to(device)
+        dream = next_dream(dream_frame, raw, prev_raw, prev_dream, settings).clamp(0, 1)
+        if i >= start:  # carried on exactly as stored
+            dream = to_tensor(job.save(i, to_numpy(dream))).to(device)
+            done = i + 1
+            if on_frame:
+                on_frame()
+        prev_raw, prev_dream = raw, dream
+    return done
+
+
+def encode_job(
+    job: Job,
+    out: Path,
+    input_path: str | Path,
+    info: VideoInfo,
+    encode: EncodeSettings,
+    *,
+    overwrite: bool = False,
+    keep_checkpoints: bool = False,
+) -> Path:
+    """Encode ``job``'s stored frames into ``out`` at the input's frame rate, with its audio; then remove the
+    checkpoints unless ``keep_checkpoints``."""
     write_video(
         out,
         job.iter_frames(),
@@ -181,6 +239,18 @@ def warped_difference(raws: Sequence[Tensor], dreams: Sequence[Tensor], flow: Fl
     return float(np.mean(diffs))
 
 
+def check_video_job(src: str | Path, dst: str | Path, encode: EncodeSettings, *, overwrite: bool = False) -> VideoInfo:
+    """What ``vrdream video`` checks before any model loads: a 2:1 input, a writable output; the input's info."""
+    info = probe(src)
+    if info.width != 2 * info.height:
+        raise InputError(
+            src, f"is {info.width}x{info.height}, not 2:1: vrdream video dreams equirectangular 360° videos"
+        )
+    check_output(dst, inputs=[src], overwrite=overwrite)
+    check_encoding(dst, encode)
+    return info
+
+
 def video_file(
     src: str | Path,
     dst: str | Path,
@@ -192,10 +262,14 @@ def video_file(
     overwrite: bool = False,
     quiet: bool = False,
     keep_checkpoints: bool = False,
+    dreamer: Dreamer | None = None,
+    on_frame: Callable[[], None] | None = None,
 ) -> Path:
     """``vrdream video``: dream the 360° video ``src`` into ``dst`` with the seamless sphere engine.
 
     ``video`` None: the temporal settings the preset implies (:func:`vrdream.presets.video_settings`).
+    ``dreamer``: the engine built for ``engine``, to reuse across files (None: built here); ``on_frame``:
+    called after each frame (:func:`dream_video`).
 
     >>> video_file("clip.mp4", "dream.mp4", EngineOptions(preset="hallucination-machine"))  # doctest: +SKIP
     """
@@ -203,14 +277,8 @@ def video_file(
     from .presets import video_settings
     from .sphere import dream_sphere
 
-    info = probe(src)
-    if info.width != 2 * info.height:
-        raise InputError(
-            src, f"is {info.width}x{info.height}, not 2:1: vrdream video dreams equirectangular 360° videos"
-        )
-    check_output(dst, inputs=[src], overwrite=overwrite)
-    check_encoding(dst, encode)
-    dreamer = build_dreamer(engine)
+    check_video_job(src, dst, encode, overwrite=overwrite)
+    dreamer = build_dreamer(engine) if dreamer is None else dreamer
     video = video or video_settings(engine.preset, engine.settings)
 
     def dream_frame(raw: Tensor, init: Tensor | None, steps: int) -> Tensor:
@@ -227,4 +295,5 @@ def video_file(
         overwrite=overwrite,
         quiet=quiet,
         keep_checkpoints=keep_checkpoints,
+        on_frame=on_frame,
     )

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..photosphere import ReadOptions
     from ..pipeline import UpscaleOptions
     from ..settings import DreamSettings
+    from ..video import VideoSettings
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
@@ -264,6 +265,49 @@ def upscale_from_args(args: argparse.Namespace) -> UpscaleOptions:
         "memory_budget_gb": getattr(args, "memory_budget", None),
     }
     return UpscaleOptions(args.upscale, args.sr, args.sr_weights, **extra)
+
+
+def add_temporal_options(g: argparse._ArgumentGroup) -> None:
+    """``--steps-next N`` and ``--independent``: how a video's frames follow each other (every command that
+    dreams videos)."""
+    g.add_argument(
+        "--steps-next",
+        type=int,
+        metavar="N",
+        help="dream steps on each frame after the first (default 4; 16 with --preset hallucination-machine)",
+    )
+    g.add_argument("--independent", action="store_true", help="dream every frame on its own (flickers; for comparison)")
+
+
+def temporal_from_args(args: argparse.Namespace, engine: EngineOptions) -> VideoSettings:
+    """The :class:`vrdream.video.VideoSettings` the preset implies, with :func:`add_temporal_options`' flags."""
+    from ..presets import video_settings
+
+    video = video_settings(engine.preset, engine.settings)
+    if args.steps_next is not None:
+        video = dataclasses.replace(video, steps_next=args.steps_next)
+    if args.independent:
+        video = dataclasses.replace(video, coherent=False)
+    return video
+
+
+def add_worker_options(p: argparse.ArgumentParser) -> None:
+    """``--workers N`` and ``--ray ADDRESS``: the work on Ray workers (:mod:`vrdream.workers`)."""
+    w = p.add_argument_group("workers")
+    w.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N workers on a local Ray (pip install 'vrdream[ray]'): batch runs N jobs at once, video N segments; "
+        "with --ray: N workers on the cluster (default 1: this process, no Ray)",
+    )
+    w.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="join a running Ray cluster: auto or HOST:PORT; inputs and OUT on a path every node shares "
+        "(default: none)",
+    )
 
 
 def add_quality(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
