@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def main() -> None:
             for warmup in (None, *WARMUPS):  # None: the whole clip in one run
                 job = Job(Path(tmp) / f"job{width}-{warmup}", FRAMES, {})
                 for start, stop in [(0, FRAMES)] if warmup is None else plan_segments(FRAMES, 2):
-                    dream_span(clip, job, dream_frame, video, start, stop, warmup=warmup or 0)
+                    dream_span(partial(iter_frames, clip), job, dream_frame, video, start, stop, warmup=warmup or 0)
                 flicker = pair_flicker(raws, [to_tensor(job.load(i)) for i in range(FRAMES)])
                 cut = FRAMES // 2 - 1  # the pair (11, 12)
                 others = statistics.median(f for i, f in enumerate(flicker) if i != cut)

@@ -91,6 +91,7 @@ def test_output_names_keep_the_input_name_and_clashing_ones_their_folders(tmp_pa
         tmp_path / "trip" / "day2" / "deep" / "X.JPG",  # the same name on a case-insensitive disk
         tmp_path / "trip" / "y.tif",  # a suffix vrdream does not write: .png appended
         tmp_path / "trip" / "y.png",
+        tmp_path / "clip.avi",  # a video container vrdream does not write: .mp4 appended
         tmp_path / "clip.mkv",
         tmp_path / "clip.mp4",
     ]
@@ -99,7 +100,8 @@ def test_output_names_keep_the_input_name_and_clashing_ones_their_folders(tmp_pa
         Path("day2/deep/X.JPG"),
         Path("y.tif.png"),
         Path("y.png"),
-        Path("clip.mkv.mp4"),
+        Path("clip.avi.mp4"),
+        Path("clip.mkv"),
         Path("clip.mp4"),
     ]
 

@@ -5,6 +5,7 @@ tests/test_batch_ray.py."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from videos import attractor_dream, load_panorama, make_video
 from vrdream.checkpoint import Job
 from vrdream.segments import plan_segments
 from vrdream.video import VideoSettings, dream_span
+from vrdream.videoio import iter_frames
 
 FRAMES = 6
 
@@ -47,10 +49,10 @@ def test_segments_cover_every_frame_once(frames: int, count: int) -> None:
 def test_a_segment_warms_up_on_frames_it_does_not_keep(tmp_path: Path, clip: Path) -> None:
     s = VideoSettings()
     whole, split = Job(tmp_path / "whole", FRAMES, {}), Job(tmp_path / "split", FRAMES, {})
-    assert dream_span(clip, whole, Counting(), s, 0, FRAMES) == FRAMES
+    assert dream_span(partial(iter_frames, clip), whole, Counting(), s, 0, FRAMES) == FRAMES
     first, second = Counting(), Counting()
-    assert dream_span(clip, split, first, s, 0, 3, warmup=2) == 3
-    assert dream_span(clip, split, second, s, 3, FRAMES, warmup=2) == FRAMES
+    assert dream_span(partial(iter_frames, clip), split, first, s, 0, 3, warmup=2) == 3
+    assert dream_span(partial(iter_frames, clip), split, second, s, 3, FRAMES, warmup=2) == FRAMES
     assert first.calls == [s.steps_first] + [s.steps_next] * 2  # no warm-up before frame 0
     assert second.calls == [s.steps_first] + [s.steps_next] * 4  # frames 1, 2 dropped; 3, 4, 5 kept
     assert split.first_missing() == FRAMES
@@ -62,10 +64,10 @@ def test_a_segment_warms_up_on_frames_it_does_not_keep(tmp_path: Path, clip: Pat
 def test_a_segment_resumes_after_its_last_stored_frame(tmp_path: Path, clip: Path) -> None:
     s = VideoSettings()
     once, twice = Job(tmp_path / "once", FRAMES, {}), Job(tmp_path / "twice", FRAMES, {})
-    dream_span(clip, once, Counting(), s, 2, FRAMES, warmup=1)
-    dream_span(clip, twice, Counting(), s, 2, 4, warmup=1)  # stopped after frame 3
+    dream_span(partial(iter_frames, clip), once, Counting(), s, 2, FRAMES, warmup=1)
+    dream_span(partial(iter_frames, clip), twice, Counting(), s, 2, 4, warmup=1)  # stopped after frame 3
     again = Counting()
-    assert dream_span(clip, twice, again, s, 2, FRAMES, warmup=1) == FRAMES
+    assert dream_span(partial(iter_frames, clip), twice, again, s, 2, FRAMES, warmup=1) == FRAMES
     assert again.calls == [s.steps_next] * 2  # frames 4 and 5, carried on from the stored frame 3
     for i in range(2, FRAMES):
         np.testing.assert_array_equal(twice.load_uint8(i), once.load_uint8(i))

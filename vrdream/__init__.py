@@ -9,6 +9,8 @@ Every command is one function here (the CLI in :mod:`vrdream.cli` only parses fl
 ``vrdream zoom``           :func:`zoom_video`
 ``vrdream batch``          :func:`batch_files` (a :class:`BatchRequest`)
 ``vrdream fade``           :func:`fade_video`
+``vrdream stimuli``        :func:`stimulus_set` (:class:`StimulusSettings`)
+``vrdream verify``         :func:`verify_files`
 ``vrdream cubemap``        :func:`cubemap_file`
 ``vrdream equirect``       :func:`equirect_file`
 ``vrdream demo``           :func:`run_demo`
@@ -44,6 +46,9 @@ _EXPORTS = {
     "ZoomSettings": "settings",
     "fade_video": "fade",
     "FadeSettings": "fade",
+    "stimulus_set": "stimuli",
+    "StimulusSettings": "settings",
+    "verify_files": "verify",
     "cubemap_file": "layout",
     "equirect_file": "layout",
     "run_demo": "demo",
@@ -71,6 +76,7 @@ __all__ = [
     "ReadOptions",
     "Selection",
     "SphereOptions",
+    "StimulusSettings",
     "UpscaleOptions",
     "VideoSettings",
     "ZoomSettings",
@@ -85,9 +91,11 @@ __all__ = [
     "read_photosphere",
     "run_demo",
     "serve_file",
+    "stimulus_set",
     "to_numpy",
     "to_tensor",
     "upscale_file",
+    "verify_files",
     "video_file",
     "write_photosphere",
     "zoom_video",
@@ -105,9 +113,11 @@ if TYPE_CHECKING:
     from .pipeline import DreamRequest, Output, Selection, UpscaleOptions, dream_file, upscale_file
     from .presets import get_preset
     from .serve import serve_file
-    from .settings import DreamSettings, ZoomSettings
+    from .settings import DreamSettings, StimulusSettings, ZoomSettings
     from .sphere import SphereOptions, dream_sphere
+    from .stimuli import stimulus_set
     from .tensors import to_numpy, to_tensor
+    from .verify import verify_files
     from .video import VideoSettings, video_file
     from .zoom import zoom_video
 

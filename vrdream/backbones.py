@@ -125,6 +125,15 @@ def _imagenet_class_names() -> list[str]:
     return [info.label_name_to_description(name) for name in info.label_names()]
 
 
+def weights_files(name: str, weights: str | Path | None = None) -> tuple[Path, ...]:
+    """The files backbone ``name`` reads its weights from (``weights`` replacing the default ones; the
+    Inception trunk's TorchScript file is read even then, for its graph), for provenance records."""
+    recipe = get_recipe(name)
+    if weights is None:
+        return (recipe.default_file(),)
+    return (recipe.default_file(), Path(weights)) if name == "inception_v3" else (Path(weights),)
+
+
 def create_backbone(
     name: str = "efficientnet_lite0",
     *,

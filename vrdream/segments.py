@@ -12,19 +12,18 @@ restarted by Ray and its segment run again, resuming after its last stored frame
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
-
-from torch import Tensor
 
 from .checkpoint import Job, open_job
 from .dream import Dreamer
 from .engine import EngineOptions, build_dreamer
 from .errors import InputError, VrdreamError
 from .progress import progress
-from .sphere import SphereOptions, dream_sphere
-from .video import VideoSettings, check_video_job, dream_span, encode_job
-from .videoio import EncodeSettings
+from .sphere import SphereOptions
+from .video import VideoSettings, check_video_job, dream_span, encode_job, sphere_dream_frame
+from .videoio import EncodeSettings, iter_frames
 from .workers import actor_count, ray_session, run_on_actors, wants_ray
 
 #: Frames dreamed and dropped before a segment's first kept frame. Measured (bench/scale.py): 0 to 8 leave
@@ -51,20 +50,15 @@ class SegmentWorker:
     def run(self, src: str, job: Job, start: int, stop: int, warmup: int) -> int:
         if self._dreamer is None:
             self._dreamer = build_dreamer(self.engine)
-        dreamer = self._dreamer
-
-        def dream_frame(raw: Tensor, init: Tensor | None, steps: int) -> Tensor:
-            return dream_sphere(raw, dreamer, self.sphere, init=init, steps=steps)
-
         return dream_span(
-            src,
+            functools.partial(iter_frames, src),
             job,
-            dream_frame,
+            sphere_dream_frame(self._dreamer, self.sphere),
             self.video,
             start,
             stop,
             warmup=warmup,
-            device=dreamer.device,
+            device=self._dreamer.device,
             on_frame=lambda: self.frames.put(1),
         )
 

@@ -2,15 +2,17 @@
 
 Nothing here imports torch, numpy, PyAV or Pillow, so the command line builds every flag, choice and
 default from these without loading what runs them (``vrdream --help`` answers at once). The modules
-that act on the settings (:mod:`vrdream.dream`, :mod:`vrdream.videoio`, :mod:`vrdream.zoom`,
+that act on the settings (:mod:`vrdream.dream`, :mod:`vrdream.videoio`, :mod:`vrdream.zoom`, :mod:`vrdream.stimuli`,
 :mod:`vrdream.layout`, :mod:`vrdream.photosphere`) import them from here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 from .errors import VrdreamError, check_choice
@@ -160,3 +162,66 @@ class ZoomSettings:
         for flag, value, ok, want in checks:
             if not ok:
                 raise VrdreamError(f"{flag} {value}: must be {want}")
+
+
+@dataclass(frozen=True)
+class Level:
+    """A hallucination level: the preset that dreams it, and the literature's condition it stands for."""
+
+    preset: str
+    condition: str
+
+
+#: Levels as data: each a preset (backbone + layer, see ``vrdream models``), shallow to deep. Low-level
+#: layers give geometric hallucinations (the "simple" condition of the later Hallucination Machine
+#: studies), high-level ones object-like ones (the "complex" condition); docs/hallucination-machine.md.
+LEVELS: Mapping[str, Level] = MappingProxyType(
+    {
+        "edges": Level("edges", "low-level: lines and colour fringes (geometric)"),
+        "textures": Level("textures", "low-level: textures (geometric)"),
+        "patterns": Level("patterns", "intermediate: ornaments, eyes-to-be"),
+        "parts": Level("parts", "high-level: object parts (eyes, snouts, fur)"),
+        "objects": Level("objects", "high-level: whole objects"),
+        "hallucination-machine": Level("hallucination-machine", "high-level: Suzuki et al. 2017's own layer"),
+    }
+)
+
+#: Width multiple of every output: H.264/H.265 code 16-pixel macroblocks, and 4K (3840x1920) is one.
+SIZE_MULTIPLE = 16
+
+
+@dataclass(frozen=True)
+class StimulusSettings:
+    """What a set holds. Defaults: the lowest and the highest level (the literature's two conditions),
+    at half and full strength, no fades, no loop, the clip's own size."""
+
+    levels: tuple[str, ...] = ("edges", "objects")
+    #: Dream detail scale per condition, in [0, 1] (0: the control, 1: the level's dream).
+    strengths: tuple[float, ...] = (0.5, 1.0)
+    #: Also write control → dream → control versions.
+    fade: bool = False
+    #: Share of the clip a fade holds on the full strength, in [0, 1).
+    hold: float = 0.5
+    #: Make the hallucination loop: the last frame's dream flows into the first's.
+    loop: bool = False
+    #: Frames of the loop's join (None: a quarter of the clip).
+    loop_frames: int | None = None
+    #: Output width (height = width / 2), a multiple of 16; None: the clip's own.
+    width: int | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.levels if name not in LEVELS]
+        if unknown or not self.levels or len(set(self.levels)) != len(self.levels):
+            raise VrdreamError(f"--levels {','.join(self.levels)}: give distinct levels from {', '.join(LEVELS)}")
+        if (
+            not self.strengths
+            or any(not 0 <= s <= 1 for s in self.strengths)
+            or len(set(self.strengths)) != len(self.strengths)
+        ):
+            raise VrdreamError(f"--strengths {','.join(f'{s:g}' for s in self.strengths)}: distinct values in [0, 1]")
+        if not 0 <= self.hold < 1:
+            raise VrdreamError(f"--hold {self.hold}: must be in [0, 1)")
+        if self.loop_frames is not None and self.loop_frames < 1:
+            raise VrdreamError(f"--loop-frames {self.loop_frames}: must be at least 1")
+        if self.width is not None and (self.width <= 0 or self.width % SIZE_MULTIPLE):
+            raise VrdreamError(f"--width {self.width}: must be a positive multiple of {SIZE_MULTIPLE}")

@@ -261,6 +261,10 @@ def encoding_suffix(path: str | Path) -> str:
     return ".mp4" if suffix in MATROSKA_SUFFIXES else suffix
 
 
+#: Tags FFmpeg's MP4 demuxer reports that describe the MP4 file itself, not what it holds.
+MP4_BRAND_TAGS = ("major_brand", "minor_version", "compatible_brands", "encoder")
+
+
 def _remux(src: Path, dst: Path) -> None:
     """Copy ``src``'s video and audio packets unchanged into ``dst``, in the container its suffix names.
 
@@ -270,6 +274,8 @@ def _remux(src: Path, dst: Path) -> None:
     with av.open(str(src)) as fin, av.open(str(dst), "w") as fout:
         streams = [s for s in fin.streams if s.type in ("video", "audio")]
         copies = {s.index: fout.add_stream_from_template(s, opaque=True) for s in streams}
+        # The container's tags (vrdream.record's recipe tag among them), without MP4's own brand fields.
+        fout.metadata.update({k: v for k, v in fin.metadata.items() if k not in MP4_BRAND_TAGS})
         for s in fin.streams.video:
             copy = copies[s.index]
             if isinstance(copy, av.VideoStream) and s.average_rate:

@@ -189,6 +189,17 @@ def fetch_sr_weights(names: Iterable[str] = ()) -> dict[str, NcnnSource]:
     return {n: ncnn_source(SR_MODELS[n]) for n in chosen}
 
 
+def weights_files(name: str, weights: str | Path | None = None) -> tuple[Path, ...]:
+    """The files model ``name``'s weights come from (``weights`` as :func:`load_sr_model` takes it; by default
+    the ncnn pair the cached state dict is converted from), for provenance records."""
+    if name not in SR_MODELS:
+        raise VrdreamError(f"super-resolution model {name!r}: choose one of {', '.join(SR_MODELS)}")
+    if weights is None:
+        return ncnn_files(SR_MODELS[name])
+    path = Path(weights)
+    return (path, path.with_suffix(".bin")) if path.suffix == ".param" else (path,)
+
+
 def source_words(spec: SRModel, source: NcnnSource | None) -> str:
     """Where ``spec``'s weights come from on this Python (``source``: :func:`find_ncnn`'s answer), in words."""
     if source is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -193,7 +193,13 @@ def probe(path: str | Path) -> VideoInfo:
 
 
 def iter_frames(path: str | Path, start: int = 0) -> Iterator[np.ndarray]:
-    """Decoded frames ``(H, W, 3)`` float32 RGB in [0, 1], in presentation order, from frame ``start`` on.
+    """Decoded frames ``(H, W, 3)`` float32 RGB in [0, 1], in presentation order, from frame ``start`` on."""
+    for frame in iter_rgb24(path, start):
+        yield frame.astype(np.float32) / 255.0
+
+
+def iter_rgb24(path: str | Path, start: int = 0) -> Iterator[np.ndarray]:
+    """Decoded frames ``(H, W, 3)`` uint8 RGB, in presentation order, from frame ``start`` on.
 
     Frames before ``start`` are decoded and dropped (not seeked) so that the
     frame numbering is exact for any codec; decoding is cheap next to dreaming.
@@ -204,7 +210,7 @@ def iter_frames(path: str | Path, start: int = 0) -> Iterator[np.ndarray]:
         try:
             for i, frame in enumerate(container.decode(vs)):
                 if i >= start:
-                    yield frame.to_ndarray(format="rgb24").astype(np.float32) / 255.0
+                    yield frame.to_ndarray(format="rgb24")
         except av.error.FFmpegError as exc:
             raise InputError(path, f"cannot decode video ({exc.strerror or exc})") from exc
 
@@ -310,12 +316,14 @@ class VideoWriter:
         audio_from: str | Path | None = None,
         container_options: dict[str, str] | None = None,
         rules: ContainerRules | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         if settings.pix_fmt in ("yuv420p", "nv12") and (width % 2 or height % 2):
             raise VrdreamError(f"{width}x{height}: {settings.pix_fmt} needs an even width and height")
         check_encoder(settings)
         self.fps = Fraction(fps)
         self._out = av.open(str(path), "w", options=container_options or {})
+        self._out.metadata.update(metadata or {})
         stream = self._out.add_stream(settings.codec, rate=self.fps)
         assert isinstance(stream, av.VideoStream)  # a video codec's stream (check_encoder)
         self._stream = stream
@@ -374,6 +382,7 @@ def write_video(
     overwrite: bool = False,
     inputs: Iterable[str | Path] = (),
     container_options: dict[str, str] | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> Path:
     """Encode ``frames`` (each ``(H, W, 3)``) to ``output`` atomically, with 360° metadata when ``spherical``.
 
@@ -382,6 +391,7 @@ def write_video(
     container needs it: :class:`ContainerRules`).
     ``container_options``: options of the muxer that encodes (MP4 for every container, see
     :func:`vrdream.spherical.encoding_suffix`), e.g. ``{"movflags": "faststart"}`` (moov first).
+    ``metadata``: container tags, e.g. ``{"comment": ...}`` (:func:`vrdream.record.container_tag`).
     Returns the output path. Refuses to overwrite an input, or an existing file without ``overwrite``.
     """
     out = check_output(output, inputs=[*inputs, *([audio_from] if audio_from else [])], overwrite=overwrite)
@@ -397,7 +407,7 @@ def write_video(
         fd, enc = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".enc{encoding_suffix(out)}", dir=out.parent)
         os.close(fd)
         try:
-            with VideoWriter(enc, w, h, fps, settings, audio_from, container_options, rules) as writer:
+            with VideoWriter(enc, w, h, fps, settings, audio_from, container_options, rules, metadata) as writer:
                 writer.write(first)
                 for frame in it:
                     if frame.shape[:2] != (h, w):

@@ -126,15 +126,20 @@ def lukemelas_to_timm(sd: Mapping[str, torch.Tensor], stage_depths: list[int]) -
     return out
 
 
+def torchvision_cache_path(weights: object) -> Path:
+    """Where torch hub keeps the file of the torchvision ``WeightsEnum`` member ``weights``."""
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name  # type: ignore[attr-defined]
+
+
 def torchvision_state_dict(weights: object, name: str, alternatives: list[str]) -> dict[str, torch.Tensor]:
     """torchvision's pretrained state dict: from the torch hub cache, else downloaded into it.
 
     ``weights`` is a torchvision ``WeightsEnum`` member. Offline with an empty
     cache, this raises a one-line :class:`VrdreamError` naming ``alternatives``.
     """
-    import torch
-
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name  # type: ignore[attr-defined]
+    cached = torchvision_cache_path(weights)
     try:
         # torch.hub writes a "Downloading: URL" line to stderr first; a failure then says it all in one line.
         with contextlib.redirect_stderr(io.StringIO()):

@@ -25,10 +25,11 @@ from .engine import EngineOptions, build_dreamer
 from .equirect import equirect_dirs, rotate, rotation_matrix, sample_equirect
 from .photosphere import read_photosphere
 from .progress import progress
+from .record import dream_recipe, write_recorded_video
 from .settings import ZoomSettings
 from .sphere import SphereOptions, dream_sphere
 from .tensors import to_numpy, to_tensor
-from .videoio import EncodeSettings, check_encoding, write_video
+from .videoio import EncodeSettings, check_encoding
 
 
 def mobius_zoom(equi: Tensor, factor: float, toward_deg: tuple[float, float], spin_deg: float = 0.0) -> Tensor:
@@ -95,10 +96,12 @@ def zoom_video(
                 frame = _dream(dreamer, moved, moved, settings.steps, sphere, flat)
             prev = to_tensor(job.save(i, to_numpy(frame)))
             bar.update(1)
-    path = write_video(
+    recorded = {"engine": engine.resolved(dreamer), "zoom": settings, "sphere": sphere, "flat": flat, "encode": encode}
+    path = write_recorded_video(
         out,
         job.iter_frames(),
         Fraction(settings.fps),
+        dream_recipe("zoom", {**recorded, "fov_deg": fov_deg}, [src], engine, dreamer),
         settings=encode,
         spherical=not flat,
         overwrite=overwrite,

@@ -35,36 +35,45 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or chatter")
 
 
-def add_dream_options(p: argparse.ArgumentParser) -> None:
-    """The engine's settings as flags; each left out keeps the preset's value (its default says which)."""
+#: The dream flags that choose what is dreamed (network, layer, guide): ``vrdream stimuli``'s levels set them.
+LEVEL_FLAGS = ("preset", "backbone", "weights", "objective", "guide")
+
+
+def add_dream_options(p: argparse.ArgumentParser, *, levels: bool = False) -> None:
+    """The engine's settings as flags; each left out keeps the preset's value (its default says which).
+
+    ``levels``: the command's levels choose the presets (``vrdream stimuli``), so :data:`LEVEL_FLAGS` are left out.
+    """
     d = PRESETS[DEFAULT_PRESET].settings
 
     def preset_default(value: object) -> str:
         return f"(default: the preset's; {DEFAULT_PRESET}: {value if value != '' else 'the backbone default'})"
 
     g = p.add_argument_group("dream")
-    g.add_argument(
-        "--preset",
-        default=DEFAULT_PRESET,
-        choices=list(PRESETS),
-        metavar="NAME",
-        help=f"named settings: {', '.join(PRESETS)} (default {DEFAULT_PRESET}; see `vrdream models`)",
-    )
-    g.add_argument("--backbone", metavar="NET", help=f"network, see `vrdream models` {preset_default(d.backbone)}")
-    g.add_argument(
-        "--weights",
-        metavar="FILE",
-        help="state-dict file for backbones whose weights are not bundled (googlenet, vgg16; "
-        "default: torchvision's download)",
-    )
-    g.add_argument(
-        "--objective",
-        "--layer",
-        dest="objective",
-        metavar="OBJ",
-        help="what to amplify: LAYER, LAYER[ch,...], L1*0.5+L2, class:NAME, guide:LAYER " + preset_default(d.objective),
-    )
-    g.add_argument("--guide", metavar="FILE", help="guide image for a guide:LAYER objective (default: none)")
+    if not levels:
+        g.add_argument(
+            "--preset",
+            default=DEFAULT_PRESET,
+            choices=list(PRESETS),
+            metavar="NAME",
+            help=f"named settings: {', '.join(PRESETS)} (default {DEFAULT_PRESET}; see `vrdream models`)",
+        )
+        g.add_argument("--backbone", metavar="NET", help=f"network, see `vrdream models` {preset_default(d.backbone)}")
+        g.add_argument(
+            "--weights",
+            metavar="FILE",
+            help="state-dict file for backbones whose weights are not bundled (googlenet, vgg16; "
+            "default: torchvision's download)",
+        )
+        g.add_argument(
+            "--objective",
+            "--layer",
+            dest="objective",
+            metavar="OBJ",
+            help="what to amplify: LAYER, LAYER[ch,...], L1*0.5+L2, class:NAME, guide:LAYER "
+            + preset_default(d.objective),
+        )
+        g.add_argument("--guide", metavar="FILE", help="guide image for a guide:LAYER objective (default: none)")
     g.add_argument("--octaves", type=int, metavar="N", help=f"number of octaves {preset_default(d.octaves)}")
     g.add_argument(
         "--octave-scale", type=float, metavar="X", help=f"size ratio between octaves {preset_default(d.octave_scale)}"
@@ -115,18 +124,41 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tile", type=int, metavar="PX", help="network input tile side (default: from free memory)")
 
 
+def add_dream_width(g: argparse.ArgumentParser | argparse._ArgumentGroup, default: str = "the input's") -> None:
+    """``--dream-width W``: the equirect width a sphere dream runs at (every command that dreams a sphere)."""
+    g.add_argument(
+        "--dream-width", type=int, metavar="W", help=f"equirect width the dream runs at (default: {default})"
+    )
+
+
+def add_steps_next(g: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--steps-next N``: the short dream on each video frame after the first (``vrdream.video.VideoSettings``)."""
+    g.add_argument(
+        "--steps-next",
+        type=int,
+        metavar="N",
+        help="dream steps on each frame after the first (default 4; 16 with --preset hallucination-machine)",
+    )
+
+
 def settings_from_args(args: argparse.Namespace) -> DreamSettings:
     """The preset's settings with every flag that was given applied on top."""
+    from ..presets import get_preset
+
+    return get_preset(args.preset).settings.replace(**dream_changes(args))
+
+
+def dream_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~vrdream.dream.DreamSettings` fields :func:`add_dream_options`' flags set (None: not given);
+    ``--threads``, which is no setting, is applied to torch here."""
     import torch
 
-    from ..presets import get_preset
     from ..settings import DreamSettings
 
     if args.threads:
         torch.set_num_threads(args.threads)
     names = {f.name for f in dataclasses.fields(DreamSettings)}
-    given = {k: v for k, v in vars(args).items() if k in names and v is not None and k != "preset"}
-    return get_preset(args.preset).settings.replace(**given)
+    return {k: v for k, v in vars(args).items() if k in names and v is not None and k != "preset"}
 
 
 def engine_from_args(args: argparse.Namespace) -> EngineOptions:
@@ -270,12 +302,7 @@ def upscale_from_args(args: argparse.Namespace) -> UpscaleOptions:
 def add_temporal_options(g: argparse._ArgumentGroup) -> None:
     """``--steps-next N`` and ``--independent``: how a video's frames follow each other (every command that
     dreams videos)."""
-    g.add_argument(
-        "--steps-next",
-        type=int,
-        metavar="N",
-        help="dream steps on each frame after the first (default 4; 16 with --preset hallucination-machine)",
-    )
+    add_steps_next(g)
     g.add_argument("--independent", action="store_true", help="dream every frame on its own (flickers; for comparison)")
 
 

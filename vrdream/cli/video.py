@@ -7,6 +7,7 @@ from typing import Any
 
 from ._common import (
     add_dream_options,
+    add_dream_width,
     add_encode_options,
     add_output_options,
     add_temporal_options,
@@ -27,9 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output_options(p)
     add_dream_options(p)
     v = p.add_argument_group("video")
-    v.add_argument(
-        "--dream-width", type=int, metavar="W", help="equirect width the dream runs at (default: the video's)"
-    )
+    add_dream_width(v, "the video's")
     add_temporal_options(v)
     v.add_argument("--keep-checkpoints", action="store_true", help="keep the per-frame checkpoints after encoding")
     add_encode_options(p)

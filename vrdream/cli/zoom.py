@@ -8,6 +8,7 @@ from fractions import Fraction
 from ..settings import ZoomSettings
 from ._common import (
     add_dream_options,
+    add_dream_width,
     add_encode_options,
     add_fov,
     add_output_options,
@@ -59,9 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     z.add_argument(
         "--flat", action="store_true", help="an ordinary picture: planar zoom into its centre, no 360° metadata"
     )
-    z.add_argument(
-        "--dream-width", type=int, metavar="W", help="equirect width the dream runs at (default: the input's)"
-    )
+    add_dream_width(z)
     add_encode_options(p)
     p.set_defaults(run=run)
 
