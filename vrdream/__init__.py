@@ -43,11 +43,11 @@ _EXPORTS = {
     "BatchRequest": "batch",
     "VideoSettings": "video",
     "zoom_video": "zoom",
-    "ZoomSettings": "zoom",
+    "ZoomSettings": "settings",
     "fade_video": "fade",
     "FadeSettings": "fade",
     "stimulus_set": "stimuli",
-    "StimulusSettings": "stimuli",
+    "StimulusSettings": "settings",
     "verify_files": "verify",
     "cubemap_file": "layout",
     "equirect_file": "layout",
@@ -57,7 +57,7 @@ _EXPORTS = {
     "write_photosphere": "photosphere",
     "ReadOptions": "photosphere",
     "Dreamer": "dream",
-    "DreamSettings": "dream",
+    "DreamSettings": "settings",
     "get_preset": "presets",
     "SphereOptions": "sphere",
     "dream_sphere": "sphere",
@@ -105,7 +105,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .batch import BatchRequest, batch_files
     from .demo import run_demo
-    from .dream import Dreamer, DreamSettings
+    from .dream import Dreamer
     from .engine import EngineOptions, build_dreamer
     from .fade import FadeSettings, fade_video
     from .layout import cubemap_file, equirect_file
@@ -113,12 +113,13 @@ if TYPE_CHECKING:
     from .pipeline import DreamRequest, Output, Selection, UpscaleOptions, dream_file, upscale_file
     from .presets import get_preset
     from .serve import serve_file
+    from .settings import DreamSettings, StimulusSettings, ZoomSettings
     from .sphere import SphereOptions, dream_sphere
-    from .stimuli import StimulusSettings, stimulus_set
+    from .stimuli import stimulus_set
     from .tensors import to_numpy, to_tensor
     from .verify import verify_files
     from .video import VideoSettings, video_file
-    from .zoom import ZoomSettings, zoom_video
+    from .zoom import zoom_video
 
 
 def __getattr__(name: str) -> Any:

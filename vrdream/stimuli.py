@@ -34,7 +34,6 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,75 +42,13 @@ from .atomic import check_output
 from .errors import InputError, VrdreamError
 from .quantize import to_uint8
 from .record import Recipe, dream_recipe, read_record, sha256_of, sidecar_path, write_record, write_recorded_video
+from .settings import LEVELS, SIZE_MULTIPLE, StimulusSettings
 
-if TYPE_CHECKING:  # the rest is imported where it runs: `vrdream --help` reads this module's settings
+if TYPE_CHECKING:  # the rest is imported where it runs
     from .engine import EngineOptions
     from .sphere import SphereOptions
     from .video import VideoSettings
     from .videoio import EncodeSettings, VideoInfo
-
-
-@dataclass(frozen=True)
-class Level:
-    """A hallucination level: the preset that dreams it, and the literature's condition it stands for."""
-
-    preset: str
-    condition: str
-
-
-#: Levels as data: each a preset (backbone + layer, see ``vrdream models``), shallow to deep. Low-level
-#: layers give geometric hallucinations (the "simple" condition of the later Hallucination Machine
-#: studies), high-level ones object-like ones (the "complex" condition); docs/hallucination-machine.md.
-LEVELS: Mapping[str, Level] = MappingProxyType(
-    {
-        "edges": Level("edges", "low-level: lines and colour fringes (geometric)"),
-        "textures": Level("textures", "low-level: textures (geometric)"),
-        "patterns": Level("patterns", "intermediate: ornaments, eyes-to-be"),
-        "parts": Level("parts", "high-level: object parts (eyes, snouts, fur)"),
-        "objects": Level("objects", "high-level: whole objects"),
-        "hallucination-machine": Level("hallucination-machine", "high-level: Suzuki et al. 2017's own layer"),
-    }
-)
-
-#: Width multiple of every output: H.264/H.265 code 16-pixel macroblocks, and 4K (3840x1920) is one.
-SIZE_MULTIPLE = 16
-
-
-@dataclass(frozen=True)
-class StimulusSettings:
-    """What a set holds. Defaults: the lowest and the highest level (the literature's two conditions),
-    at half and full strength, no fades, no loop, the clip's own size."""
-
-    levels: tuple[str, ...] = ("edges", "objects")
-    #: Dream detail scale per condition, in [0, 1] (0: the control, 1: the level's dream).
-    strengths: tuple[float, ...] = (0.5, 1.0)
-    #: Also write control → dream → control versions.
-    fade: bool = False
-    #: Share of the clip a fade holds on the full strength, in [0, 1).
-    hold: float = 0.5
-    #: Make the hallucination loop: the last frame's dream flows into the first's.
-    loop: bool = False
-    #: Frames of the loop's join (None: a quarter of the clip).
-    loop_frames: int | None = None
-    #: Output width (height = width / 2), a multiple of 16; None: the clip's own.
-    width: int | None = None
-
-    def __post_init__(self) -> None:
-        unknown = [name for name in self.levels if name not in LEVELS]
-        if unknown or not self.levels or len(set(self.levels)) != len(self.levels):
-            raise VrdreamError(f"--levels {','.join(self.levels)}: give distinct levels from {', '.join(LEVELS)}")
-        if (
-            not self.strengths
-            or any(not 0 <= s <= 1 for s in self.strengths)
-            or len(set(self.strengths)) != len(self.strengths)
-        ):
-            raise VrdreamError(f"--strengths {','.join(f'{s:g}' for s in self.strengths)}: distinct values in [0, 1]")
-        if not 0 <= self.hold < 1:
-            raise VrdreamError(f"--hold {self.hold}: must be in [0, 1)")
-        if self.loop_frames is not None and self.loop_frames < 1:
-            raise VrdreamError(f"--loop-frames {self.loop_frames}: must be at least 1")
-        if self.width is not None and (self.width <= 0 or self.width % SIZE_MULTIPLE):
-            raise VrdreamError(f"--width {self.width}: must be a positive multiple of {SIZE_MULTIPLE}")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import numpy as np
 from .atomic import atomic_path, check_output
 from .errors import InputError, VrdreamError
 from .quantize import to_uint8
+from .settings import EncodeSettings
 from .spherical import MATROSKA_SUFFIXES, MP4_SUFFIXES, encoding_suffix, finish_container
 
 
@@ -50,23 +51,6 @@ class VideoInfo:
     frames: int  # number of video frames (counted by demuxing when the header does not say)
     codec: str  # video codec name, e.g. "h264"
     audio: tuple[AudioInfo, ...] = ()
-
-
-@dataclass(frozen=True)
-class EncodeSettings:
-    """How the video track is encoded.
-
-    Defaults: H.264 (libx264) in yuv420p, which every player and headset decodes;
-    CRF 18 is visually lossless for dream textures; preset ``medium`` is x264's own default.
-    Another codec: e.g. ``EncodeSettings(codec="libx265", crf=20)`` (CRF is passed to any
-    encoder that understands it), ``codec="mpeg4", crf=None, options=(("qscale", "2"),)``.
-    """
-
-    codec: str = "libx264"
-    pix_fmt: str = "yuv420p"
-    crf: int | None = 18
-    preset: str | None = "medium"
-    options: tuple[tuple[str, str], ...] = field(default=())  # extra encoder options
 
 
 @dataclass(frozen=True)

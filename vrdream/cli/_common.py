@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
+
+from ..presets import DEFAULT_PRESET, PRESETS
+from ..settings import MAX_PIXELS, PRECISIONS, EncodeSettings, Normalize
 
 if TYPE_CHECKING:
-    from ..dream import DreamSettings
     from ..engine import EngineOptions
     from ..photosphere import ReadOptions
     from ..pipeline import UpscaleOptions
+    from ..settings import DreamSettings
     from ..video import VideoSettings
-    from ..videoio import EncodeSettings
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
@@ -42,8 +44,6 @@ def add_dream_options(p: argparse.ArgumentParser, *, levels: bool = False) -> No
 
     ``levels``: the command's levels choose the presets (``vrdream stimuli``), so :data:`LEVEL_FLAGS` are left out.
     """
-    from ..presets import DEFAULT_PRESET, PRESETS
-
     d = PRESETS[DEFAULT_PRESET].settings
 
     def preset_default(value: object) -> str:
@@ -99,7 +99,7 @@ def add_dream_options(p: argparse.ArgumentParser, *, levels: bool = False) -> No
     )
     g.add_argument(
         "--normalize",
-        choices=["mean", "laplacian"],
+        choices=get_args(Normalize),
         metavar="MODE",
         help=f"gradient normalisation: mean or laplacian {preset_default(d.normalize)}",
     )
@@ -114,7 +114,7 @@ def add_dream_options(p: argparse.ArgumentParser, *, levels: bool = False) -> No
     )
     g.add_argument(
         "--precision",
-        choices=["auto", "fp32", "bf16", "fp16"],
+        choices=PRECISIONS,
         metavar="P",
         help="network precision: auto (bf16 where the hardware runs it natively), fp32, bf16, fp16 "
         + preset_default(d.precision),
@@ -153,7 +153,7 @@ def dream_changes(args: argparse.Namespace) -> dict[str, Any]:
     ``--threads``, which is no setting, is applied to torch here."""
     import torch
 
-    from ..dream import DreamSettings
+    from ..settings import DreamSettings
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -179,9 +179,17 @@ def number_pair(text: str) -> tuple[float, float]:
     return a, b
 
 
-def command(sub: argparse._SubParsersAction, name: str, doc: str, help: str, **kw: Any) -> argparse.ArgumentParser:
-    """A sub-command's parser, described by the first line of its module's docstring."""
-    return sub.add_parser(name, help=help, description=doc.splitlines()[0].replace("``", ""), **kw)
+def command(
+    sub: argparse._SubParsersAction, name: str, doc: str, help: str, *, runs_network: bool = False, **kw: Any
+) -> argparse.ArgumentParser:
+    """A sub-command's parser, described by the first line of its module's docstring.
+
+    ``runs_network``: the command runs a neural network, so ``vrdream`` re-runs itself under a faster
+    allocator for it (:func:`vrdream.cli.fast_allocator_env`); other commands start at once.
+    """
+    p = sub.add_parser(name, help=help, description=doc.splitlines()[0].replace("``", ""), **kw)
+    p.set_defaults(runs_network=runs_network)
+    return p
 
 
 def add_fov(p: argparse.ArgumentParser) -> None:
@@ -197,8 +205,6 @@ def add_fov(p: argparse.ArgumentParser) -> None:
 
 def add_input_options(p: argparse.ArgumentParser) -> None:
     """``--fov H,V``, ``--flat`` and ``--max-pixels N``: how to read an input panorama."""
-    from ..photosphere import MAX_PIXELS
-
     add_fov(p)
     p.add_argument("--flat", action="store_true", help="an ordinary picture, not a panorama")
     p.add_argument(
@@ -230,8 +236,6 @@ def parse_fps(text: str) -> Fraction:
 
 def add_encode_options(p: argparse.ArgumentParser) -> None:
     """``--codec``, ``--crf``, ``--preset``: how the video track is encoded (shared by the video commands)."""
-    from ..videoio import EncodeSettings  # a light import (PyAV), but keep --help fast
-
     d = EncodeSettings()
     p.add_argument(
         "--codec",
@@ -251,9 +255,7 @@ def add_encode_options(p: argparse.ArgumentParser) -> None:
 
 
 def encode_settings(args: argparse.Namespace) -> EncodeSettings:
-    """The :class:`vrdream.videoio.EncodeSettings` from :func:`add_encode_options`' flags."""
-    from ..videoio import EncodeSettings
-
+    """The :class:`vrdream.settings.EncodeSettings` from :func:`add_encode_options`' flags."""
     return EncodeSettings(codec=args.codec, pix_fmt=args.pix_fmt, crf=args.crf, preset=args.encoder_preset)
 
 

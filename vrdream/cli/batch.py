@@ -26,7 +26,13 @@ ORDER = 52
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = command(sub, "batch", __doc__, help="dream many stills and videos (folders, globs), optionally on Ray workers")
+    p = command(
+        sub,
+        "batch",
+        __doc__,
+        help="dream many stills and videos (folders, globs), optionally on Ray workers",
+        runs_network=True,
+    )
     p.add_argument("inputs", nargs="+", metavar="IN", help="photospheres and 360° videos: files, folders or globs")
     p.add_argument(
         "-o",

@@ -24,7 +24,7 @@ ORDER = 30
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = command(sub, "dream", __doc__, help="dream a photosphere (or --flat picture)")
+    p = command(sub, "dream", __doc__, help="dream a photosphere (or --flat picture)", runs_network=True)
     p.add_argument("input", metavar="IN", help="photosphere (JPEG, PNG, TIFF, WebP)")
     add_output_options(p)
     add_input_options(p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..settings import LEVELS, StimulusSettings
 from ._common import (
     add_dream_options,
     add_dream_width,
@@ -31,10 +32,10 @@ def _numbers(text: str) -> tuple[float, ...]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..stimuli import LEVELS, StimulusSettings
-
     d = StimulusSettings()
-    p = command(sub, "stimuli", __doc__, help="matched stimulus set for experiments (control + levels)")
+    p = command(
+        sub, "stimuli", __doc__, help="matched stimulus set for experiments (control + levels)", runs_network=True
+    )
     p.add_argument("input", metavar="IN", help="equirectangular 360° video")
     add_output_options(p)  # OUT: the set's folder, made if missing
     s = p.add_argument_group("stimuli")
@@ -78,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..sphere import SphereOptions
-    from ..stimuli import StimulusSettings, stimulus_set
+    from ..stimuli import stimulus_set
 
     settings = StimulusSettings(
         levels=args.levels,

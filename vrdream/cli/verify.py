@@ -10,7 +10,13 @@ ORDER = 90
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = command(sub, "verify", __doc__, help="check outputs against their records; --rerun re-makes frames")
+    p = command(
+        sub,
+        "verify",
+        __doc__,
+        help="check outputs against their records; --rerun re-makes frames",
+        runs_network=True,  # --rerun dreams again
+    )
     p.add_argument("paths", nargs="+", metavar="PATH", help="outputs, their .vrdream.json records, or folders")
     p.add_argument(
         "--rerun",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 
+from ..settings import ZoomSettings
 from ._common import (
     add_dream_options,
     add_dream_width,
@@ -23,10 +24,8 @@ ORDER = 55
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..zoom import ZoomSettings
-
     d = ZoomSettings()
-    p = command(sub, "zoom", __doc__, help="endless-zoom dream video (Möbius zoom on the sphere)")
+    p = command(sub, "zoom", __doc__, help="endless-zoom dream video (Möbius zoom on the sphere)", runs_network=True)
     p.add_argument("input", metavar="IN", help="photosphere (or a picture with --flat)")
     add_output_options(p)
     add_dream_options(p)
@@ -68,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..sphere import SphereOptions
-    from ..zoom import ZoomSettings, zoom_video
+    from ..zoom import zoom_video
 
     zoom = ZoomSettings(args.frames, args.zoom, args.steps_per_frame, args.toward, args.spin, args.fps)
     out = zoom_video(
