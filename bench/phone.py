@@ -39,6 +39,7 @@ import torch
 from PIL import Image
 
 from bench.common import write_results
+from vrdream.cli import fast_allocator_env
 from vrdream.dream import DreamSettings
 from vrdream.photosphere import read_photosphere
 from vrdream.pipeline import to_tensor
@@ -82,7 +83,9 @@ def run_cli(src: Path, dst: Path, flags: tuple[str, ...]) -> dict:
     """``vrdream dream src -o dst flags`` in a child: seconds, its peak RSS, its progress bar's ETA error."""
     cmd = [sys.executable, "-m", "vrdream", "dream", str(src), "-o", str(dst), *flags]
     t0 = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # the allocator the ``vrdream`` script re-runs itself under (``python -m vrdream`` does not)
+    env = fast_allocator_env(dict(os.environ))
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     assert child.stderr is not None
     log = child.stderr.read()
     _, status, usage = os.wait4(child.pid, 0)
