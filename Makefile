@@ -4,6 +4,8 @@
 #   make smoke PYTHON=python3.13 VENV=.venv-3.13
 #                    another Python's smoke tier in its own venv (CI: the oldest and newest supported)
 #   make dist        sdist + wheel in dist/, checked by twine
+#   make web         the page of `vrdream serve` (npm ci + esbuild into viewer/web/dist/); make install,
+#                    test and demo build it first (skipped, with a message, where npm is missing)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -18,9 +20,26 @@ else
 RUNENV := GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 endif
 
-.PHONY: demo test test-fast smoke bench dist install clean
+.PHONY: demo test test-fast smoke bench dist install clean web
 
-$(STAMP): pyproject.toml
+# The web page: three.js and the test-only WebXR emulator (iwer) pinned in package-lock.json, bundled by
+# esbuild. A build product (gitignored), shipped in the wheel as vrdream.viewer's package data.
+WEB := viewer/web
+WEB_BUNDLE := $(WEB)/dist/index.html
+WEB_SOURCES := $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/build.mjs $(wildcard $(WEB)/src/* $(WEB)/test/* viewer/*.glsl)
+
+web: $(WEB_BUNDLE)
+
+$(WEB_BUNDLE): $(WEB_SOURCES)
+	@if command -v npm >/dev/null; then \
+	  cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs; \
+	else \
+	  echo "make web: npm not found: the page of 'vrdream serve' is not built (install Node.js and npm);" \
+	       "its browser tests skip"; \
+	fi
+
+# Order-only: the page is built when missing or stale, without reinstalling the package.
+$(STAMP): pyproject.toml | $(WEB_BUNDLE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
@@ -56,4 +75,4 @@ dist: $(STAMP)
 	$(PY) -m twine check --strict dist/*
 
 clean:
-	rm -rf $(VENV) .venv-* vrdream-demo .pytest_cache dist build
+	rm -rf $(VENV) .venv-* vrdream-demo .pytest_cache dist build $(WEB)/dist $(WEB)/test-build $(WEB)/node_modules

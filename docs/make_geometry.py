@@ -5,7 +5,8 @@ import math
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from vrdream.cubemap import FACES, c2e, e2c, padded_fov
+from vrdream.cubemap import c2e, e2c, padded_fov
+from vrdream.faces import FACES
 from vrdream.layout import to_dice
 from vrdream.photosphere import read_photosphere
 from vrdream.quantize import to_uint8

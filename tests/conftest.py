@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Triton 3.8 (imported by torch._dynamo, e.g. when torchvision.ops is first imported) segfaults when its
+    # LLVM loads after Mesa llvmpipe's LLVM in the same process; the suite opens EGL contexts between torch
+    # tests, so triton loads first, whatever the order or selection of tests.
+    if importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401
+
 
 #: The shipped sample's size (samples/make_mars.py writes vrdream/samples/mars.jpg).
 SAMPLE_SIZE = (1536, 768)
@@ -37,6 +49,18 @@ def shared_data() -> Path:
     if not (path / "mars.jpg").is_file():
         pytest.skip(f"shared test data not found at {path}")
     return path
+
+
+def assert_ctrl_c_stops(proc: subprocess.Popen) -> None:
+    """Ctrl-C a running ``vrdream`` command: gone within 3 s, exit 130, and on stderr only ``vrdream: interrupted``."""
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=10)
+    gone = time.monotonic() - sent
+    err = proc.stderr.read() if proc.stderr else ""
+    assert gone < 3.0, f"still running {gone:.1f} s after Ctrl-C"
+    assert code == 130, err
+    assert "Traceback" not in err and err.strip().splitlines() == ["vrdream: interrupted"], err
 
 
 def seam_score(shared_data: Path, raw: Path, dream: Path) -> dict:

@@ -55,6 +55,7 @@ class Built(Exception):
 
 def _replace_engine_builder(monkeypatch: pytest.MonkeyPatch, stand_in: object) -> None:
     """Put ``stand_in`` in place of :func:`vrdream.engine.build_dreamer` in every module that binds it."""
+    import vrdream.batch
     import vrdream.engine
     import vrdream.pipeline
     import vrdream.video
@@ -78,7 +79,7 @@ def _dream_commands() -> list[str]:
 
 
 def test_every_command_that_dreams_is_covered() -> None:
-    assert _dream_commands() == ["dream", "video", "zoom"]
+    assert _dream_commands() == ["batch", "dream", "stimuli", "video", "zoom"]
 
 
 @pytest.fixture(scope="module")
@@ -90,19 +91,24 @@ def tiny_inputs(tmp_path_factory: pytest.TempPathFactory, sample_pano: Path) -> 
     return {"still": still, "video": make_video(folder / "clip.mp4", pano, frames=2, audio=None)}
 
 
-@pytest.mark.parametrize("command", ["dream", "video", "zoom"])
+@pytest.mark.parametrize("command", ["batch", "dream", "stimuli", "video", "zoom"])
 def test_every_dream_flag_reaches_the_engine(
     command: str, tiny_inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from vrdream.cli._common import LEVEL_FLAGS
+
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     group = next(g for g in sub.choices[command]._action_groups if g.title == "dream")  # type: ignore[attr-defined]
     dests = {a.dest for a in group._group_actions}
-    assert dests == set(DREAM_FLAG_VALUES), "every dream flag needs a value (and a check) here"
+    # stimuli's levels choose preset, network, layer and guide: the level flags are not its to take
+    levels = set(LEVEL_FLAGS) if command == "stimuli" else set()
+    assert dests == set(DREAM_FLAG_VALUES) - levels, "every dream flag needs a value (and a check) here"
 
     files = {"WEIGHTS": str(tmp_path / "w.pt"), "GUIDE": str(tiny_inputs["still"])}
-    argv = [command, str(tiny_inputs["video" if command == "video" else "still"]), "-o", str(tmp_path / "out")]
-    argv[-1] += ".mp4" if command in ("video", "zoom") else ".jpg"
+    video_in = command in ("video", "stimuli")
+    argv = [command, str(tiny_inputs["video" if video_in else "still"]), "-o", str(tmp_path / "out")]
+    argv[-1] += {"dream": ".jpg", "stimuli": "", "batch": ""}.get(command, ".mp4")
     for action in group._group_actions:
         value = DREAM_FLAG_VALUES[action.dest]
         argv += [action.option_strings[-1], files.get(value, value)]
@@ -120,10 +126,13 @@ def test_every_dream_flag_reaches_the_engine(
         torch.set_num_threads(threads)
     got = built.value.options
     settings = got.settings
-    expected = {k: v for k, v in DREAM_FLAG_VALUES.items() if k not in NOT_ENGINE}
-    assert got.preset == expected.pop("preset")
-    assert got.weights == files[expected.pop("weights")]
-    assert got.guide == files[expected.pop("guide")]
+    expected = {k: v for k, v in DREAM_FLAG_VALUES.items() if k not in NOT_ENGINE | levels}
+    if command == "stimuli":
+        assert (got.preset, settings.objective) == ("edges", "blocks.1")  # the first default level's
+    else:
+        assert got.preset == expected.pop("preset")
+        assert got.weights == files[expected.pop("weights")]
+        assert got.guide == files[expected.pop("guide")]
     for name, text in expected.items():
         value = getattr(settings, name)
         assert str(value) == text or value == type(value)(text), (command, name, value, text)
@@ -249,15 +258,17 @@ def test_a_bad_file_is_one_line_in_every_command(
 
 
 @pytest.mark.parametrize("kind", ["empty", "text", "truncated"])
+@pytest.mark.parametrize("command", ["video", "stimuli"])
 def test_a_bad_video_is_one_line(
-    kind: str, tiny_inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+    command: str, kind: str, tiny_inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     inputs = tmp_path / "in"
     inputs.mkdir()
     bad = _bad_file(kind, inputs, tiny_inputs["video"], ".mp4")
     out = tmp_path / "out"
     before = _snapshot(inputs)
-    argv = ["video", str(bad), "-o", str(out / "v.mp4"), "--steps", "1", "--octaves", "1", "-q"]
+    target = out / "v.mp4" if command == "video" else out / "set"
+    argv = [command, str(bad), "-o", str(target), "--steps", "1", "--octaves", "1", "-q"]
     assert bad.name in _one_line_error(argv, capsys, out, inputs, before)
 
 
@@ -407,8 +418,9 @@ BAD_VALUES: dict[str, list[tuple[list[str], str, bool]]] = {
         (["--pix-fmt", "foo"], "--pix-fmt", False),
         (["--encoder-preset", "nope"], "--encoder-preset", False),
     ],
-    "video.webm": [([], ".webm", False)],
-    "video.mkv": [(["--codec", "libvpx-vp9"], ".mkv", False)],
+    "video.webm": [([], ".webm", False), (["--codec", "libx265"], ".webm", False)],  # WebM: VP9/AV1 only
+    "video.mkv": [(["--codec", "mpeg4"], ".mkv", False)],
+    "video.avi": [([], ".avi", False)],
     "zoom": [
         (["--fps", "0"], "--fps", False),
         (["--zoom", "0"], "--zoom", False),
@@ -417,7 +429,11 @@ BAD_VALUES: dict[str, list[tuple[list[str], str, bool]]] = {
         (["--toward", "10,100"], "--toward", False),
         (["--codec", "nosuch"], "--codec", False),
     ],
+    "zoom.webm": [([], ".webm", False)],
     "fade": [(["--seconds", "0"], "--seconds", False), (["--hold", "1"], "--hold", False)],
+    "fade.webm": [(["--codec", "libx264"], ".webm", False)],
+    "fade.mkv": [(["--codec", "mpeg4"], ".mkv", False)],
+    "batch": [(["--workers", "0"], "--workers", False)],
 }
 BAD_VALUE_CASES = [(key, i) for key, rows in BAD_VALUES.items() for i in range(len(rows))]
 

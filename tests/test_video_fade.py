@@ -51,6 +51,20 @@ def test_fade_video(pair: tuple[Path, Path], tmp_path: Path) -> None:
     assert np.abs(frames[15] - raw_px).mean() > 0.05 and np.abs(frames[15] - dream_px).mean() > 0.05
 
 
+@pytest.mark.parametrize(("name", "codec"), [("fade.mkv", "libx264"), ("fade.webm", "libvpx-vp9")])
+def test_fade_to_matroska(
+    pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture, name: str, codec: str
+) -> None:
+    raw, dream = pair
+    out = tmp_path / name
+    assert main(["fade", str(raw), str(dream), "-o", str(out), "--seconds", "0.2", "--codec", codec]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"wrote {out}"
+    info = probe(out)
+    assert (info.frames, info.width, info.height) == (6, 512, 256)
+    assert len(list(iter_frames(out))) == 6
+    assert read_spherical(out).projection == "equirectangular"
+
+
 def test_fade_refuses(pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     raw, dream = pair
     assert main(["fade", str(raw), str(dream), "-o", str(raw), "--overwrite", "-q"]) == 2

@@ -8,11 +8,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from videos import load_panorama, make_video, scene
+from videos import load_panorama, make_video, need_codec, scene
 
 from vrdream.errors import InputError, VrdreamError
-from vrdream.spherical import read_spherical
-from vrdream.videoio import EncodeSettings, iter_frames, probe, write_video
+from vrdream.spherical import MATROSKA_SUFFIXES, MP4_SUFFIXES, read_spherical
+from vrdream.videoio import CONTAINERS, EncodeSettings, check_encoding, iter_frames, probe, write_video
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,31 @@ def test_audio_the_container_refuses_is_reencoded_to_aac(tmp_path: Path, pano: n
     assert [a.codec for a in probe(out).audio] == ["aac"]
     # The whole half second of sound survives (AAC adds priming samples and pads its last frame).
     assert abs(audio_samples(out) - audio_samples(src)) <= 2048 + 1024
+
+
+def test_matroska_keeps_the_audio_as_mp4_does_and_webm_makes_it_opus(tmp_path: Path, pano: np.ndarray) -> None:
+    small = pano[::8, ::8]  # 32×16
+    src = make_video(tmp_path / "in.mp4", small, frames=12)
+    mkv = write_video(tmp_path / "out.mkv", iter_frames(src), Fraction(24), audio_from=src)
+    assert audio_packets(mkv) == audio_packets(src)  # remuxed, not re-encoded: the very same AAC packets
+    need_codec("libvpx-vp9")
+    # WebM takes Opus or Vorbis alone: 44.1 kHz AAC becomes 48 kHz Opus, the whole half second of it.
+    src44 = make_video(tmp_path / "in44.mp4", small, frames=12, audio_rate=44100)
+    vp9 = EncodeSettings(codec="libvpx-vp9", crf=40)
+    webm = write_video(tmp_path / "out.webm", iter_frames(src44), Fraction(24), settings=vp9, audio_from=src44)
+    assert [(a.codec, a.sample_rate) for a in probe(webm).audio] == [("opus", 48000)]
+    assert audio_samples(webm) / 48000 == pytest.approx(audio_samples(src44) / 44100, abs=0.05)
+
+
+def test_a_container_refuses_the_codecs_it_cannot_carry_up_front() -> None:
+    assert tuple(CONTAINERS) == MP4_SUFFIXES + MATROSKA_SUFFIXES  # each one's metadata has a writer
+    with pytest.raises(VrdreamError, match=r"^--codec libx264: \.webm takes vp9, av1 video \(--codec .*libvpx-vp9"):
+        check_encoding("out.webm", EncodeSettings())
+    with pytest.raises(VrdreamError, match=r"^--codec mpeg4: \.mkv takes h264, hevc, vp9, av1 video .*\.mp4"):
+        check_encoding("out.mkv", EncodeSettings(codec="mpeg4", crf=None))
+    with pytest.raises(VrdreamError, match=r"cannot write \.avi video; use \.mp4, \.mov, \.m4v, \.mkv, \.webm"):
+        check_encoding("out.avi", EncodeSettings())
+    check_encoding("out.mkv", EncodeSettings())  # H.264 goes in MKV
 
 
 def test_other_codec_by_option(tmp_path: Path, pano: np.ndarray) -> None:

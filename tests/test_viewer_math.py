@@ -458,3 +458,13 @@ def test_xr_graphics_binding_per_platform(platform, display, extensions, expecte
     if platform == "darwin":
         with pytest.raises(VrdreamError, match="--desktop"):
             check_xr_platform(platform)  # said before the loader is even imported
+
+
+def test_srgb8_encode_table_is_the_quantisation_rule():
+    from vrdream.quantize import to_uint8
+    from vrdream.viewer.srgb import _ENCODE_THRESHOLDS, encode_srgb8
+
+    x = np.random.default_rng(1).random(100_000) * 1.2 - 0.1
+    # Right at each threshold, and the float just below it.
+    x = np.concatenate([x, _ENCODE_THRESHOLDS, np.nextafter(_ENCODE_THRESHOLDS, -1.0), [0.0, 1.0]])
+    np.testing.assert_array_equal(encode_srgb8(x), to_uint8(linear_to_srgb(x)[None, :])[0])

@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 #: The application layer: the only vrdream modules that may load the viewer (and only lazily).
-APPS = ("vrdream/cli/", "vrdream/demo.py")
+APPS = ("vrdream/cli/", "vrdream/demo.py", "vrdream/serve.py")
 
 
 def _imported_modules(path: Path, package: str) -> list[tuple[str, bool]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -47,6 +48,14 @@ def scene(pano: np.ndarray, t: int, yaw_px_per_frame: float = 3.0, object_speed:
     return (frame * (1 - disc) + texture * disc).astype(np.float32)
 
 
+def need_codec(name: str, mode: str = "w") -> None:
+    """Skip, saying so, when PyAV's FFmpeg lacks the encoder (``"w"``) or decoder (``"r"``) ``name``."""
+    try:
+        av.Codec(name, mode)
+    except av.codec.codec.UnknownCodecError:
+        pytest.skip(f"PyAV's FFmpeg has no {name} {'encoder' if mode == 'w' else 'decoder'}")
+
+
 def make_video(
     path: Path,
     pano: np.ndarray,
@@ -54,18 +63,20 @@ def make_video(
     fps: Fraction = Fraction(24),
     *,
     audio: str | None = "aac",
+    audio_rate: int = 48000,
     codec: str = "libx264",
     faststart: bool = False,
     yaw_px_per_frame: float = 3.0,
 ) -> Path:
-    """Write a test video of ``frames`` frames of :func:`scene` with a 440 Hz sine on ``audio`` (codec or None)."""
+    """Write a test video of ``frames`` frames of :func:`scene` with a 440 Hz sine on ``audio`` (codec or None)
+    sampled at ``audio_rate``."""
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(str(path), "w", options=options) as out:
         vs = out.add_stream(codec, rate=fps)
         vs.height, vs.width = pano.shape[:2]
         vs.pix_fmt = "yuv420p"
         vs.options = {"crf": "10"} if codec.startswith("libx26") else {}
-        rate = 48000
+        rate = audio_rate
         as_ = out.add_stream(audio, rate=rate, layout="stereo") if audio else None
         for t in range(frames):
             img = np.clip(np.rint(scene(pano, t, yaw_px_per_frame) * 255), 0, 255).astype(np.uint8)

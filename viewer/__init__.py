@@ -2,8 +2,8 @@
 
 Shipped as ``vrdream.viewer`` (pyproject.toml maps this top-level ``viewer/`` folder there). It
 depends on the core (``vrdream.errors``, ``atomic``, ``quantize``, ``photosphere``), never the
-other way round: only the application layer (``vrdream.cli``, ``vrdream.demo``) loads it, lazily.
-It needs no torch.
+other way round: only the application layer (``vrdream.cli``, ``vrdream.demo``, ``vrdream.serve``)
+loads it, lazily. It needs no torch.
 
 Layers (see each module):
   pure numpy  ``geometry`` (view conventions, poses, fields of view, equirect uv), ``gaze``

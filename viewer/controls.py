@@ -13,12 +13,12 @@ Commands:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal, get_args
 
 import numpy as np
 
-from .gaze import MODES, Mode, Show
+from .gaze import MODES, GazeSettings, Mode, Show
 
 Command = Literal["mode", "wider", "narrower", "recenter", "toggle"]
 COMMANDS: tuple[Command, ...] = ("mode", "wider", "narrower", "recenter", "toggle")
@@ -26,6 +26,10 @@ CONE_STEP = 1.25
 # The cone cannot shrink to nothing, nor grow past covering the sphere (outer angle 180°).
 CONE_SCALE_RANGE = (0.25, 6.0)
 _SHOW_CYCLE: tuple[Show, ...] = ("gaze", "dream", "raw")
+#: The window's (and the web page's) horizontal field of view at start, degrees.
+VIEW_FOV_DEG = 90.0
+FOV_RANGE = (20.0, 140.0)  # horizontal degrees the scroll wheel zooms between
+ZOOM_STEP = 0.9  # field of view factor per scroll notch
 
 #: Desktop keys (GLFW key names, lower case) for each command.
 KEYMAP: dict[str, Command] = {
@@ -68,3 +72,21 @@ def apply_command(state: ViewerState, command: Command, head_yaw: float = 0.0, f
     if command == "toggle":
         return replace(state, show=_SHOW_CYCLE[(_SHOW_CYCLE.index(state.show) + 1) % len(_SHOW_CYCLE)])
     raise ValueError(f"unknown viewer command {command!r}; expected one of {COMMANDS}")
+
+
+def viewer_settings(gaze: GazeSettings = GazeSettings()) -> dict[str, Any]:
+    """The numbers every viewer shares, as JSON values: the web page of ``vrdream serve`` reads them
+    (``/settings.json``) instead of keeping its own copy, so it cannot drift from these viewers."""
+    return {
+        "gaze": asdict(gaze),
+        "modes": list(MODES),
+        "shows": list(get_args(Show)),
+        "controls": {
+            "cone_step": CONE_STEP,
+            "cone_scale_range": list(CONE_SCALE_RANGE),
+            "keymap": dict(KEYMAP),
+            "commands": list(COMMANDS),
+            "show_cycle": list(_SHOW_CYCLE),
+        },
+        "view": {"fov_deg": VIEW_FOV_DEG, "fov_range_deg": list(FOV_RANGE), "zoom_step": ZOOM_STEP},
+    }

@@ -15,16 +15,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .controls import KEYMAP, ViewerState, apply_command
+from .controls import FOV_RANGE, KEYMAP, VIEW_FOV_DEG, ZOOM_STEP, ViewerState, apply_command
 from .gaze import GazeSettings, Mode, approach, dwell_directions, dwell_step, mix_target
 from .geometry import Fov, rotation_yaw_pitch_roll, screen_to_dir
 from .glwindow import open_window
 from .panorama import Panoramas
 from .renderer import GL_FRAMEBUFFER_SRGB, OffscreenTarget, SphereRenderer
 from .stop import stop_on_signals
-
-FOV_RANGE = (20.0, 140.0)  # horizontal degrees the scroll wheel zooms between
-ZOOM_STEP = 0.9  # field of view factor per scroll notch
 
 
 class DesktopViewer:
@@ -39,7 +36,7 @@ class DesktopViewer:
         pano: Panoramas,
         settings: GazeSettings = GazeSettings(),
         size: tuple[int, int] = (1280, 720),
-        hfov_deg: float = 90.0,
+        hfov_deg: float = VIEW_FOV_DEG,
         mode: Mode = "dream-where-you-look",
         title: str = "vrdream",
     ) -> None:
@@ -176,7 +173,7 @@ def run_desktop(
     settings: GazeSettings = GazeSettings(),
     *,
     mode: Mode = "dream-where-you-look",
-    hfov_deg: float = 90.0,
+    hfov_deg: float = VIEW_FOV_DEG,
     quiet: bool = False,
     log: Callable[[str], None] = print,
 ) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import moderngl
@@ -66,18 +67,7 @@ uniform sampler2D u_dream0, u_dream1, u_dream2, u_dream3;
 uniform sampler2D u_raw0, u_raw1, u_raw2, u_raw3;
 out vec4 frag;
 
-const float PI = 3.14159265358979;
-
-// d(u, v) along dr at the unnormalised ray r; see geometry.equirect_uv_gradients.
-vec2 uv_grad(vec3 r, vec3 dr) {
-    float h2 = r.x * r.x + r.z * r.z;
-    float h = max(sqrt(h2), 1e-12);
-    float n2 = h2 + r.y * r.y;
-    float du = (r.z * dr.x - r.x * dr.z) / (h * sqrt(n2)) / (2.0 * PI);
-    float dh = (r.x * dr.x + r.z * dr.z) / h;
-    float dv = -(h * dr.y - r.y * dh) / n2 / PI;
-    return vec2(du, dv);
-}
+#include <equirect_uv>
 
 // A panorama split in column tiles, sampled at global (u, v) with global derivatives.
 // Sampler arrays cannot be indexed per pixel in GLSL 3.30, hence the four named samplers.
@@ -100,8 +90,7 @@ void main() {
     float sy = (u_tan.z - u_tan.w) / u_viewport.w;           // tangent per pixel down
     vec3 view = vec3(u_tan.x + px.x * sx, u_tan.z - (u_viewport.w - px.y) * sy, 1.0);
     vec3 r = u_rot * view;
-    vec2 uv = vec2(atan(r.x, r.z) / (2.0 * PI) + 0.5,
-                   0.5 - atan(r.y, length(r.xz)) / PI);
+    vec2 uv = equirect_uv(r);
     vec2 gx = uv_grad(r, u_rot[0] * sx);
     vec2 gy = uv_grad(r, -u_rot[1] * sy);
     vec3 dream = pano(u_dream_tiles, u_dream0, u_dream1, u_dream2, u_dream3, uv, gx, gy);
@@ -113,7 +102,7 @@ void main() {
     }
     frag = vec4(color, 1.0);   // linear: the sRGB framebuffer encodes
 }
-"""
+""".replace("#include <equirect_uv>", (Path(__file__).parent / "equirect_uv.glsl").read_text())
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,14 @@ Every command is one function here (the CLI in :mod:`vrdream.cli` only parses fl
 ``vrdream upscale``        :func:`upscale_file` (:class:`UpscaleOptions`)
 ``vrdream video``          :func:`video_file`
 ``vrdream zoom``           :func:`zoom_video`
+``vrdream batch``          :func:`batch_files` (a :class:`BatchRequest`)
 ``vrdream fade``           :func:`fade_video`
+``vrdream stimuli``        :func:`stimulus_set` (:class:`StimulusSettings`)
+``vrdream verify``         :func:`verify_files`
 ``vrdream cubemap``        :func:`cubemap_file`
 ``vrdream equirect``       :func:`equirect_file`
 ``vrdream demo``           :func:`run_demo`
+``vrdream serve``          :func:`serve_file`
 =========================  ==========================================================
 
 The map of the pipeline is the README's layout table. Names are imported on first use, so
@@ -35,19 +39,25 @@ _EXPORTS = {
     "EngineOptions": "engine",
     "build_dreamer": "engine",
     "video_file": "video",
+    "batch_files": "batch",
+    "BatchRequest": "batch",
     "VideoSettings": "video",
     "zoom_video": "zoom",
-    "ZoomSettings": "zoom",
+    "ZoomSettings": "settings",
     "fade_video": "fade",
     "FadeSettings": "fade",
+    "stimulus_set": "stimuli",
+    "StimulusSettings": "settings",
+    "verify_files": "verify",
     "cubemap_file": "layout",
     "equirect_file": "layout",
     "run_demo": "demo",
+    "serve_file": "serve",
     "read_photosphere": "photosphere",
     "write_photosphere": "photosphere",
     "ReadOptions": "photosphere",
     "Dreamer": "dream",
-    "DreamSettings": "dream",
+    "DreamSettings": "settings",
     "get_preset": "presets",
     "SphereOptions": "sphere",
     "dream_sphere": "sphere",
@@ -56,6 +66,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "BatchRequest",
     "DreamRequest",
     "DreamSettings",
     "Dreamer",
@@ -65,9 +76,11 @@ __all__ = [
     "ReadOptions",
     "Selection",
     "SphereOptions",
+    "StimulusSettings",
     "UpscaleOptions",
     "VideoSettings",
     "ZoomSettings",
+    "batch_files",
     "build_dreamer",
     "cubemap_file",
     "dream_file",
@@ -77,9 +90,12 @@ __all__ = [
     "get_preset",
     "read_photosphere",
     "run_demo",
+    "serve_file",
+    "stimulus_set",
     "to_numpy",
     "to_tensor",
     "upscale_file",
+    "verify_files",
     "video_file",
     "write_photosphere",
     "zoom_video",
@@ -87,18 +103,23 @@ __all__ = [
 
 
 if TYPE_CHECKING:
+    from .batch import BatchRequest, batch_files
     from .demo import run_demo
-    from .dream import Dreamer, DreamSettings
+    from .dream import Dreamer
     from .engine import EngineOptions, build_dreamer
     from .fade import FadeSettings, fade_video
     from .layout import cubemap_file, equirect_file
     from .photosphere import ReadOptions, read_photosphere, write_photosphere
     from .pipeline import DreamRequest, Output, Selection, UpscaleOptions, dream_file, upscale_file
     from .presets import get_preset
+    from .serve import serve_file
+    from .settings import DreamSettings, StimulusSettings, ZoomSettings
     from .sphere import SphereOptions, dream_sphere
+    from .stimuli import stimulus_set
     from .tensors import to_numpy, to_tensor
+    from .verify import verify_files
     from .video import VideoSettings, video_file
-    from .zoom import ZoomSettings, zoom_video
+    from .zoom import zoom_video
 
 
 def __getattr__(name: str) -> Any:

@@ -51,19 +51,7 @@ from .equirect import (
     planar,
     rotate,
 )
-
-FACES = ("F", "R", "B", "L", "U", "D")
-
-#: Per face (F R B L U D), its (right, up, forward) unit vectors in the world (x right, y up, z forward):
-#: py360convert's ``xyzcube``.
-FACE_BASIS = (
-    ((1, 0, 0), (0, 1, 0), (0, 0, 1)),  # F
-    ((0, 0, -1), (0, 1, 0), (1, 0, 0)),  # R
-    ((-1, 0, 0), (0, 1, 0), (0, 0, -1)),  # B
-    ((0, 0, 1), (0, 1, 0), (-1, 0, 0)),  # L
-    ((1, 0, 0), (0, 0, -1), (0, 1, 0)),  # U
-    ((1, 0, 0), (0, 0, 1), (0, -1, 0)),  # D
-)
+from .faces import FACE_BASIS
 
 
 def padded_fov(face_size: int, pad: int) -> float:

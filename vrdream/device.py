@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 from contextlib import AbstractContextManager, nullcontext
-from typing import Literal
 
 import torch
 
 from .errors import VrdreamError
+from .settings import Precision
 
-#: The arithmetic the network runs in: ``auto`` (see :func:`autocast_dtype`) or a fixed one.
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
 _DTYPES: dict[Precision, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 

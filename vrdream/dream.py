@@ -12,20 +12,20 @@ A dream is four separate pieces (as in lucid):
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 import torch
 from torch import Tensor
 
 from .backbones import Backbone, create_backbone
-from .device import Precision, autocast, autocast_dtype, memory_budget, resolve_device
-from .errors import VrdreamError, check_choice
+from .device import autocast, autocast_dtype, memory_budget, resolve_device
+from .errors import VrdreamError
 from .gradient import activation_bytes_per_pixel, input_gradient, passes_for_budget
 from .objective import LayerActivation, Objective, WeightedSum, parse_objective
-from .octave import Normalize, normalize_gradient, octave_sizes, reflect_pad, resize
+from .octave import normalize_gradient, octave_sizes, reflect_pad, resize
+from .settings import DreamSettings
 
 Shape = tuple[int, ...]
 
@@ -52,86 +52,6 @@ class Views(NamedTuple):
     images: Tensor
     #: Maps a gradient on ``images`` to a gradient on the canvas (overlaps averaged, not summed).
     to_canvas: Callable[[Tensor], Tensor]
-
-
-@dataclass(frozen=True)
-class DreamSettings:
-    """How to dream. Every field has a CLI flag of the same name (``--octave-scale`` …)."""
-
-    backbone: str = "efficientnet_lite0"
-    #: What to amplify, in :mod:`vrdream.objective`'s language; empty means the backbone's default layer.
-    objective: str = ""
-    #: Number of octaves (scales), coarsest first; octaves under the backbone's minimum size are dropped.
-    octaves: int = 4
-    #: Size ratio between consecutive octaves.
-    octave_scale: float = 1.4
-    #: Gradient steps per octave.
-    steps: int = 10
-    #: Angular size of a photosphere's dream patterns in degrees: the angle that 64 network input pixels
-    #: (:data:`vrdream.sphere.PATTERN_PX`) span at the finest octave of the pyramid, whatever the input's
-    #: pixel count, so a 2K and an 8K copy of a photosphere dream alike. 11.25 puts a 2048 px equirect
-    #: under the network, the size the presets were tuned at. Inputs coarser than that dream at their own width.
-    pattern_deg: float = 11.25
-    #: Steps of each finer *detail* octave that carries the dream from the pattern scale up to the input's
-    #: own density (sharp at full size); 0: none, the change is upsampled onto the raw.
-    detail_steps: int = 2
-    #: The detail octaves' network work (pixels x steps) as a multiple of the pyramid's at the pattern
-    #: scale: the finest detail octaves past it are left out (their change upsampled from the last one run).
-    #: 1.0 runs faces 717 and 1004 after the default 512 pyramid; 2.0 added 1406, which took an 8K dream's
-    #: peak memory from 3.35 to 4.84 GB (docs/phone_scale.md; the target is 4 GB).
-    detail_work: float = 1.0
-    #: Step size of the detail octaves as a fraction of ``step_size``: they sharpen the dream's structures
-    #: rather than add more of them (at full strength the added fine power moves an 8K dream's pattern
-    #: scale 14-25 % off its 2K copy's, measured in tests/test_scale.py's setting and at 2048 px).
-    detail_strength: float = 0.5
-    #: Change per step in [0, 1] intensity units, applied to the normalised gradient (mean |g| = 1).
-    step_size: float = 0.008
-    #: Gradient normalisation: ``mean`` (mean |g|, the original) or ``laplacian`` (per pyramid band).
-    normalize: Normalize = "mean"
-    #: Jitter in pixels of the finest octave (a random roll for flat images;
-    #: for spheres, the tilt of the random rotation).
-    jitter: int = 32
-    #: Seed of every random choice (jitter, tile offsets): the same seed gives the same dream on the CPU.
-    seed: int = 0
-    #: ``auto`` (bf16 where the hardware has it), ``fp32``, ``bf16`` or ``fp16``.
-    precision: Precision = "auto"
-    #: ``auto``, ``cpu``, ``cuda``, ``cuda:1`` …
-    device: str = "auto"
-    #: Run the network in NHWC layout (measured 1.2-1.8x faster on this CPU for EfficientNet-Lite; see bench/dream.py).
-    channels_last: bool = True
-    #: Tile side for the network's input; None: whole views, batched as far as
-    #: ``memory_fraction`` of free memory allows.
-    tile: int | None = None
-    #: Share of free RAM/VRAM the network's activations may take when ``tile`` is None ...
-    memory_fraction: float = 0.4
-    #: ... and at most this many MiB: batching more views buys no speed on a CPU, and an 8K
-    #: panorama's dream then peaks under 4 GB (bench/sphere.py).
-    memory_limit_mb: int = 1536
-
-    def __post_init__(self) -> None:
-        # Settings arrive from flags and presets alike: refuse nonsense here, in one line, not deep in the loop.
-        checks = (
-            ("octaves", self.octaves >= 1, "at least 1"),
-            ("steps", self.steps >= 0, "0 or more"),
-            ("pattern_deg", 0 < self.pattern_deg <= 360, "in (0, 360]"),
-            ("detail_steps", self.detail_steps >= 0, "0 or more"),
-            ("detail_work", self.detail_work >= 0, "0 or more"),
-            ("detail_strength", self.detail_strength > 0, "positive"),
-            ("octave_scale", self.octave_scale > 1, "more than 1"),
-            ("step_size", self.step_size > 0, "positive"),
-            ("jitter", self.jitter >= 0, "0 or more"),
-            ("tile", self.tile is None or self.tile >= 32, "at least 32"),
-            ("memory_fraction", 0 < self.memory_fraction <= 1, "in (0, 1]"),
-            ("memory_limit_mb", self.memory_limit_mb > 0, "positive"),
-        )
-        for name, ok, want in checks:
-            if not ok:
-                raise VrdreamError(f"{name.replace('_', '-')} = {getattr(self, name)!r}: must be {want}")
-        check_choice("normalize", self.normalize, Normalize)
-        check_choice("precision", self.precision, Precision)
-
-    def replace(self, **changes: Any) -> DreamSettings:
-        return dataclasses.replace(self, **changes)
 
 
 class Param(Protocol):

@@ -22,7 +22,8 @@ from .photosphere import read_photosphere, resize
 from .progress import progress
 from .provenance import read_raw
 from .quantize import to_uint8
-from .videoio import EncodeSettings, check_encoding, write_video
+from .record import Recipe, write_recorded_video
+from .videoio import EncodeSettings, check_encoding
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,14 @@ def fade_video(
                 yield f
                 bar.update(1)
 
-        return write_video(
-            out, counted(), Fraction(settings.fps), settings=encode, overwrite=overwrite, inputs=[raw_path, dream_path]
+        settings_used = {"fade": settings, "encode": encode}
+        recipe = Recipe("fade", settings_used, [raw_path, dream_path], device="cpu", precision="none")
+        return write_recorded_video(
+            out,
+            counted(),
+            Fraction(settings.fps),
+            recipe,
+            settings=encode,
+            overwrite=overwrite,
+            inputs=[raw_path, dream_path],
         )

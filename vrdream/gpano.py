@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
-from xml.sax.saxutils import quoteattr
 
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
@@ -195,6 +194,10 @@ def build_xmp(gpano: GPano | None, vrdream: Mapping[str, str] = {}) -> bytes:  #
     Fields are written as attributes of one ``rdf:Description``, the form Google's
     own writers use and every panorama viewer reads.
     """
+    # Imported here: xml.sax.saxutils loads urllib.request, http.client and email, a third of what
+    # `vrdream info` (which only reads) would otherwise spend starting up.
+    from xml.sax.saxutils import quoteattr
+
     attrs = [
         f"GPano:{name}={quoteattr(_fmt(getattr(gpano, attr)))}"
         for name, attr, _ in _FIELDS

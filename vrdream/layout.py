@@ -16,7 +16,7 @@ Layouts are py360convert's (1.0.x), so files round-trip with it, and faces are o
 * ``horizon`` (6:1): F R B L U D side by side, no face flipped (py360convert's ``cube_format="horizon"``).
   Unity's 6:1 strip has another order (+X -X +Y -Y +Z -Z), so use ``dice`` for Unity.
 
-Six face files are put in order by the face their names carry (:data:`FACE_NAMES`), so a shell
+Six face files are put in order by the face their names carry (:data:`vrdream.faces.FACE_NAMES`), so a shell
 glob's alphabetical order (B D F L R U) joins correctly. The ``px nx py ny pz nz`` names are
 OpenGL's cube-map faces (GL_TEXTURE_CUBE_MAP_POSITIVE_X ...) with rows stored top first, which are
 exactly our faces, unflipped: OpenGL's cube-map frame is ours (x right, y up, z forward; its +Z
@@ -33,11 +33,10 @@ py360convert's code (``cube_h2dice`` and friends), not re-written here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar, get_args
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -45,29 +44,16 @@ from PIL import Image
 from py360convert.utils import cube_dice2list, cube_h2dice, cube_h2list, cube_list2h
 
 from .atomic import atomic_path, check_output
-from .cubemap import FACE_BASIS, FACES, c2e, e2c
+from .cubemap import c2e, e2c
 from .errors import InputError, VrdreamError
+from .faces import FACES, face_axis, face_naming, face_of
 from .gpano import GPano
-from .photosphere import MAX_PIXELS, WRITE_FORMATS, Photosphere, check_quality, read_photosphere, write_photosphere
+from .photosphere import WRITE_FORMATS, Photosphere, check_quality, read_photosphere, write_photosphere
 from .quantize import to_uint8
+from .settings import INTERPOLATIONS, LAYOUTS, MAX_PIXELS, Interpolation, Layout
 
-Layout = Literal["faces", "dice", "horizon"]
-Interpolation = Literal["bilinear", "bicubic"]
-LAYOUTS: tuple[Layout, ...] = get_args(Layout)
-INTERPOLATIONS: tuple[Interpolation, ...] = get_args(Interpolation)
 #: Formats face images are written in (face images carry no panorama metadata).
 FACE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
-#: Per face (F R B L U D), the words in file names that name it (matched ignoring case): vrdream's own
-#: letter, the words skybox tools use, and OpenGL's cube-map faces (``px`` = GL_TEXTURE_CUBE_MAP_POSITIVE_X).
-FACE_NAMES: dict[str, tuple[str, ...]] = {
-    "F": ("F", "front", "pz", "posz"),
-    "R": ("R", "right", "px", "posx"),
-    "B": ("B", "back", "nz", "negz"),
-    "L": ("L", "left", "nx", "negx"),
-    "U": ("U", "up", "top", "py", "posy"),
-    "D": ("D", "down", "bottom", "ny", "negy"),
-}
-_FACE_OF_WORD = {word.lower(): face for face, words in FACE_NAMES.items() for word in words}
 #: Alpha at which a joined pixel counts as covered: an edge of the photo, resampled, crosses it where it was.
 COVERED = 0.5
 
@@ -115,30 +101,6 @@ def detect_layout(width: int, height: int) -> Layout | None:
 
 
 # ---------------------------------------------------------------------------- face names
-
-
-def face_axis(face: str) -> str:
-    """The axis a face looks along in vrdream's frame (x right, y up, z forward): ``"+z"`` for F ..."""
-    forward = FACE_BASIS[FACES.index(face)][2]
-    axis = next(i for i in range(3) if forward[i])
-    return f"{'+' if forward[axis] > 0 else '-'}{'xyz'[axis]}"
-
-
-def face_naming() -> str:
-    """The names of each face and the axis it looks along, for ``--help`` and error messages:
-    ``"F front pz posz (+z); R right px posx (+x); ..."``."""
-    return "; ".join(f"{' '.join(FACE_NAMES[f])} ({face_axis(f)})" for f in FACES)
-
-
-def face_of(path: str | Path) -> str | None:
-    """The face (F R B L U D) a file's name names, or ``None``.
-
-    The name's stem is split into words at anything not a letter or digit; the last word that
-    names a face (:data:`FACE_NAMES`, ignoring case) decides: ``cube_F.png``, ``sky-px.jpg``,
-    ``Front_4k.png``.
-    """
-    words = re.split(r"[^A-Za-z0-9]+", Path(path).stem)
-    return next((_FACE_OF_WORD[w.lower()] for w in reversed(words) if w.lower() in _FACE_OF_WORD), None)
 
 
 def order_faces(paths: Sequence[str | Path]) -> list[Path]:

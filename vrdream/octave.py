@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-#: How :func:`normalize_gradient` scales a gradient.
-Normalize = Literal["mean", "laplacian"]
+from .settings import Normalize
 
 
 def octave_sizes(height: int, width: int, octaves: int, scale: float, min_size: int) -> list[tuple[int, int]]:

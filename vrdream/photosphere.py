@@ -29,12 +29,11 @@ from .atomic import atomic_path, check_output
 from .errors import InputError, VrdreamError
 from .gpano import GPano, build_xmp, parse_xmp
 from .quantize import to_uint8
+from .settings import MAX_PIXELS
 
 READ_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")
 """Pillow formats :func:`read_photosphere` accepts (Pillow's JPEG opener also gives the MPO JPEGs of many phones)."""
 WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
-MAX_PIXELS = 2**28
-"""Default cap on width × height: larger files are refused as possible decompression bombs."""
 WEBP_MAX_SIDE = 16383  # the WebP bitstream stores sides in 14 bits
 
 _ORIENTATION = 0x0112

@@ -8,7 +8,7 @@ file's metadata (GPano, EXIF, ICC) and provenance (``vrdream:Raw`` …).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from .photosphere import Photosphere, ReadOptions, check_quality, write_format, 
 from .progress import progress, work_progress
 from .provenance import dream_fields, upscale_fields, upscale_step
 from .quantize import to_uint8
+from .record import Recipe, Weights, dream_recipe, precision_name, write_record
 from .select import Region
 from .sphere import SphereOptions, SphereParam, dream_sphere, dream_sphere_scaled, scale_plan, step_pixels
 from .tensors import to_numpy, to_tensor
@@ -240,8 +241,11 @@ def dream_file(
     *,
     overwrite: bool = False,
     quiet: bool = False,
+    dreamer: Dreamer | None = None,
 ) -> Path:
     """``vrdream dream``: dream the photosphere (or ``flat`` picture) ``src`` into ``dst``; returns the path written.
+
+    ``dreamer``: the engine built for ``request.engine``, to reuse across files (None: built here).
 
     >>> dream_file("pano.jpg", "dream.jpg", DreamRequest(engine=EngineOptions(preset="parts")))  # doctest: +SKIP
     """
@@ -255,7 +259,7 @@ def dream_file(
     selected = None if flat else request.selection.where(to_tensor(ps.pixels))  # (1, 1, H, W), None: everywhere
     if selected is not None and float(selected.max()) <= 0:
         raise VrdreamError(f"{' '.join(request.selection.flags())}: the selection is empty; nothing would be dreamed")
-    dreamer = build_dreamer(request.engine)
+    dreamer = build_dreamer(request.engine) if dreamer is None else dreamer
     engine = request.engine.resolved(dreamer)
     output = request.output
     # What determines the dream (not the output's name, format or quality): an interrupted dream resumes
@@ -273,9 +277,11 @@ def dream_file(
     if request.keep_faces:
         _write_faces(request.keep_faces, out, request.sphere, overwrite)
     fields = dream_fields(src, dst, engine, request.read.fov_deg)
+    sr = None
     if output.upscale.factor > 1:
         out, model = _upscale(out, output.upscale, flat=flat, device=dreamer.device, quiet=quiet)
         fields.update(upscale_step(model, output.upscale.factor))
+        sr = Weights("sr", model, output.upscale.weights)
     mask = None
     if not flat and dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
         mask = resize(to_tensor(ps.mask[..., None]), height=out.shape[-2], width=out.shape[-1])[0, 0].numpy()
@@ -294,6 +300,9 @@ def dream_file(
         overwrite=overwrite,
         inputs=[src],
     )
+    inputs = [p for p in (src, request.selection.mask, engine.guide) if p is not None]
+    recipe = dream_recipe("dream", {"request": replace(request, engine=engine)}, inputs, engine, dreamer, sr)
+    write_record(written, recipe.to_json(written))
     job.remove()
     return written
 
@@ -316,6 +325,7 @@ def upscale_file(
     """
     from .device import resolve_device
     from .photosphere import resize as resize_array
+    from .upscale import sr_dtype
 
     src, dst = Path(src), Path(dst)
     check_output(dst, inputs=[src], overwrite=overwrite)  # before the long part, not after
@@ -330,9 +340,21 @@ def upscale_file(
     if dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
         mask = resize_array(ps.mask, height=pixels.shape[0], width=pixels.shape[1])
     fields = upscale_fields(ps.vrdream, src, dst, model, upscale.factor)
-    return write_photosphere(
+    written = write_photosphere(
         dst, pixels, ps, mask=mask, quality=quality, overwrite=overwrite, inputs=[src], vrdream=fields
     )
+    settings = {"upscale": upscale, "flat": flat, "fov_deg": fov_deg, "quality": quality}
+    recipe = Recipe(
+        "upscale",
+        settings,
+        [src],
+        weights=[Weights("sr", model, upscale.weights)],
+        device=str(resolve_device(device)),
+        precision=precision_name(sr_dtype(resolve_device(device), upscale.precision)),
+        threads=torch.get_num_threads(),
+    )
+    write_record(written, recipe.to_json(written))
+    return written
 
 
 def _upscale(

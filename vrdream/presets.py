@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from .dream import DreamSettings
 from .errors import VrdreamError
+from .settings import DreamSettings
 
 if TYPE_CHECKING:
     from .video import VideoSettings

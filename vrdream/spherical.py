@@ -1,4 +1,5 @@
-"""Spherical Video metadata in MP4/MOV files: V1 (``uuid`` box with GSpherical XML) and V2 (``st3d``/``sv3d``).
+"""Spherical Video metadata: MP4/MOV boxes (V1 ``uuid`` with GSpherical XML, V2 ``st3d``/``sv3d``) and
+Matroska/WebM's ``Projection`` element.
 
 Players (YouTube, VLC, Android/headset players) treat a video as 360° only when
 it says so. Google's spec defines two forms and players differ in which they
@@ -16,15 +17,28 @@ that PyAV cannot set. The file is streamed (``mdat`` is copied in chunks, never
 loaded); only ``moov`` is parsed and rebuilt, with every parent box size
 recomputed. When ``moov`` precedes the media data (``faststart``), growing it
 moves the samples, so every ``stco``/``co64`` chunk offset past ``moov`` is shifted.
+
+Matroska (``.mkv``) and WebM (``.webm``) carry Spherical V2 as the video track's
+``Video > Projection`` element (ProjectionType 1, equirectangular; ProjectionPrivate
+the ``equi`` box's payload; pose 0). FFmpeg's Matroska muxer writes it from the
+stream's spherical side data, which PyAV cannot set but does copy from a template
+stream: so the video is encoded to MP4, given the V2 boxes above, and remuxed
+(packets unchanged) into Matroska from FFmpeg's own reading of those boxes
+(:func:`finish_container` picks by container; :func:`read_spherical` reads either).
 """
 
 from __future__ import annotations
 
+import io
+import os
 import struct
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import av
 from defusedxml import ElementTree
 
 from .errors import InputError, VrdreamError
@@ -235,6 +249,80 @@ def inject_spherical(src: str | Path, dst: str | Path, source: str = "vrdream") 
                     _copy_range(fin, fout, off, size)
 
 
+#: Output containers whose 360° metadata is the MP4 boxes above.
+MP4_SUFFIXES = (".mp4", ".mov", ".m4v")
+#: Output containers whose 360° metadata is the Projection element (Spherical V2 for Matroska).
+MATROSKA_SUFFIXES = (".mkv", ".webm")
+
+
+def encoding_suffix(path: str | Path) -> str:
+    """The container to encode ``path``'s video into before :func:`finish_container`: MP4 for Matroska outputs."""
+    suffix = Path(path).suffix.lower()
+    return ".mp4" if suffix in MATROSKA_SUFFIXES else suffix
+
+
+#: Tags FFmpeg's MP4 demuxer reports that describe the MP4 file itself, not what it holds.
+MP4_BRAND_TAGS = ("major_brand", "minor_version", "compatible_brands", "encoder")
+
+
+def _remux(src: Path, dst: Path) -> None:
+    """Copy ``src``'s video and audio packets unchanged into ``dst``, in the container its suffix names.
+
+    ``add_stream_from_template`` copies each stream's codec parameters, coded side data included: that
+    is how the spherical mapping FFmpeg's MP4 demuxer reads off ``sv3d`` reaches its Matroska muxer.
+    """
+    with av.open(str(src)) as fin, av.open(str(dst), "w") as fout:
+        streams = [s for s in fin.streams if s.type in ("video", "audio")]
+        copies = {s.index: fout.add_stream_from_template(s, opaque=True) for s in streams}
+        # The container's tags (vrdream.record's recipe tag among them), without MP4's own brand fields.
+        fout.metadata.update({k: v for k, v in fin.metadata.items() if k not in MP4_BRAND_TAGS})
+        for s in fin.streams.video:
+            copy = copies[s.index]
+            if isinstance(copy, av.VideoStream) and s.average_rate:
+                # The rate becomes Matroska's DefaultDuration; FFmpeg leaves it unset for VP9/AV1 read from MP4.
+                copy.codec_context.framerate = s.average_rate
+        for packet in fin.demux(streams):
+            if packet.dts is None:  # the demuxer's flush packet
+                continue
+            packet.stream = copies[packet.stream.index]
+            fout.mux(packet)
+
+
+def finish_container(src: str | Path, dst: str | Path, *, spherical: bool = True) -> None:
+    """Put the encoded MP4/MOV ``src`` into ``dst``, in the container ``dst``'s suffix names, with equirectangular
+    mono 360° metadata when ``spherical``: V1 and V2 boxes in MP4/MOV, the Projection element in MKV/WebM.
+
+    ``src`` is the encoder's file, written in :func:`encoding_suffix`'s container; it may be moved or left
+    behind (callers write both in temporary files; see :func:`vrdream.videoio.write_video`).
+    """
+    src, dst = Path(src), Path(dst)
+    suffix = dst.suffix.lower()
+    if suffix in MP4_SUFFIXES:
+        if spherical:
+            inject_spherical(src, dst)
+        else:
+            os.replace(src, dst)
+        return
+    if suffix not in MATROSKA_SUFFIXES:
+        raise VrdreamError(f"{dst}: no 360° video container; use {', '.join(MP4_SUFFIXES + MATROSKA_SUFFIXES)}")
+    if not spherical:
+        _remux(src, dst)
+        return
+    fd, boxed = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=".sv3d.mp4", dir=dst.parent)
+    os.close(fd)
+    try:
+        inject_spherical(src, boxed)
+        _remux(Path(boxed), dst)
+    finally:
+        os.unlink(boxed)
+    # An FFmpeg whose muxer dropped the side data would leave a flat-looking file: never pass that off as 360°.
+    if read_spherical(dst).projection != "equirectangular":
+        raise VrdreamError(
+            f"{suffix}: PyAV's FFmpeg (libavformat {'.'.join(map(str, av.library_versions['libavformat']))}) "
+            "did not write the Matroska Projection element; write .mp4, or upgrade av"
+        )
+
+
 @dataclass(frozen=True)
 class SphericalMetadata:
     """What :func:`read_spherical` finds on the first video track (None/empty where absent)."""
@@ -258,9 +346,12 @@ class SphericalMetadata:
 
 
 def read_spherical(path: str | Path) -> SphericalMetadata:
-    """Parse the V1 and V2 spherical metadata of an MP4/MOV file's video track."""
+    """Parse the spherical metadata of the first video track: V1 and V2 boxes of an MP4/MOV file, or the
+    Projection element of a Matroska/WebM file (told apart by the file's first bytes)."""
     p = Path(path)
     with open(p, "rb") as f:
+        if f.read(4) == _EBML.to_bytes(4, "big"):
+            return _read_projection(f, p)
         moov, *_ = _read_moov(f, p)
     trak, entry = _video_track(moov, p)
     v1: dict[str, str] = {}
@@ -287,3 +378,105 @@ def read_spherical(path: str | Path) -> SphericalMetadata:
             if proj.find(b"cbmp"):
                 kw["projection"] = "cubemap"
     return SphericalMetadata(v1=v1, **kw)
+
+
+# Matroska/WebM. Hand-written EBML reading, because the one maintained Python EBML library (ebmlite 3.4)
+# ships a Matroska schema that predates Projection and reads it as an unknown element; walking the
+# handful of elements on the way to it takes less code than a schema of our own.
+# Element IDs (RFC 9559) keep their length-marker bits, as written in the file.
+_EBML, _SEGMENT, _TRACKS = 0x1A45DFA3, 0x18538067, 0x1654AE6B
+_TRACK_ENTRY, _TRACK_TYPE, _VIDEO = 0xAE, 0x83, 0xE0
+_PROJECTION, _PROJECTION_TYPE, _PROJECTION_PRIVATE = 0x7670, 0x7671, 0x7672
+_PROJECTION_POSE = (0x7673, 0x7674, 0x7675)  # yaw, pitch, roll: float degrees, default 0
+_PROJECTION_TYPES = {1: "equirectangular", 2: "cubemap", 3: "mesh"}  # 0 (rectangular): not 360°
+_VIDEO_TRACK = 1
+
+
+def _ebml_vint(f: BinaryIO, *, marker: bool) -> tuple[int, int]:
+    """(value, length in bytes) of the variable-length integer at ``f``: an ID keeps its length marker, a size not."""
+    first = f.read(1)
+    if not first or not first[0]:
+        raise ValueError(f"bad EBML number at byte {f.tell()}")
+    length = 9 - first[0].bit_length()
+    rest = f.read(length - 1)
+    if len(rest) != length - 1:
+        raise ValueError("truncated EBML number")
+    head = first[0] if marker else first[0] & (0xFF >> length)
+    return int.from_bytes(bytes([head]) + rest, "big"), length
+
+
+def _ebml_element(f: BinaryIO) -> tuple[int, int | None]:
+    """(ID, payload size or None when 'unknown') of the element at ``f``, which is left at its payload."""
+    ident, _ = _ebml_vint(f, marker=True)
+    size, length = _ebml_vint(f, marker=False)
+    return ident, None if size == (1 << 7 * length) - 1 else size
+
+
+def _ebml_children(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(ID, payload) of each element in a master element's payload."""
+    f = io.BytesIO(data)
+    while f.tell() < len(data):
+        ident, size = _ebml_element(f)
+        payload = f.read(size if size is not None else -1)
+        if size is None or len(payload) != size:
+            raise ValueError(f"element {ident:#x} runs past its parent")
+        yield ident, payload
+
+
+def _matroska_tracks(f: BinaryIO, path: Path) -> bytes:
+    """The Segment's Tracks payload, found by skipping its siblings (clusters are never read)."""
+    end = f.seek(0, 2)
+    f.seek(0)
+    try:
+        ident, size = _ebml_element(f)
+        if size is None:
+            raise ValueError("EBML header of unknown size")
+        f.seek(size, 1)
+        ident, size = _ebml_element(f)
+        if ident != _SEGMENT:
+            raise ValueError("no Segment after the EBML header")
+        stop = end if size is None else min(end, f.tell() + size)
+        while f.tell() < stop:
+            ident, size = _ebml_element(f)
+            if ident == _TRACKS and size is not None:
+                return f.read(size)
+            if size is None:  # a live-written cluster: Tracks always comes before the clusters
+                break
+            f.seek(size, 1)
+    except ValueError as exc:
+        raise InputError(path, f"not a Matroska/WebM file ({exc})") from exc
+    raise InputError(path, "has no Matroska Tracks element")
+
+
+def _ebml_uint(data: bytes | None) -> int | None:
+    return None if data is None else int.from_bytes(data, "big")
+
+
+def _ebml_float(data: bytes | None) -> float:
+    """An EBML float (4 or 8 bytes; absent or empty: the default 0)."""
+    return struct.unpack(">f" if len(data) == 4 else ">d", data)[0] if data else 0.0
+
+
+def _read_projection(f: BinaryIO, path: Path) -> SphericalMetadata:
+    """The Projection element of the first video track (RFC 9559 5.1.4.1.28.41)."""
+    tracks = _matroska_tracks(f, path)
+    try:
+        for ident, entry in _ebml_children(tracks):
+            fields = dict(_ebml_children(entry)) if ident == _TRACK_ENTRY else {}
+            if _ebml_uint(fields.get(_TRACK_TYPE)) != _VIDEO_TRACK:
+                continue
+            video = dict(_ebml_children(fields.get(_VIDEO, b"")))
+            if _PROJECTION not in video:
+                return SphericalMetadata()
+            proj = dict(_ebml_children(video[_PROJECTION]))
+            kind = _PROJECTION_TYPES.get(_ebml_uint(proj.get(_PROJECTION_TYPE)) or 0)
+            if kind is None:
+                return SphericalMetadata()
+            # ProjectionPrivate of an equirect is the equi box's payload: version/flags, then the four bounds.
+            private = proj.get(_PROJECTION_PRIVATE, b"")
+            bounds = struct.unpack(">IIII", private[4:20]) if kind == "equirectangular" and len(private) >= 20 else None
+            yaw, pitch, roll = (_ebml_float(proj.get(i)) for i in _PROJECTION_POSE)
+            return SphericalMetadata(projection=kind, pose=(yaw, pitch, roll), bounds=bounds)
+    except (ValueError, struct.error) as exc:
+        raise InputError(path, f"damaged Matroska Tracks element ({exc})") from exc
+    raise InputError(path, "has no video track")

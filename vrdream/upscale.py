@@ -26,7 +26,8 @@ from .device import Precision, autocast, autocast_dtype
 from .device import memory_budget as free_memory_budget
 from .equirect import pad_equirect
 from .errors import VrdreamError, check_choice
-from .srmodels import SR_MODELS, SRNet, load_sr_model
+from .srmodels import SR_MODELS
+from .srnets import SRNet, load_sr_model
 
 Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each tile
 #: Working memory of the network per input pixel of a tile at x4, bytes, (fp32, bf16/fp16 autocast):
@@ -248,7 +249,7 @@ def upscale_equirect(
     ``device``: where the network runs (default: the image's device); the result stays on the
     image's device. ``tile``: tile side in input pixels (default: from ``memory_budget`` bytes,
     itself by default a quarter of the device's free memory, at most 2 GiB on the CPU). ``weights``: see
-    :func:`vrdream.srmodels.load_sr_model`. ``precision``: ``auto`` (default: bf16 where the hardware
+    :func:`vrdream.srnets.load_sr_model`. ``precision``: ``auto`` (default: bf16 where the hardware
     runs it natively, see :func:`sr_dtype`), ``fp32``, ``bf16`` or ``fp16``.
     ``tiles``: the tile overlap (and a default tile side).
     """

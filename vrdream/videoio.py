@@ -2,9 +2,9 @@
 
 PyAV wraps FFmpeg's own libraries (its wheels bundle FFmpeg with libx264), so
 decoding, encoding and remuxing need no ``ffmpeg`` binary. Outputs are written
-to a temporary file, given Spherical Video metadata (:mod:`vrdream.spherical`)
-and then renamed into place (:mod:`vrdream.atomic`), so a crash never leaves a
-half-written video.
+to a temporary file, given Spherical Video metadata in the container they are
+(MP4/MOV, or remuxed into MKV/WebM: :mod:`vrdream.spherical`) and then renamed
+into place (:mod:`vrdream.atomic`), so a crash never leaves a half-written video.
 
 Timing: the output keeps the source's average frame rate (as an exact
 :class:`~fractions.Fraction`) and numbers frames ``0, 1, 2, ...`` in a time base
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,7 +26,8 @@ import numpy as np
 from .atomic import atomic_path, check_output
 from .errors import InputError, VrdreamError
 from .quantize import to_uint8
-from .spherical import inject_spherical
+from .settings import EncodeSettings
+from .spherical import MATROSKA_SUFFIXES, MP4_SUFFIXES, encoding_suffix, finish_container
 
 
 @dataclass(frozen=True)
@@ -53,24 +54,24 @@ class VideoInfo:
 
 
 @dataclass(frozen=True)
-class EncodeSettings:
-    """How the video track is encoded.
+class ContainerRules:
+    """What an output container takes: video codecs (FFmpeg codec names, e.g. ``"h264"``; None: any its
+    muxer takes), audio codecs kept as they are (None: any the MP4 it is encoded into takes), and the
+    audio encoder for the rest."""
 
-    Defaults: H.264 (libx264) in yuv420p, which every player and headset decodes;
-    CRF 18 is visually lossless for dream textures; preset ``medium`` is x264's own default.
-    Another codec: e.g. ``EncodeSettings(codec="libx265", crf=20)`` (CRF is passed to any
-    encoder that understands it), ``codec="mpeg4", crf=None, options=(("qscale", "2"),)``.
-    """
-
-    codec: str = "libx264"
-    pix_fmt: str = "yuv420p"
-    crf: int | None = 18
-    preset: str | None = "medium"
-    options: tuple[tuple[str, str], ...] = field(default=())  # extra encoder options
+    video: tuple[str, ...] | None = None
+    audio: tuple[str, ...] | None = None
+    audio_encoder: str = "aac"
 
 
-#: Output containers that carry 360° metadata (Spherical Video V1 and V2 boxes, :mod:`vrdream.spherical`).
-CONTAINERS = (".mp4", ".mov", ".m4v")
+_MP4 = ContainerRules()
+#: Output containers that carry 360° metadata (:mod:`vrdream.spherical`), by suffix. WebM takes VP9/AV1
+#: with Opus or Vorbis by its spec; vrdream keeps Opus and transcodes any other audio to Opus.
+CONTAINERS = {
+    **dict.fromkeys(MP4_SUFFIXES, _MP4),
+    ".mkv": ContainerRules(video=("h264", "hevc", "vp9", "av1")),
+    ".webm": ContainerRules(video=("vp9", "av1"), audio=("opus",), audio_encoder="libopus"),
+}
 #: Encoders offered in messages when the one asked for is missing (those present in PyAV's FFmpeg are listed).
 KNOWN_ENCODERS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1", "mpeg4")
 
@@ -87,17 +88,34 @@ def encoder_options(settings: EncodeSettings) -> dict[str, object]:
     return opts
 
 
-def check_encoding(path: str | Path, settings: EncodeSettings) -> None:
-    """Refuse, in one line and before any frame is made, an output that :func:`write_video` could not write:
-    a container without 360° metadata, an encoder PyAV's FFmpeg lacks (:func:`check_encoder`), or options it
-    rejects (one tiny frame is encoded in memory with exactly the options the real encode will use)."""
+def container_rules(path: str | Path) -> ContainerRules:
+    """What the container ``path``'s suffix names takes; one line refusing any other suffix."""
     out = Path(path)
-    if out.suffix.lower() not in CONTAINERS:
+    rules = CONTAINERS.get(out.suffix.lower())
+    if rules is None:
         raise VrdreamError(
             f"{out}: cannot write {out.suffix or 'a file without a suffix'} video; use {', '.join(CONTAINERS)} "
-            "(they carry the 360° metadata; VP9 and AV1 work in MP4 too)"
+            "(they carry the 360° metadata)"
         )
+    return rules
+
+
+def check_encoding(path: str | Path, settings: EncodeSettings) -> None:
+    """Refuse, in one line and before any frame is made, an output that :func:`write_video` could not write:
+    a container without 360° metadata, an encoder PyAV's FFmpeg lacks (:func:`check_encoder`) or the container
+    does not take, or options it rejects (one tiny frame is encoded in memory with exactly the options the
+    real encode will use)."""
+    out = Path(path)
+    rules = container_rules(out)
     check_encoder(settings)
+    family = av.Codec(settings.codec, "w").canonical_name
+    if rules.video is not None and family not in rules.video:
+        fitting = [c for c in KNOWN_ENCODERS if _has_encoder(c) and av.Codec(c, "w").canonical_name in rules.video]
+        elsewhere = [suffix for suffix, r in CONTAINERS.items() if r.video is None or family in r.video]
+        raise VrdreamError(
+            f"--codec {settings.codec}: {out.suffix} takes {', '.join(rules.video)} video "
+            f"(--codec {', '.join(fitting)}); {family} goes in {', '.join(elsewhere)}"
+        )
     # The encoder alone, no container: what is checked is the encoder's options, not a muxer.
     encoder = av.CodecContext.create(settings.codec, "w")
     assert isinstance(encoder, av.VideoCodecContext)  # a video codec's context (check_encoder)
@@ -117,6 +135,13 @@ def check_encoding(path: str | Path, settings: EncodeSettings) -> None:
             f"--encoder-preset {settings.preset} / --crf {settings.crf}: refused by the {settings.codec} encoder "
             f"({type(exc).__name__})"
         ) from None
+    if out.suffix.lower() in MATROSKA_SUFFIXES:
+        # Matroska's Projection element is written by FFmpeg's muxer from side data (spherical.finish_container),
+        # which an older FFmpeg may drop: one 64x64 frame through the whole path finds that out before the work.
+        with tempfile.TemporaryDirectory(prefix=".vrdream-check-") as tmp:
+            write_video(
+                Path(tmp) / f"check{out.suffix}", [np.zeros((64, 64, 3), np.uint8)], Fraction(24), settings=settings
+            )
 
 
 def _has_encoder(name: str) -> bool:
@@ -168,7 +193,13 @@ def probe(path: str | Path) -> VideoInfo:
 
 
 def iter_frames(path: str | Path, start: int = 0) -> Iterator[np.ndarray]:
-    """Decoded frames ``(H, W, 3)`` float32 RGB in [0, 1], in presentation order, from frame ``start`` on.
+    """Decoded frames ``(H, W, 3)`` float32 RGB in [0, 1], in presentation order, from frame ``start`` on."""
+    for frame in iter_rgb24(path, start):
+        yield frame.astype(np.float32) / 255.0
+
+
+def iter_rgb24(path: str | Path, start: int = 0) -> Iterator[np.ndarray]:
+    """Decoded frames ``(H, W, 3)`` uint8 RGB, in presentation order, from frame ``start`` on.
 
     Frames before ``start`` are decoded and dropped (not seeked) so that the
     frame numbering is exact for any codec; decoding is cheap next to dreaming.
@@ -179,7 +210,7 @@ def iter_frames(path: str | Path, start: int = 0) -> Iterator[np.ndarray]:
         try:
             for i, frame in enumerate(container.decode(vs)):
                 if i >= start:
-                    yield frame.to_ndarray(format="rgb24").astype(np.float32) / 255.0
+                    yield frame.to_ndarray(format="rgb24")
         except av.error.FFmpegError as exc:
             raise InputError(path, f"cannot decode video ({exc.strerror or exc})") from exc
 
@@ -208,18 +239,25 @@ class _AudioCopier:
     """Moves the audio of ``source`` into ``out``, interleaved with the video by time.
 
     Packets are remuxed unchanged when the output container takes the codec
-    (AAC, MP3, Opus, ... into MP4); otherwise (e.g. PCM into MP4) they are
-    decoded and re-encoded as AAC.
+    (AAC, MP3, Opus, ... into MP4) and ``rules`` keep it (WebM: Opus only);
+    otherwise (e.g. PCM into MP4) they are decoded and re-encoded with the
+    rules' audio encoder (AAC; Opus for WebM).
     """
 
-    def __init__(self, source: Path, out: av.container.OutputContainer) -> None:
+    def __init__(self, source: Path, out: av.container.OutputContainer, rules: ContainerRules) -> None:
         self._in = av.open(str(source))
         self._pairs: dict[int, tuple[av.AudioStream, bool]] = {}
         for a in self._in.streams.audio:
-            if a.codec_context.name in out.supported_codecs:
+            name = a.codec_context.name
+            if name in out.supported_codecs and (rules.audio is None or name in rules.audio):
                 self._pairs[a.index] = (out.add_stream_from_template(a), True)
             else:
-                enc = out.add_stream("aac", rate=a.codec_context.sample_rate)
+                rate = a.codec_context.sample_rate
+                rates = av.Codec(rules.audio_encoder, "w").audio_rates
+                if rates and rate not in rates:  # e.g. 44.1 kHz into Opus (48 kHz): PyAV resamples each frame
+                    rate = max(rates)
+                enc = out.add_stream(rules.audio_encoder, rate=rate)
+                assert isinstance(enc, av.AudioStream)  # an audio encoder's stream (ContainerRules)
                 enc.layout = a.codec_context.layout
                 self._pairs[a.index] = (enc, False)
         self._out = out
@@ -264,7 +302,8 @@ class VideoWriter:
     """Encodes frames into a video file (no metadata injection, no atomic rename: see :func:`write_video`).
 
     ``with VideoWriter(path, width, height, fps, settings, audio_from=src) as w: w.write(frame)``;
-    frames are ``(H, W, 3)`` float in [0, 1] or uint8.
+    frames are ``(H, W, 3)`` float in [0, 1] or uint8. ``rules``: the audio rules of the container the file
+    will be remuxed into (default: those of ``path``'s own).
     """
 
     def __init__(
@@ -276,12 +315,15 @@ class VideoWriter:
         settings: EncodeSettings = EncodeSettings(),
         audio_from: str | Path | None = None,
         container_options: dict[str, str] | None = None,
+        rules: ContainerRules | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         if settings.pix_fmt in ("yuv420p", "nv12") and (width % 2 or height % 2):
             raise VrdreamError(f"{width}x{height}: {settings.pix_fmt} needs an even width and height")
         check_encoder(settings)
         self.fps = Fraction(fps)
         self._out = av.open(str(path), "w", options=container_options or {})
+        self._out.metadata.update(metadata or {})
         stream = self._out.add_stream(settings.codec, rate=self.fps)
         assert isinstance(stream, av.VideoStream)  # a video codec's stream (check_encoder)
         self._stream = stream
@@ -296,7 +338,9 @@ class VideoWriter:
             cc = self._stream.codec_context
             cc.colorspace = cc.color_primaries = cc.color_trc = 1  # AVCOL_*_BT709
             cc.color_range = 1  # limited ("tv") range, the broadcast/player default
-        self._audio = _AudioCopier(Path(audio_from), self._out) if audio_from is not None else None
+        if rules is None:
+            rules = CONTAINERS.get(Path(path).suffix.lower(), _MP4)
+        self._audio = _AudioCopier(Path(audio_from), self._out, rules) if audio_from is not None else None
         self._count = 0
 
     def write(self, frame: np.ndarray) -> None:
@@ -338,14 +382,20 @@ def write_video(
     overwrite: bool = False,
     inputs: Iterable[str | Path] = (),
     container_options: dict[str, str] | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> Path:
     """Encode ``frames`` (each ``(H, W, 3)``) to ``output`` atomically, with 360° metadata when ``spherical``.
 
-    ``audio_from``: a video or audio file whose audio streams are copied through.
-    ``container_options``: muxer options, e.g. ``{"movflags": "faststart"}`` (moov first).
+    ``output``: an MP4/MOV, MKV or WebM file (:data:`CONTAINERS`, by suffix).
+    ``audio_from``: a video or audio file whose audio streams are copied through (transcoded where the
+    container needs it: :class:`ContainerRules`).
+    ``container_options``: options of the muxer that encodes (MP4 for every container, see
+    :func:`vrdream.spherical.encoding_suffix`), e.g. ``{"movflags": "faststart"}`` (moov first).
+    ``metadata``: container tags, e.g. ``{"comment": ...}`` (:func:`vrdream.record.container_tag`).
     Returns the output path. Refuses to overwrite an input, or an existing file without ``overwrite``.
     """
     out = check_output(output, inputs=[*inputs, *([audio_from] if audio_from else [])], overwrite=overwrite)
+    rules = container_rules(out)
     it = iter(frames)
     first = next(it, None)
     if first is None:
@@ -354,19 +404,16 @@ def write_video(
     with atomic_path(out) as final:
         # Encode beside the target, then inject the metadata into the final temporary file:
         # box surgery streams the file, so the encoded file must stay readable while it runs.
-        fd, enc = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".enc{out.suffix}", dir=out.parent)
+        fd, enc = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".enc{encoding_suffix(out)}", dir=out.parent)
         os.close(fd)
         try:
-            with VideoWriter(enc, w, h, fps, settings, audio_from, container_options) as writer:
+            with VideoWriter(enc, w, h, fps, settings, audio_from, container_options, rules, metadata) as writer:
                 writer.write(first)
                 for frame in it:
                     if frame.shape[:2] != (h, w):
                         raise VrdreamError(f"{out}: frame of size {frame.shape[1]}x{frame.shape[0]} after {w}x{h}")
                     writer.write(frame)
-            if spherical:
-                inject_spherical(enc, final)
-            else:
-                os.replace(enc, final)
+            finish_container(enc, final, spherical=spherical)
         finally:
             if os.path.exists(enc):
                 os.unlink(enc)

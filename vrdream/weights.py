@@ -21,12 +21,14 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from .atomic import atomic_path
 from .errors import InputError, VrdreamError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 def bundled_file(package: str, pattern: str) -> Path:
@@ -48,6 +50,8 @@ def bundled_file(package: str, pattern: str) -> Path:
 def read_state_dict(path: str | Path, unwrap: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
     """Load a state dict (tensors only, ``weights_only``: a pickle with code in it is refused) from ``path``
     onto the CPU. ``unwrap``: keys under which the state dict may be nested (the first present is taken)."""
+    import torch  # here, not at the top: `vrdream models` reads this module's wheel pins without torch
+
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such weights file")
@@ -122,13 +126,20 @@ def lukemelas_to_timm(sd: Mapping[str, torch.Tensor], stage_depths: list[int]) -
     return out
 
 
+def torchvision_cache_path(weights: object) -> Path:
+    """Where torch hub keeps the file of the torchvision ``WeightsEnum`` member ``weights``."""
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name  # type: ignore[attr-defined]
+
+
 def torchvision_state_dict(weights: object, name: str, alternatives: list[str]) -> dict[str, torch.Tensor]:
     """torchvision's pretrained state dict: from the torch hub cache, else downloaded into it.
 
     ``weights`` is a torchvision ``WeightsEnum`` member. Offline with an empty
     cache, this raises a one-line :class:`VrdreamError` naming ``alternatives``.
     """
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name  # type: ignore[attr-defined]
+    cached = torchvision_cache_path(weights)
     try:
         # torch.hub writes a "Downloading: URL" line to stderr first; a failure then says it all in one line.
         with contextlib.redirect_stderr(io.StringIO()):

@@ -11,7 +11,6 @@ video is itself a seamless 360° video.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,48 +23,13 @@ from .checkpoint import open_job
 from .dream import Dreamer, FlatParam
 from .engine import EngineOptions, build_dreamer
 from .equirect import equirect_dirs, rotate, rotation_matrix, sample_equirect
-from .errors import VrdreamError
 from .photosphere import read_photosphere
 from .progress import progress
+from .record import dream_recipe, write_recorded_video
+from .settings import ZoomSettings
 from .sphere import SphereOptions, dream_sphere
 from .tensors import to_numpy, to_tensor
-from .videoio import EncodeSettings, check_encoding, write_video
-
-
-@dataclass(frozen=True)
-class ZoomSettings:
-    """A zoom video's shape."""
-
-    #: Frames in the video.
-    frames: int = 60
-    #: Zoom factor per frame (>1 zooms in toward ``toward_deg``).
-    zoom: float = 1.03
-    #: Dream steps on each frame after the first (the first gets a full octave dream).
-    steps: int = 3
-    #: (yaw, pitch) degrees to zoom toward.
-    toward_deg: tuple[float, float] = (0.0, 0.0)
-    #: Degrees the view turns about the zoom axis per frame (a loxodromic spiral; 0 for a straight zoom).
-    spin_deg: float = 0.0
-    #: Frames per second.
-    fps: Fraction = Fraction(24)
-
-    def __post_init__(self) -> None:
-        yaw_deg, pitch_deg = self.toward_deg
-        checks = (
-            ("--frames", self.frames, self.frames >= 1, "at least 1"),
-            ("--zoom", self.zoom, self.zoom > 0, "a positive factor (1.03 zooms in 3 % a frame, 0.97 out)"),
-            ("--steps-per-frame", self.steps, self.steps >= 0, "0 or more"),
-            (
-                "--toward",
-                self.toward_deg,
-                -180 <= yaw_deg <= 360 and -90 <= pitch_deg <= 90,
-                "YAW,PITCH degrees with yaw in -180..360 and pitch in -90..90",
-            ),
-            ("--fps", self.fps, self.fps > 0, "positive"),
-        )
-        for flag, value, ok, want in checks:
-            if not ok:
-                raise VrdreamError(f"{flag} {value}: must be {want}")
+from .videoio import EncodeSettings, check_encoding
 
 
 def mobius_zoom(equi: Tensor, factor: float, toward_deg: tuple[float, float], spin_deg: float = 0.0) -> Tensor:
@@ -132,10 +96,12 @@ def zoom_video(
                 frame = _dream(dreamer, moved, moved, settings.steps, sphere, flat)
             prev = to_tensor(job.save(i, to_numpy(frame)))
             bar.update(1)
-    path = write_video(
+    recorded = {"engine": engine.resolved(dreamer), "zoom": settings, "sphere": sphere, "flat": flat, "encode": encode}
+    path = write_recorded_video(
         out,
         job.iter_frames(),
         Fraction(settings.fps),
+        dream_recipe("zoom", {**recorded, "fov_deg": fov_deg}, [src], engine, dreamer),
         settings=encode,
         spherical=not flat,
         overwrite=overwrite,

@@ -3,7 +3,10 @@
 Each sub-command lives in its own module in this package and exposes
 ``register(subparsers)`` (which adds its parser and sets ``run``) and an
 ``ORDER`` number for the help listing. Command modules import heavy
-libraries (torch, GL) inside ``run`` so that ``vrdream --help`` stays fast.
+libraries (torch, numpy, PyAV, GL, and vrdream's modules that use them) inside
+``run``, and take their flags' choices and defaults from light modules
+(:mod:`vrdream.settings`, :mod:`vrdream.presets`, :mod:`vrdream.faces`), so that
+``vrdream --help``, ``info`` and ``models`` start at once (tests/test_cli_startup.py).
 """
 
 from __future__ import annotations
@@ -75,10 +78,19 @@ def join_negative_values(argv: Sequence[str], value_options: set[str]) -> list[s
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line ``argv`` (default: this process's) parsed; ``--help`` and bad flags exit here."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(join_negative_values(argv, _value_options(parser)))
+    return parser.parse_args(join_negative_values(argv, _value_options(parser)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(parse(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command: a :class:`VrdreamError` becomes one line on stderr and its exit code."""
     try:
         return int(args.run(args) or 0)
     except VrdreamError as exc:
@@ -121,8 +133,10 @@ def fast_allocator_env(environ: dict[str, str]) -> dict[str, str] | None:
 
 
 def entry() -> None:
-    """The ``vrdream`` console script: re-run once under a fast allocator, then :func:`main`."""
-    env = fast_allocator_env(dict(os.environ))
+    """The ``vrdream`` console script: a command that runs a network re-runs once under a fast allocator
+    (a second start, worth it only there); ``--help``, bad flags and the other commands run at once."""
+    args = parse()
+    env = fast_allocator_env(dict(os.environ)) if args.runs_network else None
     if env is not None:
         os.execve(sys.executable, [sys.executable, "-m", "vrdream", *sys.argv[1:]], env)
-    sys.exit(main())
+    sys.exit(run(args))

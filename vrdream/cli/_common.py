@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
+
+from ..presets import DEFAULT_PRESET, PRESETS
+from ..settings import MAX_PIXELS, PRECISIONS, EncodeSettings, Normalize
 
 if TYPE_CHECKING:
-    from ..dream import DreamSettings
     from ..engine import EngineOptions
     from ..photosphere import ReadOptions
     from ..pipeline import UpscaleOptions
-    from ..videoio import EncodeSettings
+    from ..settings import DreamSettings
+    from ..video import VideoSettings
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
@@ -32,38 +35,45 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or chatter")
 
 
-def add_dream_options(p: argparse.ArgumentParser) -> None:
-    """The engine's settings as flags; each left out keeps the preset's value (its default says which)."""
-    from ..presets import DEFAULT_PRESET, PRESETS
+#: The dream flags that choose what is dreamed (network, layer, guide): ``vrdream stimuli``'s levels set them.
+LEVEL_FLAGS = ("preset", "backbone", "weights", "objective", "guide")
 
+
+def add_dream_options(p: argparse.ArgumentParser, *, levels: bool = False) -> None:
+    """The engine's settings as flags; each left out keeps the preset's value (its default says which).
+
+    ``levels``: the command's levels choose the presets (``vrdream stimuli``), so :data:`LEVEL_FLAGS` are left out.
+    """
     d = PRESETS[DEFAULT_PRESET].settings
 
     def preset_default(value: object) -> str:
         return f"(default: the preset's; {DEFAULT_PRESET}: {value if value != '' else 'the backbone default'})"
 
     g = p.add_argument_group("dream")
-    g.add_argument(
-        "--preset",
-        default=DEFAULT_PRESET,
-        choices=list(PRESETS),
-        metavar="NAME",
-        help=f"named settings: {', '.join(PRESETS)} (default {DEFAULT_PRESET}; see `vrdream models`)",
-    )
-    g.add_argument("--backbone", metavar="NET", help=f"network, see `vrdream models` {preset_default(d.backbone)}")
-    g.add_argument(
-        "--weights",
-        metavar="FILE",
-        help="state-dict file for backbones whose weights are not bundled (googlenet, vgg16; "
-        "default: torchvision's download)",
-    )
-    g.add_argument(
-        "--objective",
-        "--layer",
-        dest="objective",
-        metavar="OBJ",
-        help="what to amplify: LAYER, LAYER[ch,...], L1*0.5+L2, class:NAME, guide:LAYER " + preset_default(d.objective),
-    )
-    g.add_argument("--guide", metavar="FILE", help="guide image for a guide:LAYER objective (default: none)")
+    if not levels:
+        g.add_argument(
+            "--preset",
+            default=DEFAULT_PRESET,
+            choices=list(PRESETS),
+            metavar="NAME",
+            help=f"named settings: {', '.join(PRESETS)} (default {DEFAULT_PRESET}; see `vrdream models`)",
+        )
+        g.add_argument("--backbone", metavar="NET", help=f"network, see `vrdream models` {preset_default(d.backbone)}")
+        g.add_argument(
+            "--weights",
+            metavar="FILE",
+            help="state-dict file for backbones whose weights are not bundled (googlenet, vgg16; "
+            "default: torchvision's download)",
+        )
+        g.add_argument(
+            "--objective",
+            "--layer",
+            dest="objective",
+            metavar="OBJ",
+            help="what to amplify: LAYER, LAYER[ch,...], L1*0.5+L2, class:NAME, guide:LAYER "
+            + preset_default(d.objective),
+        )
+        g.add_argument("--guide", metavar="FILE", help="guide image for a guide:LAYER objective (default: none)")
     g.add_argument("--octaves", type=int, metavar="N", help=f"number of octaves {preset_default(d.octaves)}")
     g.add_argument(
         "--octave-scale", type=float, metavar="X", help=f"size ratio between octaves {preset_default(d.octave_scale)}"
@@ -89,7 +99,7 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--normalize",
-        choices=["mean", "laplacian"],
+        choices=get_args(Normalize),
         metavar="MODE",
         help=f"gradient normalisation: mean or laplacian {preset_default(d.normalize)}",
     )
@@ -104,7 +114,7 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--precision",
-        choices=["auto", "fp32", "bf16", "fp16"],
+        choices=PRECISIONS,
         metavar="P",
         help="network precision: auto (bf16 where the hardware runs it natively), fp32, bf16, fp16 "
         + preset_default(d.precision),
@@ -114,18 +124,41 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tile", type=int, metavar="PX", help="network input tile side (default: from free memory)")
 
 
+def add_dream_width(g: argparse.ArgumentParser | argparse._ArgumentGroup, default: str = "the input's") -> None:
+    """``--dream-width W``: the equirect width a sphere dream runs at (every command that dreams a sphere)."""
+    g.add_argument(
+        "--dream-width", type=int, metavar="W", help=f"equirect width the dream runs at (default: {default})"
+    )
+
+
+def add_steps_next(g: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--steps-next N``: the short dream on each video frame after the first (``vrdream.video.VideoSettings``)."""
+    g.add_argument(
+        "--steps-next",
+        type=int,
+        metavar="N",
+        help="dream steps on each frame after the first (default 4; 16 with --preset hallucination-machine)",
+    )
+
+
 def settings_from_args(args: argparse.Namespace) -> DreamSettings:
     """The preset's settings with every flag that was given applied on top."""
+    from ..presets import get_preset
+
+    return get_preset(args.preset).settings.replace(**dream_changes(args))
+
+
+def dream_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~vrdream.dream.DreamSettings` fields :func:`add_dream_options`' flags set (None: not given);
+    ``--threads``, which is no setting, is applied to torch here."""
     import torch
 
-    from ..dream import DreamSettings
-    from ..presets import get_preset
+    from ..settings import DreamSettings
 
     if args.threads:
         torch.set_num_threads(args.threads)
     names = {f.name for f in dataclasses.fields(DreamSettings)}
-    given = {k: v for k, v in vars(args).items() if k in names and v is not None and k != "preset"}
-    return get_preset(args.preset).settings.replace(**given)
+    return {k: v for k, v in vars(args).items() if k in names and v is not None and k != "preset"}
 
 
 def engine_from_args(args: argparse.Namespace) -> EngineOptions:
@@ -146,9 +179,17 @@ def number_pair(text: str) -> tuple[float, float]:
     return a, b
 
 
-def command(sub: argparse._SubParsersAction, name: str, doc: str, help: str, **kw: Any) -> argparse.ArgumentParser:
-    """A sub-command's parser, described by the first line of its module's docstring."""
-    return sub.add_parser(name, help=help, description=doc.splitlines()[0].replace("``", ""), **kw)
+def command(
+    sub: argparse._SubParsersAction, name: str, doc: str, help: str, *, runs_network: bool = False, **kw: Any
+) -> argparse.ArgumentParser:
+    """A sub-command's parser, described by the first line of its module's docstring.
+
+    ``runs_network``: the command runs a neural network, so ``vrdream`` re-runs itself under a faster
+    allocator for it (:func:`vrdream.cli.fast_allocator_env`); other commands start at once.
+    """
+    p = sub.add_parser(name, help=help, description=doc.splitlines()[0].replace("``", ""), **kw)
+    p.set_defaults(runs_network=runs_network)
+    return p
 
 
 def add_fov(p: argparse.ArgumentParser) -> None:
@@ -164,8 +205,6 @@ def add_fov(p: argparse.ArgumentParser) -> None:
 
 def add_input_options(p: argparse.ArgumentParser) -> None:
     """``--fov H,V``, ``--flat`` and ``--max-pixels N``: how to read an input panorama."""
-    from ..photosphere import MAX_PIXELS
-
     add_fov(p)
     p.add_argument("--flat", action="store_true", help="an ordinary picture, not a panorama")
     p.add_argument(
@@ -197,8 +236,6 @@ def parse_fps(text: str) -> Fraction:
 
 def add_encode_options(p: argparse.ArgumentParser) -> None:
     """``--codec``, ``--crf``, ``--preset``: how the video track is encoded (shared by the video commands)."""
-    from ..videoio import EncodeSettings  # a light import (PyAV), but keep --help fast
-
     d = EncodeSettings()
     p.add_argument(
         "--codec",
@@ -218,9 +255,7 @@ def add_encode_options(p: argparse.ArgumentParser) -> None:
 
 
 def encode_settings(args: argparse.Namespace) -> EncodeSettings:
-    """The :class:`vrdream.videoio.EncodeSettings` from :func:`add_encode_options`' flags."""
-    from ..videoio import EncodeSettings
-
+    """The :class:`vrdream.settings.EncodeSettings` from :func:`add_encode_options`' flags."""
     return EncodeSettings(codec=args.codec, pix_fmt=args.pix_fmt, crf=args.crf, preset=args.encoder_preset)
 
 
@@ -262,6 +297,44 @@ def upscale_from_args(args: argparse.Namespace) -> UpscaleOptions:
         "memory_budget_gb": getattr(args, "memory_budget", None),
     }
     return UpscaleOptions(args.upscale, args.sr, args.sr_weights, **extra)
+
+
+def add_temporal_options(g: argparse._ArgumentGroup) -> None:
+    """``--steps-next N`` and ``--independent``: how a video's frames follow each other (every command that
+    dreams videos)."""
+    add_steps_next(g)
+    g.add_argument("--independent", action="store_true", help="dream every frame on its own (flickers; for comparison)")
+
+
+def temporal_from_args(args: argparse.Namespace, engine: EngineOptions) -> VideoSettings:
+    """The :class:`vrdream.video.VideoSettings` the preset implies, with :func:`add_temporal_options`' flags."""
+    from ..presets import video_settings
+
+    video = video_settings(engine.preset, engine.settings)
+    if args.steps_next is not None:
+        video = dataclasses.replace(video, steps_next=args.steps_next)
+    if args.independent:
+        video = dataclasses.replace(video, coherent=False)
+    return video
+
+
+def add_worker_options(p: argparse.ArgumentParser) -> None:
+    """``--workers N`` and ``--ray ADDRESS``: the work on Ray workers (:mod:`vrdream.workers`)."""
+    w = p.add_argument_group("workers")
+    w.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N workers on a local Ray (pip install 'vrdream[ray]'): batch runs N jobs at once, video N segments; "
+        "with --ray: N workers on the cluster (default 1: this process, no Ray)",
+    )
+    w.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="join a running Ray cluster: auto or HOST:PORT; inputs and OUT on a path every node shares "
+        "(default: none)",
+    )
 
 
 def add_quality(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..layout import INTERPOLATIONS, LAYOUTS
-from ..photosphere import MAX_PIXELS
+from ..settings import INTERPOLATIONS, LAYOUTS, MAX_PIXELS
 from ._common import add_fov, add_output_options, add_quality, command, say_wrote
 
 ORDER = 20

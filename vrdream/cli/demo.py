@@ -10,7 +10,7 @@ ORDER = 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = command(sub, "demo", __doc__, help="dream the bundled sample panorama and write previews")
+    p = command(sub, "demo", __doc__, help="dream the bundled sample panorama and write previews", runs_network=True)
     p.add_argument("sample", nargs="?", help="panorama to use instead of the bundled one (samples/README.md)")
     p.add_argument(
         "-o", "--output", default="vrdream-demo", metavar="OUT", help="folder for the results (default ./vrdream-demo)"

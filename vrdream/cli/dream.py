@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ._common import (
     add_dream_options,
+    add_dream_width,
     add_input_options,
     add_output_options,
     add_quality,
@@ -23,15 +24,13 @@ ORDER = 30
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = command(sub, "dream", __doc__, help="dream a photosphere (or --flat picture)")
+    p = command(sub, "dream", __doc__, help="dream a photosphere (or --flat picture)", runs_network=True)
     p.add_argument("input", metavar="IN", help="photosphere (JPEG, PNG, TIFF, WebP)")
     add_output_options(p)
     add_input_options(p)
     add_dream_options(p)
     s = p.add_argument_group("sphere")
-    s.add_argument(
-        "--dream-width", type=int, metavar="W", help="equirect width the dream runs at (default: the input's)"
-    )
+    add_dream_width(s)
     s.add_argument(
         "--face-size", type=int, metavar="N", help="cube face side at the finest octave (default: dream width / 4)"
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..layout import INTERPOLATIONS, face_naming
-from ..photosphere import MAX_PIXELS
+from ..faces import face_naming
+from ..settings import INTERPOLATIONS, MAX_PIXELS
 from ._common import add_output_options, add_quality, command, say_wrote
 
 ORDER = 21

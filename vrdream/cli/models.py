@@ -20,7 +20,7 @@ ORDER = 90
 
 def backbone_lines() -> list[str]:
     """Each backbone with its facts, then its dream layers (``*`` marks the default)."""
-    from ..backbones import list_backbones
+    from ..backbone_registry import list_backbones
 
     lines = []
     for i, spec in enumerate(list_backbones()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..settings import PRECISIONS
 from ._common import (
     add_fov,
     add_output_options,
@@ -22,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub,
         "upscale",
         __doc__,
+        runs_network=True,
         help="super-resolve a panorama (or --flat picture) x2..x4",
         epilog="Panoramas are tiled with their context taken through the sphere, so neither the "
         "0/360 degree wrap nor the poles show a seam; GPano is rescaled to the new size.",
@@ -42,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         dest="sr_precision",
         metavar="P",
         default="auto",
-        choices=["auto", "fp32", "bf16", "fp16"],
+        choices=PRECISIONS,
         help="auto: bf16 where the hardware runs it natively (default auto)",
     )
     g.add_argument(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 
+from ..settings import ZoomSettings
 from ._common import (
     add_dream_options,
+    add_dream_width,
     add_encode_options,
     add_fov,
     add_output_options,
@@ -22,10 +24,8 @@ ORDER = 55
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..zoom import ZoomSettings
-
     d = ZoomSettings()
-    p = command(sub, "zoom", __doc__, help="endless-zoom dream video (Möbius zoom on the sphere)")
+    p = command(sub, "zoom", __doc__, help="endless-zoom dream video (Möbius zoom on the sphere)", runs_network=True)
     p.add_argument("input", metavar="IN", help="photosphere (or a picture with --flat)")
     add_output_options(p)
     add_dream_options(p)
@@ -60,16 +60,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     z.add_argument(
         "--flat", action="store_true", help="an ordinary picture: planar zoom into its centre, no 360° metadata"
     )
-    z.add_argument(
-        "--dream-width", type=int, metavar="W", help="equirect width the dream runs at (default: the input's)"
-    )
+    add_dream_width(z)
     add_encode_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..sphere import SphereOptions
-    from ..zoom import ZoomSettings, zoom_video
+    from ..zoom import zoom_video
 
     zoom = ZoomSettings(args.frames, args.zoom, args.steps_per_frame, args.toward, args.spin, args.fps)
     out = zoom_video(
