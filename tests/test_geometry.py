@@ -13,20 +13,26 @@ from PIL import Image
 
 from vrdream.cubemap import (
     FACE_BASIS,
+    SAMPLE_BAND_POINTS,
     c2e,
+    c2e_grid,
     crop_pad,
     cube_coords,
+    cubemap_grid,
     e2c,
     e2c_grid,
     face_dirs,
+    face_stack,
     pad_faces,
     padded_fov,
     resample_cubemap,
     sample_cubemap,
 )
 from vrdream.equirect import (
+    PAD,
     axis_angle_matrix,
     equirect_dirs,
+    grid_sample_batched,
     pad_equirect,
     perspective,
     perspective_dirs,
@@ -143,6 +149,30 @@ def test_c2e_any_width():
         out = c2e(faces, h, w)
         assert out.shape == (1, 3, h, w)
         assert (out - field_equirect(h, w)).abs().max() < 2e-3
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("eac", [False, True])
+def test_sampling_in_bands_is_the_whole_grid(mode, eac):
+    """c2e and sample_cubemap sample in bands (bounded memory at 8K): bit-for-bit what one grid for all
+    points samples, whatever the band size, turned or not, a batch of rotations included."""
+    gen = torch.Generator().manual_seed(3)
+    faces = torch.rand(1, 6, 3, 12, 12, generator=gen)
+    turns = torch.stack([random_rotation(gen) for _ in range(2)])
+    # 256 x 512: the whole grid is cut into one piece per thread (grid_sample_batched), 64-row bands are not
+    for (h, w), rotation in [((37, 70), None), ((37, 70), turns[0]), ((37, 70), turns), ((256, 512), turns[1])]:
+        grid = c2e_grid(12, h, w, rotation=rotation, mode=mode, eac=eac)
+        whole = sample_cubemap(faces, None, mode=mode, eac=eac, grid=grid)  # one grid for every pixel
+        assert whole.shape[0] == (1 if rotation is None or rotation.ndim == 2 else 2)
+        for band_rows in (None, 1, 5, 36, 64, h, 1000):
+            out = c2e(faces, h, w, rotation=rotation, mode=mode, eac=eac, band_rows=band_rows)
+            assert torch.equal(out, whole), (h, band_rows)
+        assert torch.equal(c2e(faces, h, w, rotation=rotation, mode=mode, eac=eac, grid=grid, band_rows=4), whole)
+    # any directions (here a turned cube's padded faces, as a dream's views are), in bands of any size
+    dirs = face_dirs(20, 3, rotation=turns, eac=not eac)
+    whole = grid_sample_batched(face_stack(faces, mode, eac), cubemap_grid(dirs, 12, PAD[mode], eac), mode)
+    for band in (1000, 7, SAMPLE_BAND_POINTS):
+        assert torch.equal(sample_cubemap(faces, dirs, mode=mode, eac=eac, band=band), whole), band
 
 
 # ------------------------------------------------------------------------------------------ wrap and poles

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from vrdream.cli import main
-from vrdream.cubemap import c2e
 from vrdream.dream import Dreamer, DreamSettings
 from vrdream.octave import resize
 from vrdream.photosphere import read_photosphere
@@ -21,7 +20,6 @@ from vrdream.progress import progress, weighted_steps
 from vrdream.sphere import (
     PATTERN_PX,
     SphereOptions,
-    detail_equirect,
     dream_sphere,
     dream_sphere_scaled,
     dream_width_for,
@@ -94,7 +92,9 @@ def test_a_small_and_a_large_copy_dream_alike_and_the_large_one_is_sharp(shared_
     width), few steps. Their pattern scales (cycles per degree) agree within 15 %; the large dream's
     change has several times the power above the small one's Nyquist frequency of the small dream
     upsampled x4 onto the large raw (what ``--dream-width 256`` would give)."""
-    settings = DEFAULT.replace(octaves=2, steps=4, pattern_deg=90.0)
+    # detail_work 2: with this short pyramid, detail faces 90 and 126 of 256, the reach of the default
+    # plan at 8K (faces 717 and 1004 of 2048: half the output's density)
+    settings = DEFAULT.replace(octaves=2, steps=4, pattern_deg=90.0, detail_work=2.0)
     dreamer = Dreamer(settings, backbone=lite0)
     big = to_tensor(read_photosphere(shared_data / "mars.jpg").pixels).float()
     big = resize(big, height=512, width=1024)
@@ -131,16 +131,3 @@ def test_cli_pattern_deg(tmp_path, sample_pano, capsys):
     assert main(["dream", str(sample_pano), "-o", str(tmp_path / "e.jpg"), "--pattern-deg", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pattern-deg" in err[0]
-
-
-def test_a_change_sampled_coarser_and_upsampled_matches_the_direct_one_and_wraps():
-    """An equirect 2x finer than the canvas gets the change sampled at half size and upsampled (no
-    full-size sampling grid): close to sampling it directly, and as close at the 0°/360° wrap."""
-    torch.manual_seed(0)
-    canvas = resize(torch.rand(1, 6, 3, 8, 8), height=32, width=32)  # a smooth change on a 32 px canvas
-    base = torch.zeros_like(canvas)
-    coarse = detail_equirect(canvas, base, 128, 256)  # 256 = 2 x 4 x 32: upsampled
-    direct = c2e(canvas - base, 128, 256, mode="bicubic", eac=True)
-    err = (coarse - direct).abs()
-    assert float(err.mean()) < 0.03 * float(direct.abs().mean())
-    assert float(err[..., :3].max()) <= 2 * float(err[..., 100:156].max()) + 1e-6

@@ -121,14 +121,21 @@ def rotate(dirs: Tensor, rotation: Tensor | None) -> Tensor:
 
 
 def equirect_dirs(
-    h: int, w: int, *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+    h: int,
+    w: int,
+    *,
+    rows: slice = slice(None),
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
 ) -> Tensor:
-    """(H, W, 3) unit directions of the equirect pixel centres."""
+    """(H, W, 3) unit directions of the equirect pixel centres; ``rows``: only those rows (R, W, 3),
+    the same values as the whole equirect's rows."""
     yaw = ((torch.arange(w, dtype=torch.float64) + 0.5) / w - 0.5) * (2 * math.pi)
     pitch = (0.5 - (torch.arange(h, dtype=torch.float64) + 0.5) / h) * math.pi
+    pitch = pitch[rows]
     # Trigonometry in float64 on the 1-D axes, then only products in the output dtype.
     sy, cy, sp, cp = (t.to(dtype=dtype, device=device) for t in (yaw.sin(), yaw.cos(), pitch.sin(), pitch.cos()))
-    return torch.stack([cp[:, None] * sy, sp[:, None].expand(h, w), cp[:, None] * cy]).movedim(0, -1)
+    return torch.stack([cp[:, None] * sy, sp[:, None].expand(len(pitch), w), cp[:, None] * cy]).movedim(0, -1)
 
 
 def perspective_dirs(

@@ -508,7 +508,8 @@ def write_photosphere(
     overwrite: bool = False,
     inputs: Iterable[str | Path] = (),
 ) -> Path:
-    """Write ``pixels`` (H', W', 3) float [0, 1] on ``like``'s full canvas at any resolution, with GPano.
+    """Write ``pixels`` (H', W', 3) float [0, 1] (or uint8, already quantised by :func:`vrdream.quantize.to_uint8`)
+    on ``like``'s full canvas at any resolution, with GPano.
 
     The format follows the suffix (.jpg/.jpeg, .png, .webp). A partial ``like``
     is written in its crop (scaled to this resolution) unless ``crop=False``,

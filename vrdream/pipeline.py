@@ -27,6 +27,7 @@ from .octave import resize
 from .photosphere import Photosphere, ReadOptions, check_quality, write_format, write_photosphere
 from .progress import progress, work_progress
 from .provenance import dream_fields, upscale_fields, upscale_step
+from .quantize import to_uint8
 from .record import Recipe, Weights, dream_recipe, precision_name, write_record
 from .select import Region
 from .sphere import SphereOptions, SphereParam, dream_sphere, dream_sphere_scaled, scale_plan, step_pixels
@@ -284,9 +285,13 @@ def dream_file(
     mask = None
     if not flat and dst.suffix.lower() in (".png", ".webp") and float(ps.mask.min()) < 1.0:
         mask = resize(to_tensor(ps.mask[..., None]), height=out.shape[-2], width=out.shape[-1])[0, 0].numpy()
+    # Quantised before the encoder runs, and the float result let go: its memory (1.6 GB at 16K) then
+    # serves the encoder's own full-size buffers instead of adding to them.
+    pixels = to_uint8(to_numpy(out))
+    del out
     written = write_photosphere(
         dst,
-        to_numpy(out),
+        pixels,
         ps,
         mask=mask,
         crop=not output.full_sphere,

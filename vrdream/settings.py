@@ -56,7 +56,9 @@ class DreamSettings:
     detail_steps: int = 2
     #: The detail octaves' network work (pixels x steps) as a multiple of the pyramid's at the pattern
     #: scale: the finest detail octaves past it are left out (their change upsampled from the last one run).
-    detail_work: float = 2.0
+    #: 1.0 runs faces 717 and 1004 after the default 512 pyramid; 2.0 added 1406, which took an 8K dream's
+    #: peak memory from 3.35 to 4.84 GB (docs/phone_scale.md; the target is 4 GB).
+    detail_work: float = 1.0
     #: Step size of the detail octaves as a fraction of ``step_size``: they sharpen the dream's structures
     #: rather than add more of them (at full strength the added fine power moves an 8K dream's pattern
     #: scale 14-25 % off its 2K copy's, measured in tests/test_scale.py's setting and at 2048 px).

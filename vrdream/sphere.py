@@ -226,31 +226,15 @@ def jitter_rotation(generator: torch.Generator, tilt: float) -> Tensor:
     return axis_angle_matrix(axis, torch.tensor(tilt * amount, dtype=torch.float64)) @ turn
 
 
-def detail_equirect(canvas: Tensor, base: Tensor, height: int, width: int, *, eac: bool = True) -> Tensor:
-    """The dream's change (canvas - base, both (1, 6, 3, N, N), equi-angular unless ``eac`` is False)
-    as an equirect (1, 3, height, width).
+def detail_equirect(change: Tensor, height: int, width: int, *, eac: bool = True) -> Tensor:
+    """The dream's change (canvas - base, (1, 6, 3, N, N) cube faces, equi-angular unless ``eac`` is False)
+    as an equirect (1, 3, height, width), bicubic.
 
     Adding this to the full-resolution raw keeps the raw's own sharpness where
-    the dream changed little, whatever resolution the dream ran at.
-
-    Where the equirect is a whole k >= 2 times finer than the canvas's own density (width 4N), the
-    change is sampled at 1/k the size and brought up k x (:func:`upsample_equirect`): the same
-    bicubic detail, without :func:`c2e`'s sampling grid at full size (6.9 GB of transient memory
-    at 16384x8192, measured).
+    the dream changed little, whatever resolution the dream ran at. :func:`c2e` samples it in bands,
+    so at 16K the only full-size buffer is this result.
     """
-    k = max(1, width // (4 * canvas.shape[-1]))
-    if k > 1 and height % k == 0 and width % k == 0:
-        return upsample_equirect(c2e(canvas - base, height // k, width // k, mode="bicubic", eac=eac), k)
-    return c2e(canvas - base, height, width, mode="bicubic", eac=eac)
-
-
-def upsample_equirect(equi: Tensor, k: int) -> Tensor:
-    """An equirect (B, C, H, W) bicubic-upsampled a whole ``k`` times, continued across the 0°/360°
-    wrap (two columns of the other side each way) so that no seam shows there."""
-    wrapped = torch.cat([equi[..., -2:], equi, equi[..., :2]], dim=-1)
-    h, w = wrapped.shape[-2:]
-    up = F.interpolate(wrapped, size=(h * k, w * k), mode="bicubic", align_corners=False)
-    return up[..., 2 * k : -2 * k]
+    return c2e(change, height, width, mode="bicubic", eac=eac)
 
 
 #: Cube canvas density over the dream width's when the dream is to be super-resolved (and no face size is
@@ -320,7 +304,7 @@ def dream_sphere(
     param = SphereParam(raw, options.face_for(w), options.pad, where)
     start = None if init is None else faces_of(init.to(dreamer.device), param.face_size)
     canvas = dreamer(param, init=start, steps=steps, on_step=on_step, store=store)
-    detail = detail_equirect(canvas, param.base(canvas.shape), h, w)
+    detail = detail_equirect(canvas - param.base(canvas.shape), h, w)
     if where is not None:
         detail = detail * where
     return (raw + detail).clamp(0, 1)
@@ -411,23 +395,27 @@ def dream_sphere_scaled(
     h, w = raw.shape[-2:]
     raw = raw.to(dreamer.device)
     where = None if where is None else where.to(dreamer.device)
-    plan = scale_plan(w, dreamer.settings, dreamer.backbone.spec.min_size, pad)
+    s = dreamer.settings
+    plan = scale_plan(w, s, dreamer.backbone.spec.min_size, pad)
     param = SphereParam(raw, plan.look_face, pad, where)
     canvas = dreamer(param, on_step=on_step, store=store)
     base = param.base(canvas.shape)
-    # the same network and objective, with the detail octaves' gentler steps
+    # The same network and objective, with the detail octaves' gentler steps, in tiles no larger than the
+    # look pyramid's finest views: their activations then stay within the pyramid's, in buffers of the
+    # same sizes (at 8K 640 px tiles, 1.0 GB, instead of 768 px ones, 1.5 GB, for the budget's whole).
+    view = plan.look_face + 2 * param.pad_px(plan.look_face)
+    tile = s.tile or dreamer.passes((6, 3, view, view))[1] or max(32, view)
     finer_dreamer = copy.copy(dreamer)
-    finer_dreamer.settings = dreamer.settings.replace(
-        step_size=dreamer.settings.step_size * dreamer.settings.detail_strength
-    )
+    finer_dreamer.settings = s.replace(step_size=s.step_size * s.detail_strength, tile=tile)
     for stage in plan.detail:
         param = SphereParam(raw, stage.face_size, pad, where)
         finer = param.base((1, 6, 3, stage.face_size, stage.face_size))
-        start = (finer + param.resize(canvas - base, finer.shape)).clamp(0, 1)
-        del canvas, base  # the coarser canvas is done with: an 8K canvas is 300 MB
-        canvas = finer_dreamer(param, init=start, steps=stage.steps, on_step=on_step)
+        change = param.resize(canvas - base, finer.shape)
+        del canvas, base  # the coarser canvas is done with: an 8K canvas is 140 MB
+        canvas = finer_dreamer(param, init=change.add_(finer).clamp_(0, 1), steps=stage.steps, on_step=on_step)
         base = finer
-    out = detail_equirect(canvas, base, h, w)
+    del param  # and its views' geometry (150 MB at 8K), before the full-size result is made
+    out = detail_equirect(canvas.sub_(base), h, w)
     del canvas, base
     if where is not None:
         out.mul_(where)
@@ -450,7 +438,7 @@ def dream_faces_independently(
     faces = e2c(raw, n, pad=p)[0]  # (6, 3, n + 2p, n + 2p)
     dreamed = torch.cat([dreamer(FlatParam(face[None]), on_step=on_step) for face in faces])
     base = faces_of(raw, n, eac=False)
-    return (raw + detail_equirect(dreamed[None, :, :, p:-p, p:-p], base, h, w, eac=False)).clamp(0, 1)
+    return (raw + detail_equirect(dreamed[None, :, :, p:-p, p:-p] - base, h, w, eac=False)).clamp(0, 1)
 
 
 def change_spectrum(raw: Tensor, dream: Tensor, patch_deg: float = 45.0) -> tuple[Tensor, Tensor]:
@@ -466,8 +454,9 @@ def change_spectrum(raw: Tensor, dream: Tensor, patch_deg: float = 45.0) -> tupl
     s = max(8, round(w * patch_deg / 360))
     k = w // s
     luma = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).reshape(3, 1, 1)
-    grey = ((dream - raw)[0].double() * luma).sum(0)
-    band = grey[h // 2 - s // 2 : h // 2 - s // 2 + s, : k * s].reshape(s, k, s).transpose(0, 1)  # (k, s, s)
+    rows = slice(h // 2 - s // 2, h // 2 - s // 2 + s)  # the equatorial band only: a 16K change is 3 GB in float64
+    grey = ((dream[0, :, rows] - raw[0, :, rows]).double() * luma).sum(0)
+    band = grey[:, : k * s].reshape(s, k, s).transpose(0, 1)  # (k, s, s)
     band = band - band.mean((-2, -1), keepdim=True)
     hann = torch.hann_window(s, periodic=False, dtype=torch.float64)
     power = torch.fft.fft2(band * (hann[:, None] * hann[None])).abs().square().mean(0)
