@@ -434,6 +434,8 @@ def _run_on_ray(
     counter: _Counter,
 ) -> None:
     """Run ``todo`` on Ray workers (:mod:`vrdream.workers`); ``ended`` is told each job's row."""
+    import torch
+
     with ray_session(workers, address) as ray:
         from ray.util.queue import Queue
 
@@ -454,5 +456,6 @@ def _run_on_ray(
             lambda actor, job: actor.run.remote(job, overwrite),
             done,
             actors=actor_count(ray, workers, len(todo)),
+            threads=torch.get_num_threads(),
             poll=poll,
         )

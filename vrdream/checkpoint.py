@@ -55,8 +55,10 @@ class Job:
     #: What the folder's ``job.json`` says, for people wondering what the folder is (not read back).
     about: dict[str, object]
 
-    def frame_path(self, i: int) -> Path:
-        return self.folder / f"{i:06d}.png"
+    def frame_path(self, i: int, *, lead: bool = False) -> Path:
+        """Frame ``i``'s file; ``lead``: the lead-in version of frame ``i`` that the next segment of a video
+        dreams to crossfade into (:mod:`vrdream.video`), stored beside the frame's own."""
+        return self.folder / f"{i:06d}{'-lead' if lead else ''}.png"
 
     def first_missing(self) -> int:
         """The first frame index without a checkpoint (``frames`` when all are done).
@@ -77,27 +79,28 @@ class Job:
             kept = f"; finished work is kept in {self.folder}" if self.folder.exists() else ""
             raise Interrupted(f"interrupted: run the same command again to resume{kept}") from None
 
-    def save(self, i: int, frame: np.ndarray) -> np.ndarray:
-        """Store frame ``i`` ``(H, W, 3)`` float in [0, 1]; return it as stored (rounded to 8 bits), float32."""
+    def save(self, i: int, frame: np.ndarray, *, lead: bool = False) -> np.ndarray:
+        """Store frame ``i`` ``(H, W, 3)`` float in [0, 1] (or uint8); return it as stored (rounded to 8 bits),
+        float32."""
         self._create()
         q = to_uint8(frame)
-        with atomic_path(self.frame_path(i)) as tmp:
+        path = self.frame_path(i, lead=lead)
+        with atomic_path(path) as tmp:
             if not cv2.imwrite(str(tmp), cv2.cvtColor(q, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-                raise VrdreamError(f"{self.frame_path(i)}: cannot write checkpoint")
+                raise VrdreamError(f"{path}: cannot write checkpoint")
         return q.astype(np.float32) / 255.0
 
-    def load_uint8(self, i: int) -> np.ndarray:
-        """Checkpoint ``i`` as ``(H, W, 3)`` uint8 RGB."""
-        bgr = cv2.imread(str(self.frame_path(i)), cv2.IMREAD_COLOR)
+    def load_uint8(self, i: int, *, lead: bool = False) -> np.ndarray:
+        """Checkpoint ``i`` (or its lead-in version) as ``(H, W, 3)`` uint8 RGB."""
+        path = self.frame_path(i, lead=lead)
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise VrdreamError(
-                f"{self.frame_path(i)}: checkpoint missing or unreadable; delete {self.folder} to restart"
-            )
+            raise VrdreamError(f"{path}: checkpoint missing or unreadable; delete {self.folder} to restart")
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
-    def load(self, i: int) -> np.ndarray:
-        """Checkpoint ``i`` as ``(H, W, 3)`` float32 in [0, 1]."""
-        return self.load_uint8(i).astype(np.float32) / 255.0
+    def load(self, i: int, *, lead: bool = False) -> np.ndarray:
+        """Checkpoint ``i`` (or its lead-in version) as ``(H, W, 3)`` float32 in [0, 1]."""
+        return self.load_uint8(i, lead=lead).astype(np.float32) / 255.0
 
     def iter_frames(self) -> Iterator[np.ndarray]:
         """All frames in order, uint8 (for the final encode)."""

@@ -1,13 +1,13 @@
-"""One long 360° video dreamed by several Ray workers at once, in segments, joined into one video.
+"""One long 360° video dreamed by several Ray workers at once, chunk by chunk, joined into one video.
 
-The clip is cut into as many consecutive segments as there are workers. A segment is dreamed like a
-whole video (:func:`vrdream.video.dream_span`), optionally starting ``warmup`` frames early (dreamed
-and dropped, so that the detail carried along the flow has built up by its first kept frame). The cut
-still shows: each segment carries a hallucination of its own (:data:`WARMUP`). Every kept
-frame is a checkpoint in the one job folder beside the output (on a path all workers share), which
-is also what the encode reads: the joined video has the input's frame count, frame rate and audio,
-and 360° metadata, exactly as one worker's. A segment is the unit of retry: a worker that dies is
-restarted by Ray and its segment run again, resuming after its last stored frame.
+A video is dreamed in chunks (:func:`vrdream.video.plan_chunks`) whatever the number of workers: each chunk
+leads in on frames of its own and fades in over the previous chunk's last frames, and needs nothing from it.
+So the chunks are the workers' tasks, handed out as workers come free, and the video is the one a single
+process makes, frame for frame. Every frame is a checkpoint in the one job folder beside the output (on a
+path all workers share: the same folder a single process uses, so a job can be resumed with any number of
+workers), which is also what the encode reads: the joined video has the input's frame count, frame rate and
+audio, and 360° metadata, exactly as one worker's. A chunk is the unit of retry: a worker that dies is
+restarted by Ray and its chunk run again, resuming after its last stored frame.
 """
 
 from __future__ import annotations
@@ -16,51 +16,54 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .checkpoint import Job, open_job
 from .dream import Dreamer
 from .engine import EngineOptions, build_dreamer
 from .errors import InputError, VrdreamError
 from .progress import progress
+from .record import Recipe
 from .sphere import SphereOptions
-from .video import VideoSettings, check_video_job, dream_span, encode_job, sphere_dream_frame
+from .video import (
+    Segment,
+    VideoSettings,
+    check_video_job,
+    dream_segment,
+    encode_job,
+    plan_segments,
+    sphere_dream_frame,
+    stored_frames,
+    video_recipe,
+)
 from .videoio import EncodeSettings, iter_frames
 from .workers import actor_count, ray_session, run_on_actors, wants_ray
-
-#: Frames dreamed and dropped before a segment's first kept frame. Measured (bench/scale.py): 0 to 8 leave
-#: the cut's flicker alike, about 1.7x the clip's median, since the carried detail keeps each segment's own
-#: hallucination rather than settling into its neighbour's; so none by default.
-WARMUP = 0
-
-
-def plan_segments(frames: int, count: int) -> list[tuple[int, int]]:
-    """``count`` consecutive (start, stop) frame ranges covering ``0..frames``, as even as can be."""
-    count = max(1, min(count, frames))
-    cuts = [round(i * frames / count) for i in range(count + 1)]
-    return list(zip(cuts[:-1], cuts[1:]))
 
 
 class SegmentWorker:
     """A Ray actor: one worker's dream engine, built on its first segment and kept for the others."""
 
-    def __init__(self, engine: EngineOptions, sphere: SphereOptions, video: VideoSettings, frames: Any) -> None:
-        self.engine, self.sphere, self.video = engine, sphere, video
+    def __init__(
+        self, engine: EngineOptions, sphere: SphereOptions, video: VideoSettings, encode: EncodeSettings, frames: Any
+    ) -> None:
+        self.engine, self.sphere, self.video, self.encode = engine, sphere, video, encode
         self.frames = frames  # a ray.util.queue.Queue: one item per stored frame, for the driver's bar
         self._dreamer: Dreamer | None = None
 
-    def run(self, src: str, job: Job, start: int, stop: int, warmup: int) -> int:
+    def run(self, src: str, job: Job, segment: Segment) -> tuple[int, Recipe]:
+        """Dream ``segment``; returns the index after its last frame stored, and the recipe of what was made."""
         if self._dreamer is None:
             self._dreamer = build_dreamer(self.engine)
-        return dream_span(
+        done = dream_segment(
             functools.partial(iter_frames, src),
             job,
             sphere_dream_frame(self._dreamer, self.sphere),
             self.video,
-            start,
-            stop,
-            warmup=warmup,
+            segment,
             device=self._dreamer.device,
             on_frame=lambda: self.frames.put(1),
         )
+        return done, video_recipe(src, self.engine, self.video, self.sphere, self.encode, self._dreamer)
 
 
 def video_on_workers(
@@ -73,16 +76,14 @@ def video_on_workers(
     encode: EncodeSettings = EncodeSettings(),
     workers: int = 2,
     ray_address: str | None = None,
-    warmup: int = WARMUP,
     overwrite: bool = False,
     quiet: bool = False,
     keep_checkpoints: bool = False,
 ) -> Path:
-    """``vrdream video --workers N`` (or ``--ray ADDRESS``): :func:`vrdream.video.video_file` in segments on Ray
-    workers (:mod:`vrdream.workers`), joined into one video.
+    """``vrdream video --workers N`` (or ``--ray ADDRESS``): :func:`vrdream.video.video_file` with its segments
+    dreamed on Ray workers (:mod:`vrdream.workers`), joined into one video: the same video, frame for frame.
 
-    The checkpoints are keyed by the segments too, so a rerun resumes with the same cuts (the same number of
-    workers); another number starts afresh.
+    The job (its checkpoint folder) is :func:`~vrdream.video.video_file`'s, so either can resume the other's.
     """
     from .presets import video_settings
 
@@ -90,33 +91,51 @@ def video_on_workers(
     src, dst = Path(src), Path(dst)
     info = check_video_job(src, dst, encode, overwrite=overwrite)
     video = video or video_settings(engine.preset, engine.settings)
+    segments = plan_segments(info.frames, video)
     with ray_session(workers, ray_address) as ray:
         from ray.util.queue import Queue
 
-        segments = plan_segments(info.frames, actor_count(ray, workers, info.frames))
-        job = open_job(src, dst, (video, repr((engine, sphere)), segments, warmup), info.frames)
+        job = open_job(src, dst, (video, repr((engine, sphere))), info.frames)
         frames = Queue(actor_options={"num_cpus": 0})
-        stored = sum(job.frame_path(i).exists() for i in range(info.frames))
+        total = sum(s.stop - s.lead for s in segments)
         failed: list[str] = []
-        with job.resumable(), progress(info.frames, "dreaming frames", quiet, unit="frame", initial=stored) as bar:
+        short: list[int] = []  # where a segment's raw frames ran out
+        recipes: list[Recipe] = []
+        with (
+            job.resumable(),
+            progress(total, "dreaming frames", quiet, unit="frame", initial=stored_frames(job, segments)) as bar,
+        ):
 
-            def ended(segment: tuple[int, int], done: int | None, error: str | None, started: float) -> None:
+            def ended(segment: Segment, result: tuple[int, Recipe] | None, error: str | None, started: float) -> None:
                 if error is not None:
-                    failed.append(f"{src}: frames {segment[0]}-{segment[1] - 1}: worker failed: {error}")
+                    failed.append(f"{src}: frames {segment.start}-{segment.stop - 1}: worker failed: {error}")
+                elif result is not None:
+                    short.extend([result[0]] if result[0] < segment.stop else [])
+                    recipes.append(result[1])
 
             run_on_actors(
                 ray,
                 SegmentWorker,
-                (engine, sphere, video, frames),
+                (engine, sphere, video, encode, frames),
                 segments,
-                lambda actor, seg: actor.run.remote(str(src), job, seg[0], seg[1], warmup),
+                lambda actor, segment: actor.run.remote(str(src), job, segment),
                 ended,
-                actors=len(segments),
+                actors=actor_count(ray, workers, len(segments)),
+                threads=torch.get_num_threads(),
                 poll=lambda: bar.update(len(frames.get_nowait_batch(frames.qsize()))),
             )
     if failed:
         raise VrdreamError(failed[0])
-    done = job.first_missing()
-    if done < info.frames:
-        raise InputError(src, f"video ended after {done} of {info.frames} frames")
-    return encode_job(job, dst, src, info, encode, overwrite=overwrite, keep_checkpoints=keep_checkpoints)
+    if short:
+        raise InputError(src, f"video ended after {min(short)} of {info.frames} frames")
+    return encode_job(
+        job,
+        video,
+        dst,
+        src,
+        info,
+        encode,
+        recipe=recipes[0] if recipes else None,
+        overwrite=overwrite,
+        keep_checkpoints=keep_checkpoints,
+    )

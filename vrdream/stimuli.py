@@ -29,6 +29,7 @@ an interrupted command resumes it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -301,7 +302,7 @@ def _write_level(
 ) -> list[Path]:
     from .checkpoint import open_job
     from .engine import build_dreamer
-    from .video import fill_job, sphere_dream_frame
+    from .video import fill_job, job_frame, sphere_dream_frame
 
     engine = level_engine(level, changes)
     video = level_video(level, engine, steps_next)
@@ -322,7 +323,7 @@ def _write_level(
     for condition, out, recipe in pending:
         weights = strength_weights(condition, n, plan.settings.hold, plan.settings.loop)
         frames = (
-            mix(control, level_dream(job.load_uint8, i, n, k), float(weights[i]))
+            mix(control, level_dream(functools.partial(job_frame, job, video), i, n, k), float(weights[i]))
             for i, control in enumerate(plan.control())
         )
         _write_video(plan, out, frames, recipe, overwrite)
@@ -362,7 +363,7 @@ def remake_stimulus_frames(
     from .engine import EngineOptions, build_dreamer
     from .record import from_json
     from .sphere import SphereOptions
-    from .video import VideoSettings, dream_frames, sphere_dream_frame
+    from .video import VideoSettings, remade_frames, sphere_dream_frame
     from .videoio import EncodeSettings, probe
 
     s = recipe["settings"]
@@ -384,14 +385,14 @@ def remake_stimulus_frames(
         return {i: to_uint8(controls[i]) for i in frames}
     engine = from_json(EngineOptions, s["engine"])
     dreamer = build_dreamer(dataclasses.replace(engine, settings=engine.settings.replace(device=device)))
-    last = n + k - 1 if min(frames) < k else max(frames)  # the loop's first frames need its second pass
-    dreamed = dream_frames(
-        itertools.islice(plan.raws_from(0), last + 1),
+    needed = wanted | {n + i for i in wanted if i < k}  # the loop's first frames need its second pass
+    stored = remade_frames(
+        plan.raws_from,
         sphere_dream_frame(dreamer, plan.sphere),
         from_json(VideoSettings, s["video"]),
+        n + k,
+        needed,
         device=dreamer.device,
     )
-    needed = wanted | {n + i for i in wanted if i < k}
-    stored = {j: f for j, f in enumerate(dreamed) if j in needed}
     weights = strength_weights(condition, n, stimuli.hold, stimuli.loop)
     return {i: mix(controls[i], level_dream(stored.__getitem__, i, n, k), float(weights[i])) for i in frames}

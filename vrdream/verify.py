@@ -128,6 +128,22 @@ def _remaker(kind: str) -> Remake | None:
     return getattr(importlib.import_module(module), name)
 
 
+def remake_with_threads(
+    remake: Remake, recipe: Mapping[str, Any], src: Path, picks: list[int], device: str
+) -> dict[int, np.ndarray]:
+    """``remake(...)`` with torch's CPU threads set to the recorded count while it runs: on the CPU a sum
+    split over another number of threads may round differently, and the dream amplifies that."""
+    import torch
+
+    before = torch.get_num_threads()
+    if device == "cpu" and recipe.get("threads"):
+        torch.set_num_threads(int(recipe["threads"]))
+    try:
+        return remake(recipe, src, picks, device)
+    finally:
+        torch.set_num_threads(before)
+
+
 def rerun_frames(record: Mapping[str, Any], sidecar: Path, count: int, seed: int, device: str | None) -> Verdict:
     """Make ``count`` frames of the recorded output again and compare them (see the module's description)."""
     out = sidecar.parent / record["output"]["name"]
@@ -142,7 +158,7 @@ def rerun_frames(record: Mapping[str, Any], sidecar: Path, count: int, seed: int
     made = record["output"]["made"]
     picks = pick_frames(count, len(made), seed)
     run_on = device or recipe["device"]
-    remade = remake(recipe, src, picks, run_on)
+    remade = remake_with_threads(remake, recipe, src, picks, run_on)
     differ = [i for i in picks if pixels_sha256(remade[i]) != made[i]]
     if not differ:
         return Verdict(out, rerun=tuple(picks), note="bit-identical")

@@ -44,6 +44,7 @@ from .flow import FlowSettings, motion_mask, sphere_flow, warp
 from .progress import progress
 from .quantize import to_uint8
 from .record import Recipe, write_recorded_video
+from .settings import CROSSFADE_FRAMES, SEGMENT_FRAMES, WARMUP_FRAMES
 from .sphere import SphereOptions
 from .tensors import to_numpy, to_tensor
 from .videoio import EncodeSettings, VideoInfo, check_encoding, iter_frames, probe
@@ -70,6 +71,13 @@ class VideoSettings:
     :data:`HALLUCINATION_MACHINE`); after a short dream, static regions would lose their dream. On the
     test video (docs/video_coherence.png) static 0.9 both keeps the dream and flickers less than 0.05
     (0.019 vs 0.023; independent per-frame dreams: 0.054).
+
+    ``segment_frames``: the detail is carried along for this many frames, then a fresh dream takes over
+    (0: never, one segment). Each segment after the first starts ``warmup_frames + crossfade_frames`` frames
+    early, is faded in over ``crossfade_frames`` and needs nothing from the segment before, so the segments of
+    a long video can be dreamed on several workers at once and the video is the same for any number of
+    workers (:mod:`vrdream.segments`). The price: those early frames, dreamed twice
+    (see :data:`vrdream.settings.SEGMENT_FRAMES`).
     """
 
     steps_first: int = 10
@@ -79,9 +87,14 @@ class VideoSettings:
     flow_threshold: float = 6 / 255
     flow: FlowSettings = field(default_factory=FlowSettings)
     coherent: bool = True
+    segment_frames: int = SEGMENT_FRAMES
+    crossfade_frames: int = CROSSFADE_FRAMES
+    warmup_frames: int = WARMUP_FRAMES
 
     def __post_init__(self) -> None:
-        for name in ("steps_first", "steps_next"):
+        if self.crossfade_frames > self.segment_frames > 0:
+            raise VrdreamError(f"crossfade_frames {self.crossfade_frames}: must not exceed segment_frames")
+        for name in ("steps_first", "steps_next", "segment_frames", "crossfade_frames", "warmup_frames"):
             if getattr(self, name) < 0:
                 raise VrdreamError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be 0 or more")
         for name in ("blend_moving", "blend_static"):
@@ -145,48 +158,118 @@ def dream_frames(
         prev_raw, prev_dream = raw, to_tensor(dream.astype(np.float32) / 255.0).to(device)
 
 
-def dream_span(
+@dataclass(frozen=True)
+class Segment:
+    """One segment of a video's frames (:func:`plan_segments`): dreamed from ``begin``; frames ``begin..lead-1``
+    are warm-up (dreamed and dropped), ``lead..start-1`` the lead-in (stored, crossfaded into the previous
+    segment's last frames), ``start..stop-1`` the segment's own frames."""
+
+    begin: int
+    lead: int
+    start: int
+    stop: int
+
+
+def plan_segments(frames: int, settings: VideoSettings) -> list[Segment]:
+    """The segments of a ``frames``-frame video: ``settings.segment_frames`` each (one for the whole video when 0),
+    each after the first led in by ``crossfade_frames`` after ``warmup_frames``; none when frames are
+    dreamed independently (``coherent=False``: nothing is carried, so nothing needs leading in)."""
+    size = settings.segment_frames or max(frames, 1)
+    segments = []
+    for start in range(0, frames, size):
+        lead = max(0, start - settings.crossfade_frames) if settings.coherent else start
+        begin = max(0, lead - settings.warmup_frames) if lead < start else lead
+        segments.append(Segment(begin, lead, start, min(start + size, frames)))
+    return segments
+
+
+def crossfade_weight(i: int, frames: int, settings: VideoSettings) -> float:
+    """The weight of the next segment's lead-in in output frame ``i`` of a ``frames``-frame video: rising
+    linearly over the ``crossfade_frames`` before a segment's start (1/(n+1), ..., n/(n+1)); 0 elsewhere."""
+    n, size = settings.crossfade_frames, settings.segment_frames
+    if not (size and n and settings.coherent):
+        return 0.0
+    start = (i // size + 1) * size  # the next segment's first frame
+    if start >= frames or i < start - n:
+        return 0.0
+    return (i - (start - n) + 1) / (n + 1)
+
+
+def joined_frame(own: np.ndarray, lead: Callable[[], np.ndarray], weight: float) -> np.ndarray:
+    """An output frame, uint8: its segment's own dream ``own`` crossfaded towards the next segment's lead-in
+    (``lead()``, read only when ``weight`` > 0)."""
+    if weight == 0:
+        return own
+    a = own.astype(np.float32) / 255.0
+    return to_uint8(a + np.float32(weight) * (lead().astype(np.float32) / 255.0 - a))
+
+
+def job_frame(job: Job, settings: VideoSettings, i: int) -> np.ndarray:
+    """Output frame ``i`` of a video job whose segments are all stored, uint8 ``(H, W, 3)``."""
+    weight = crossfade_weight(i, job.frames, settings)
+    return joined_frame(job.load_uint8(i), lambda: job.load_uint8(i, lead=True), weight)
+
+
+def segment_dreams(
+    raws_from: Callable[[int], Iterator[np.ndarray]],
+    dream_frame: DreamFrame,
+    settings: VideoSettings,
+    segment: Segment,
+    *,
+    device: torch.device | str | None = None,
+    after: tuple[int, np.ndarray] | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(i, dream)`` (uint8) for the frames ``segment`` stores, in order (lead-in, then its own): from
+    ``segment.lead``, or after ``after`` = (frame index, its stored dream) when resuming. ``raws_from(i)``
+    yields the raw frames from ``i`` on (e.g. ``functools.partial(iter_frames, path)``)."""
+    if after is None:
+        begin, raws = segment.begin, raws_from(segment.begin)
+        prev = None
+    else:
+        raws = raws_from(after[0])
+        begin, prev = after[0] + 1, (next(raws), after[1])
+    made = dream_frames(itertools.islice(raws, segment.stop - begin), dream_frame, settings, device=device, prev=prev)
+    for i, dream in enumerate(made, start=begin):
+        if i >= segment.lead:
+            yield i, dream
+
+
+def dream_segment(
     raws_from: Callable[[int], Iterator[np.ndarray]],
     job: Job,
     dream_frame: DreamFrame,
     settings: VideoSettings,
-    start: int,
-    stop: int,
+    segment: Segment,
     *,
-    warmup: int = 0,
     device: torch.device | str | None = None,
     on_frame: Callable[[], None] | None = None,
 ) -> int:
-    """Dream frames ``start`` to ``stop`` (exclusive) into ``job``'s checkpoints; returns the index after the
-    last frame stored (below ``stop`` when the raw frames run out first). ``raws_from(i)`` yields the raw
-    frames from ``i`` on (e.g. ``functools.partial(iter_frames, path)``).
+    """Dream ``segment`` into ``job``'s checkpoints (lead-in frames as ``lead``); returns the index after its last
+    own frame stored (below ``segment.stop`` when the raw frames run out first).
 
-    Resumes after the last frame of the span already stored, carrying that frame on as stored. A span that
-    starts afresh after frame 0 (a segment of a video dreamed by several workers) begins ``warmup`` frames
-    early: those are dreamed and dropped, so that the detail carried into its first kept frame has built
-    up as in one long run. ``on_frame`` is called after each stored frame.
+    Resumes after the segment's last stored frame, carrying that frame on as stored, so an interrupted segment
+    ends as an uninterrupted one. A segment needs nothing from another: segments can be dreamed in any order,
+    on any worker, and the video comes out the same. ``on_frame`` is called after each stored frame.
     """
-    first = start
-    while first < stop and job.frame_path(first).exists():
+    first = segment.lead  # the first frame not yet stored
+    while first < segment.stop and job.frame_path(first, lead=first < segment.start).exists():
         first += 1
-    if first == stop:
-        return stop
-    if first > start:  # the last stored dream and its raw frame are the state to carry on from
-        raws = raws_from(first - 1)
-        prev = (next(raws), job.load_uint8(first - 1))
-        begin = first
-    else:
-        begin = max(0, start - warmup)
-        raws, prev = raws_from(begin), None
-    done = first
-    todo = itertools.islice(raws, stop - begin)
-    for i, dream in enumerate(dream_frames(todo, dream_frame, settings, device=device, prev=prev), start=begin):
-        if i >= start:
-            job.save(i, dream)
-            done = i + 1
-            if on_frame:
-                on_frame()
+    if first == segment.stop:
+        return segment.stop
+    last = first - 1
+    after = None if first == segment.lead else (last, job.load_uint8(last, lead=last < segment.start))
+    done = max(segment.start, first)
+    for i, dream in segment_dreams(raws_from, dream_frame, settings, segment, device=device, after=after):
+        job.save(i, dream, lead=i < segment.start)
+        done = max(done, i + 1)
+        if on_frame:
+            on_frame()
     return done
+
+
+def stored_frames(job: Job, segments: Sequence[Segment]) -> int:
+    """How many of the segments' frames (lead-in and own) ``job`` holds: a progress bar's starting count."""
+    return sum(job.frame_path(i, lead=i < c.start).exists() for c in segments for i in range(c.lead, c.stop))
 
 
 def fill_job(
@@ -200,12 +283,13 @@ def fill_job(
     quiet: bool = False,
     on_frame: Callable[[], None] | None = None,
 ) -> None:
-    """Dream every frame of ``job`` not yet stored (:func:`dream_span` over the whole job), with a progress
-    bar; ``source`` is named when the raw frames run out early. ``on_frame`` is called after each frame
-    (a batch's progress)."""
+    """Dream every segment of ``job`` (:func:`dream_segment`) in order, with a progress bar; ``source`` is named when
+    the raw frames run out early. ``on_frame`` is called after each frame (a batch's progress)."""
+    segments = plan_segments(job.frames, settings)
+    total = sum(c.stop - c.lead for c in segments)
     with (
         job.resumable(),
-        progress(job.frames, "dreaming frames", quiet, unit="frame", initial=job.first_missing()) as bar,
+        progress(total, "dreaming frames", quiet, unit="frame", initial=stored_frames(job, segments)) as bar,
     ):
 
         def step() -> None:
@@ -213,9 +297,35 @@ def fill_job(
             if on_frame:
                 on_frame()
 
-        done = dream_span(raws_from, job, dream_frame, settings, 0, job.frames, device=device, on_frame=step)
-    if done < job.frames:
-        raise InputError(source, f"video ended after {done} of {job.frames} frames")
+        for segment in segments:
+            done = dream_segment(raws_from, job, dream_frame, settings, segment, device=device, on_frame=step)
+            if done < segment.stop:
+                raise InputError(source, f"video ended after {done} of {job.frames} frames")
+
+
+def remade_frames(
+    raws_from: Callable[[int], Iterator[np.ndarray]],
+    dream_frame: DreamFrame,
+    settings: VideoSettings,
+    frames: int,
+    wanted: Iterable[int],
+    *,
+    device: torch.device | str | None = None,
+) -> dict[int, np.ndarray]:
+    """Output frames ``wanted`` (uint8) of a ``frames``-frame video job made again without its checkpoints:
+    each from its segment's start (and the next segment's lead-in where it crossfades)."""
+    picks = sorted(set(wanted))
+    own: dict[int, np.ndarray] = {}
+    lead: dict[int, np.ndarray] = {}
+    for segment in plan_segments(frames, settings):
+        mine = [i for i in picks if segment.lead <= i < segment.stop]
+        for i, dream in segment_dreams(raws_from, dream_frame, settings, segment, device=device) if mine else ():
+            if i in mine:
+                (lead if i < segment.start else own)[i] = dream
+            if i == mine[-1]:
+                break
+    weight = functools.partial(crossfade_weight, frames=frames, settings=settings)
+    return {i: joined_frame(own[i], functools.partial(lead.__getitem__, i), weight(i)) for i in picks}
 
 
 def dream_video(
@@ -258,12 +368,21 @@ def dream_video(
         on_frame=on_frame,
     )
     return encode_job(
-        job, out, input_path, info, encode, recipe=recipe, overwrite=overwrite, keep_checkpoints=keep_checkpoints
+        job,
+        settings,
+        out,
+        input_path,
+        info,
+        encode,
+        recipe=recipe,
+        overwrite=overwrite,
+        keep_checkpoints=keep_checkpoints,
     )
 
 
 def encode_job(
     job: Job,
+    settings: VideoSettings,
     out: Path,
     input_path: str | Path,
     info: VideoInfo,
@@ -273,11 +392,11 @@ def encode_job(
     overwrite: bool = False,
     keep_checkpoints: bool = False,
 ) -> Path:
-    """Encode ``job``'s stored frames into ``out`` at the input's frame rate, with its audio and ``recipe``'s
-    record; then remove the checkpoints unless ``keep_checkpoints``."""
+    """Encode ``job``'s frames (dreamed with ``settings``: :func:`job_frame`) into ``out`` at the input's frame
+    rate, with its audio and ``recipe``'s record; then remove the checkpoints unless ``keep_checkpoints``."""
     write_recorded_video(
         out,
-        job.iter_frames(),
+        (job_frame(job, settings, i) for i in range(job.frames)),
         info.fps,
         recipe,
         settings=encode,
@@ -290,17 +409,22 @@ def encode_job(
     return out
 
 
-def warped_difference(raws: Sequence[Tensor], dreams: Sequence[Tensor], flow: FlowSettings = FlowSettings()) -> float:
-    """Temporal instability: mean |dream_i − dream_{i−1} warped by the raw frames' flow| over i ≥ 1.
+def pair_flicker(raws: Sequence[Tensor], dreams: Sequence[Tensor], flow: FlowSettings = FlowSettings()) -> list[float]:
+    """Temporal instability of each consecutive pair: mean |dream_i − dream_{i−1} warped by the raw frames'
+    flow| for i ≥ 1 (entry i − 1).
 
     What a viewer sees as flicker: the part of the change between consecutive dreamed frames that
     the scene's own motion does not explain. Frames are (1, 3, H, W).
     """
-    diffs = [
+    return [
         (dreams[i] - warp(dreams[i - 1], sphere_flow(raws[i - 1], raws[i], flow))).abs().mean().item()
         for i in range(1, len(dreams))
     ]
-    return float(np.mean(diffs))
+
+
+def warped_difference(raws: Sequence[Tensor], dreams: Sequence[Tensor], flow: FlowSettings = FlowSettings()) -> float:
+    """The mean of :func:`pair_flicker` over the clip."""
+    return float(np.mean(pair_flicker(raws, dreams, flow)))
 
 
 def check_video_job(src: str | Path, dst: str | Path, encode: EncodeSettings, *, overwrite: bool = False) -> VideoInfo:
@@ -339,12 +463,10 @@ def video_file(
     """
     from .engine import build_dreamer
     from .presets import video_settings
-    from .record import dream_recipe
 
     check_video_job(src, dst, encode, overwrite=overwrite)
     dreamer = build_dreamer(engine) if dreamer is None else dreamer
     video = video or video_settings(engine.preset, engine.settings)
-    settings = {"engine": engine.resolved(dreamer), "video": video, "sphere": sphere, "encode": encode}
     return dream_video(
         src,
         dst,
@@ -356,9 +478,26 @@ def video_file(
         overwrite=overwrite,
         quiet=quiet,
         keep_checkpoints=keep_checkpoints,
-        recipe=dream_recipe("video", settings, [src], engine, dreamer),
+        recipe=video_recipe(src, engine, video, sphere, encode, dreamer),
         on_frame=on_frame,
     )
+
+
+def video_recipe(
+    src: str | Path,
+    engine: EngineOptions,
+    video: VideoSettings,
+    sphere: SphereOptions,
+    encode: EncodeSettings,
+    dreamer: Dreamer,
+) -> Recipe:
+    """The provenance record of ``vrdream video``'s output (:mod:`vrdream.record`): what
+    :func:`remake_video_frames` needs to make its frames again. The number of workers is not in it: the
+    frames do not depend on it."""
+    from .record import dream_recipe
+
+    settings = {"engine": engine.resolved(dreamer), "video": video, "sphere": sphere, "encode": encode}
+    return dream_recipe("video", settings, [src], engine, dreamer)
 
 
 def sphere_dream_frame(dreamer: Dreamer, sphere: SphereOptions) -> DreamFrame:
@@ -375,18 +514,21 @@ def remake_video_frames(
     recipe: Mapping[str, Any], source: Path, frames: Sequence[int], device: str
 ) -> dict[int, np.ndarray]:
     """Frames ``frames`` of a ``vrdream video`` output re-made on ``device`` from its recipe (``source``: its
-    input): the dream runs from the first frame to the last one asked for (each carries the one before)."""
+    input): each segment that holds one runs from its start to the last one asked for (:func:`remade_frames`)."""
     from .engine import build_dreamer
     from .record import from_json
 
     s = recipe["settings"]
     engine = from_json(EngineOptions, s["engine"])
     dreamer = build_dreamer(dataclasses.replace(engine, settings=engine.settings.replace(device=device)))
-    made = dream_frames(
-        itertools.islice(iter_frames(source), max(frames) + 1),
+    video = from_json(VideoSettings, s["video"])
+    if "segment_frames" not in s["video"]:  # recorded before videos came in segments: one segment
+        video = dataclasses.replace(video, segment_frames=0)
+    return remade_frames(
+        functools.partial(iter_frames, source),
         sphere_dream_frame(dreamer, from_json(SphereOptions, s["sphere"])),
-        from_json(VideoSettings, s["video"]),
+        video,
+        probe(source).frames,
+        frames,
         device=dreamer.device,
     )
-    wanted = set(frames)
-    return {i: frame for i, frame in enumerate(made) if i in wanted}

@@ -74,19 +74,26 @@ def run_on_actors(
     ended: Callable[[T, Any, str | None, float], None],
     *,
     actors: int,
+    threads: int,
     poll: Callable[[], None] = lambda: None,
 ) -> None:
     """Run ``tasks`` on ``actors`` Ray actors of class ``worker`` (made with ``args``), each given its next task
     as it finishes one: ``call(actor, task)`` starts a task (returns its ObjectRef), ``ended(task, result,
     error, started)`` is told each outcome (``error``: a one-line reason when the worker failed, else None;
     ``started``: :func:`time.monotonic` at its start), ``poll()`` runs twice a second meanwhile.
+
+    ``threads``: torch's CPU threads in each worker. A CPU's floating-point sums depend on how many threads
+    share them, so workers given the command's own count (``torch.get_num_threads()``, i.e. ``--threads``)
+    make exactly what one process makes; on one machine that oversubscribes its cores (workers there buy
+    nothing anyway: bench/results/scale.md).
     """
     resources = ray.cluster_resources()
     gpus, cpus = float(resources.get("GPU", 0)), int(resources.get("CPU", 1))
     # A GPU per actor where there are GPUs (a share of one when more workers are asked for than there are
     # GPUs: small models fit several to a GPU); else the CPUs shared out (Ray sets each actor's
-    # OMP_NUM_THREADS, hence torch's threads, to its CPUs).
-    share = {"num_gpus": min(1.0, gpus / actors)} if gpus else {"num_cpus": max(1, cpus // actors)}
+    # OMP_NUM_THREADS to its CPUs, overridden here: see ``threads``).
+    share: dict[str, Any] = {"num_gpus": min(1.0, gpus / actors)} if gpus else {"num_cpus": max(1, cpus // actors)}
+    share["runtime_env"] = {"env_vars": {"OMP_NUM_THREADS": str(threads)}}
     # A worker that dies (a node lost, a killed process) is restarted and its task run again; the task
     # resumes from its checkpoints.
     remote = ray.remote(worker).options(max_restarts=1, max_task_retries=1, **share)

@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, get_args
 
 from ..presets import DEFAULT_PRESET, PRESETS
-from ..settings import MAX_PIXELS, PRECISIONS, EncodeSettings, Normalize
+from ..settings import MAX_PIXELS, PRECISIONS, SEGMENT_FRAMES, EncodeSettings, Normalize
 
 if TYPE_CHECKING:
     from ..engine import EngineOptions
@@ -300,10 +300,17 @@ def upscale_from_args(args: argparse.Namespace) -> UpscaleOptions:
 
 
 def add_temporal_options(g: argparse._ArgumentGroup) -> None:
-    """``--steps-next N`` and ``--independent``: how a video's frames follow each other (every command that
-    dreams videos)."""
+    """``--steps-next N``, ``--independent`` and ``--segment-frames N``: how a video's frames follow each other
+    (every command that dreams videos)."""
     add_steps_next(g)
     g.add_argument("--independent", action="store_true", help="dream every frame on its own (flickers; for comparison)")
+    g.add_argument(
+        "--segment-frames",
+        type=int,
+        metavar="N",
+        help="carry the dream along N frames, then fade in a fresh one; the segments are what workers share "
+        f"out, and the video is the same for any number of workers (0: one segment; default {SEGMENT_FRAMES})",
+    )
 
 
 def temporal_from_args(args: argparse.Namespace, engine: EngineOptions) -> VideoSettings:
@@ -315,6 +322,10 @@ def temporal_from_args(args: argparse.Namespace, engine: EngineOptions) -> Video
         video = dataclasses.replace(video, steps_next=args.steps_next)
     if args.independent:
         video = dataclasses.replace(video, coherent=False)
+    if args.segment_frames is not None:
+        video = dataclasses.replace(
+            video, segment_frames=args.segment_frames, crossfade_frames=min(video.crossfade_frames, args.segment_frames)
+        )
     return video
 
 
@@ -326,7 +337,8 @@ def add_worker_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="N workers on a local Ray (pip install 'vrdream[ray]'): batch runs N jobs at once, video N segments; "
+        help="N workers on a local Ray (pip install 'vrdream[ray]'): batch runs N jobs at once, video shares its "
+        "segments out; "
         "with --ray: N workers on the cluster (default 1: this process, no Ray)",
     )
     w.add_argument(
