@@ -20,11 +20,12 @@ cores and little gain is expected here; the rows show what Ray's overhead costs.
 The costs of one 4K (3840x1920) frame besides the network, which a GPU does not take away (docs/scale-out.md
 builds its cluster model on them): the sphere's optical flow (OpenCV's Farneback on the CPU), a checkpoint
 written and read (PNG), and the final encode's rate (libx264, the default settings, one process); and the
-network work of one Hallucination-Machine frame in pixels x steps (:func:`vrdream.sphere.scale_plan`).
+network's work for a video frame of the hallucination-machine preset in megapixels x steps.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import statistics
 import sys
@@ -57,7 +58,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "vrdream" / "samples" / "mars.
 FRAMES = 24
 SEGMENT = 12
 #: (crossfade, warm-up) pairs; None: the whole clip as one segment.
-JOINS = (None, (0, 0), (0, 4), (2, 2), (4, 0), (4, 4), (8, 0), (8, 4))
+JOINS = (None, (0, 0), (0, 4), (4, 0), (8, 0), (8, 4))
 #: (width, settings changes): the tests' cheap dream, and a fuller one (2 octaves, 4 steps) where there is time.
 CASES = ((128, {"steps": 1, "octaves": 1, "detail_steps": 0}), (256, {"steps": 4, "octaves": 2}))
 
@@ -96,11 +97,11 @@ def throughput(tmp: Path) -> list[dict]:
 def frame_costs_4k(tmp: Path) -> list[dict]:
     """Seconds per 4K frame of the work around the network, and the network's pixels x steps per frame."""
     from vrdream.flow import FlowSettings, sphere_flow
-    from vrdream.sphere import scale_plan, step_pixels
+    from vrdream.sphere import step_pixels
     from vrdream.videoio import write_video
 
     h, w = 1920, 3840
-    pano = np.asarray(Image.open(SAMPLE).convert("RGB").resize((w, h), Image.BICUBIC), np.float32) / 255.0
+    pano = np.asarray(Image.open(SAMPLE).convert("RGB").resize((w, h), Image.Resampling.BICUBIC), np.float32) / 255.0
     a, b = to_tensor(pano), to_tensor(np.roll(pano, 8, axis=1))
     rows = [{"stage": "optical flow (CPU)", "s/frame": best_of(lambda: sphere_flow(a, b, FlowSettings()), 2, 0)}]
     job = Job(tmp / "job4k", 1, {})
@@ -114,68 +115,90 @@ def frame_costs_4k(tmp: Path) -> list[dict]:
     t = time.perf_counter()
     write_video(tmp / "enc.mp4", (to_uint8(np.roll(pano, 8 * i, axis=1)) for i in range(frames)), Fraction(30))
     rows.append({"stage": "encode (libx264 crf 18 medium)", "s/frame": (time.perf_counter() - t) / frames})
-    s = get_preset("hallucination-machine").settings
-    plan = scale_plan(w, s, min_size=75)  # inception_v3's smallest input
-    work = sum(step_pixels(st.face_size, 0.125) * st.steps for st in [*plan.look, *plan.detail])
-    rows.append({"stage": "network: Hallucination-Machine frame", "megapixel-steps": work / 1e6})
+    # The network's work of a video frame with the hallucination-machine preset (vrdream.video): a segment's
+    # first frame is a full dream (octaves x steps_first), every later one steps_next on the finest face only.
+    preset = get_preset("hallucination-machine").settings
+    video = video_settings("hallucination-machine", preset)
+    face = SphereOptions().face_for(w)
+    faces = [round(face * preset.octave_scale**-i) for i in range(preset.octaves)]
+    rows.append({"stage": "network: later frame", "megapixel-steps": video.steps_next * step_pixels(face, 0.125) / 1e6})
+    first = video.steps_first * sum(step_pixels(n, 0.125) for n in faces) / 1e6
+    rows.append({"stage": "network: a segment's first frame", "megapixel-steps": first})
     return rows
 
 
-def main() -> None:
+def join_flicker(tmp: Path) -> list[dict]:
+    """The flicker at a join against the crossfade and warm-up lengths (the module's description)."""
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        write_results(
-            "scale_4k",
-            frame_costs_4k(Path(tmp)),
-            "One 3840x1920 frame on this CPU: the work around the network (best of 2; the encode: 24 frames), "
-            "and the network's work for one hallucination-machine frame in megapixel-steps (forward + backward "
-            "of inception_v3 to mixed5: bench/results/dream.md gives its GFLOP per 1024x1024 step).",
-        )
-        write_results(
-            "scale_workers",
-            throughput(Path(tmp)),
-            "Whole calls: batch_files of 4 stills (256x128, 2 octaves, 4 steps) and one 48-frame 256x128 clip in "
-            "segments of 12, on 1 worker (no Ray) and 2 local Ray workers (Ray's start-up included). Ratios are "
-            "against 1 worker in the same run.",
-        )
-        for width, changes in CASES:
-            clip = make_video(Path(tmp) / f"clip{width}.mp4", load_panorama(SAMPLE, width), frames=FRAMES, audio=None)
-            raws = [to_tensor(f) for f in iter_frames(clip)]
-            settings = get_preset(DEFAULT_PRESET).settings.replace(device="cpu", **changes)
-            dream_frame = sphere_dream_frame(build_dreamer(EngineOptions(settings)), SphereOptions())
-            for join in JOINS:
-                crossfade, warmup = join or (0, 0)
-                video = dataclasses.replace(
-                    video_settings(DEFAULT_PRESET, settings),
-                    segment_frames=0 if join is None else SEGMENT,
-                    crossfade_frames=crossfade,
-                    warmup_frames=warmup,
-                )
-                job = Job(Path(tmp) / f"job{width}-{join}", FRAMES, {})
-                fill_job(job, partial(iter_frames, clip), dream_frame, video, source=clip, quiet=True)
-                flicker = pair_flicker(raws, [to_tensor(job_frame(job, video, i) / 255.0) for i in range(FRAMES)])
-                at_join = range(SEGMENT - crossfade - 1, SEGMENT)  # pairs (t-1, t), t = first crossfade .. SEGMENT
-                others = statistics.median(f for i, f in enumerate(flicker) if i not in at_join)
-                rows.append(
-                    {
-                        "width": width,
-                        "crossfade": "whole clip" if join is None else crossfade,
-                        "warm-up": "" if join is None else warmup,
-                        "join flicker": max(flicker[i] for i in at_join),
-                        "median other": others,
-                        "ratio": max(flicker[i] for i in at_join) / others,
-                        "frames dreamed": FRAMES + (0 if join is None else crossfade + warmup),
-                    }
-                )
-                print(rows[-1], flush=True)
-    write_results(
+    for width, changes in CASES:
+        clip = make_video(tmp / f"clip{width}.mp4", load_panorama(SAMPLE, width), frames=FRAMES, audio=None)
+        raws = [to_tensor(f) for f in iter_frames(clip)]
+        settings = get_preset(DEFAULT_PRESET).settings.replace(device="cpu", **changes)
+        dream_frame = sphere_dream_frame(build_dreamer(EngineOptions(settings)), SphereOptions())
+        for join in JOINS:
+            crossfade, warmup = join or (0, 0)
+            video = dataclasses.replace(
+                video_settings(DEFAULT_PRESET, settings),
+                segment_frames=0 if join is None else SEGMENT,
+                crossfade_frames=crossfade,
+                warmup_frames=warmup,
+            )
+            job = Job(tmp / f"job{width}-{join}", FRAMES, {})
+            fill_job(job, partial(iter_frames, clip), dream_frame, video, source=clip, quiet=True)
+            flicker = pair_flicker(raws, [to_tensor(job_frame(job, video, i) / 255.0) for i in range(FRAMES)])
+            at_join = range(SEGMENT - crossfade - 1, SEGMENT)  # pairs (t-1, t), t = first crossfade .. SEGMENT
+            others = statistics.median(f for i, f in enumerate(flicker) if i not in at_join)
+            rows.append(
+                {
+                    "width": width,
+                    "crossfade": "whole clip" if join is None else crossfade,
+                    "warm-up": "" if join is None else warmup,
+                    "join flicker": max(flicker[i] for i in at_join),
+                    "median other": others,
+                    "ratio": max(flicker[i] for i in at_join) / others,
+                    "frames dreamed": FRAMES + (0 if join is None else crossfade + warmup),
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+#: ``--part``: (results name, rows maker, note).
+PARTS = {
+    "4k": (
+        "scale_4k",
+        frame_costs_4k,
+        "One 3840x1920 frame on this CPU: the work around the network (best of 2; the encode: 24 frames), "
+        "and the network's work for a video frame of the hallucination-machine preset in megapixel-steps "
+        "(forward + backward of inception_v3 to mixed5: bench/results/dream.md gives its GFLOP per 1024x1024 "
+        "step).",
+    ),
+    "workers": (
+        "scale_workers",
+        throughput,
+        "Whole calls: batch_files of 4 stills (256x128, 2 octaves, 4 steps) and one 48-frame 256x128 clip in "
+        "segments of 12, on 1 worker (no Ray) and 2 local Ray workers (Ray's start-up included). Ratios are "
+        "against 1 worker in the same run.",
+    ),
+    "joins": (
         "scale",
-        rows,
+        join_flicker,
         f"Flicker where a {SEGMENT}-frame segment hands over to the next in a {FRAMES}-frame clip: the largest "
         "of the pairs from the crossfade's first frame to the next segment's first own frame, over the median "
         "of the other pairs ('whole clip': one segment, the same pairs). Target (issue 13): ratio <= 1.3. "
         "'frames dreamed': the lead-in's cost (a first frame costs steps_first, the others steps_next).",
-    )
+    ),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale")
+    parser.add_argument("--part", choices=("all", *PARTS), default="all", help="one part of the bench")
+    part = parser.parse_args(argv).part
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (results, rows, note) in PARTS.items():
+            if part in ("all", name):
+                write_results(results, rows(Path(tmp)), note)
 
 
 if __name__ == "__main__":

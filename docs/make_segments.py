@@ -4,8 +4,9 @@
 
 The test video is tests/videos.py's (the sample turning in yaw, a moving disc), 20 frames in segments of 12
 with the default crossfade of 8, dreamed with the real engine (the default preset, 2 octaves, 4 steps). Rows:
-the first segment's own dream over frames 3-12, the second segment's (led in from frame 4; its first frame
-a full dream), and the video: the crossfade from one to the other. Printed: the flicker of each pair.
+the first segment's own dream at frames 3-12, the second segment's (led in from frame 4; its first frame
+a full dream), and the video: the crossfade from one to the other (the middle half of each equirect, so
+the detail shows). Printed: the flicker of each pair.
 """
 
 from __future__ import annotations
@@ -47,24 +48,31 @@ def main() -> None:
         job = Job(Path(tmp) / "job", FRAMES, {})
         dream_frame = sphere_dream_frame(build_dreamer(EngineOptions(settings)), SphereOptions())
         fill_job(job, partial(iter_frames, clip), dream_frame, video, source=clip)
-        shown = range(SEGMENT - video.crossfade_frames - 1, SEGMENT + 1)
-        lead = SEGMENT - video.crossfade_frames
-        tiles = [(f"first segment · {i}", job.load_uint8(i)) for i in shown if i < SEGMENT]
-        tiles += [("", np.full_like(job.load_uint8(0), 255))]
+        shown = (3, 5, 7, 9, 11, 12)
+        w = args.width
+
+        def front(frame: np.ndarray) -> np.ndarray:  # the middle half of the equirect: detail large enough to see
+            return frame[:, w // 4 : 3 * w // 4]
+
+        blank = np.full_like(front(job.load_uint8(0)), 255)
+        tiles = [(f"first segment · {i}", front(job.load_uint8(i))) if i < SEGMENT else ("", blank) for i in shown]
         tiles += [
-            (f"second segment · {i}" + (" (lead-in)" if i < SEGMENT else ""), job.load_uint8(i, lead=i < SEGMENT))
-            if i >= lead
-            else ("", np.full_like(job.load_uint8(0), 255))
+            (f"second segment · {i}{' (lead-in)' if i < SEGMENT else ''}", front(job.load_uint8(i, lead=i < SEGMENT)))
+            if i >= SEGMENT - video.crossfade_frames
+            else ("", blank)
             for i in shown
         ]
-        tiles += [(f"video · {i} · {crossfade_weight(i, FRAMES, video):.2f}", job_frame(job, video, i)) for i in shown]
+        tiles += [
+            (f"video · {i} · weight {crossfade_weight(i, FRAMES, video):.2f}", front(job_frame(job, video, i)))
+            for i in shown
+        ]
         raws = [to_tensor(f) for f in iter_frames(clip)]
         flicker = pair_flicker(raws, [to_tensor(job_frame(job, video, i) / 255.0) for i in range(FRAMES)])
         print("flicker per pair (t-1, t):", {t: round(f, 4) for t, f in enumerate(flicker, start=1)})
     sheet = contact_sheet(
         tiles,
         columns=len(shown),
-        width=240,
+        width=320,
         title=f"segments of {SEGMENT} frames: the second fades in over {video.crossfade_frames} (weight after ·)",
     )
     save_sheet(sheet, DOCS / "segments.png")
