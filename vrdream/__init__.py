@@ -55,7 +55,7 @@ _EXPORTS = {
     "serve_file": "serve",
     "read_photosphere": "photosphere",
     "write_photosphere": "photosphere",
-    "ReadOptions": "photosphere",
+    "ReadOptions": "fileinfo",
     "Dreamer": "dream",
     "DreamSettings": "settings",
     "get_preset": "presets",
@@ -108,8 +108,9 @@ if TYPE_CHECKING:
     from .dream import Dreamer
     from .engine import EngineOptions, build_dreamer
     from .fade import FadeSettings, fade_video
+    from .fileinfo import ReadOptions
     from .layout import cubemap_file, equirect_file
-    from .photosphere import ReadOptions, read_photosphere, write_photosphere
+    from .photosphere import read_photosphere, write_photosphere
     from .pipeline import DreamRequest, Output, Selection, UpscaleOptions, dream_file, upscale_file
     from .presets import get_preset
     from .serve import serve_file

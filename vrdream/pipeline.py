@@ -22,9 +22,10 @@ from .device import Precision
 from .dream import Dreamer, FlatParam
 from .engine import EngineOptions, build_dreamer
 from .errors import VrdreamError
+from .fileinfo import ReadOptions
 from .layout import cubemap_paths, write_cubemap
 from .octave import resize
-from .photosphere import Photosphere, ReadOptions, check_quality, write_format, write_photosphere
+from .photosphere import Photosphere, check_quality, write_format, write_photosphere
 from .progress import progress, work_progress
 from .provenance import dream_fields, upscale_fields, upscale_step
 from .quantize import to_uint8

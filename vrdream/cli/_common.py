@@ -12,7 +12,7 @@ from ..settings import MAX_PIXELS, PRECISIONS, EncodeSettings, Normalize
 
 if TYPE_CHECKING:
     from ..engine import EngineOptions
-    from ..photosphere import ReadOptions
+    from ..fileinfo import ReadOptions
     from ..pipeline import UpscaleOptions
     from ..settings import DreamSettings
     from ..video import VideoSettings
@@ -217,8 +217,8 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
 
 
 def read_options(args: argparse.Namespace) -> ReadOptions:
-    """The :class:`vrdream.photosphere.ReadOptions` from :func:`add_input_options`' flags."""
-    from ..photosphere import ReadOptions
+    """The :class:`vrdream.fileinfo.ReadOptions` from :func:`add_input_options`' flags."""
+    from ..fileinfo import ReadOptions
 
     return ReadOptions(flat=args.flat, fov_deg=args.fov, max_pixels=args.max_pixels)
 
