@@ -13,8 +13,8 @@ from ..settings import MAX_PIXELS, PRECISIONS, EncodeSettings, Normalize
 if TYPE_CHECKING:
     from ..engine import EngineOptions
     from ..fileinfo import ReadOptions
-    from ..pipeline import UpscaleOptions
     from ..settings import DreamSettings
+    from ..superres import UpscaleOptions
     from ..video import VideoSettings
 
 
@@ -287,9 +287,9 @@ def add_upscale_options(p: argparse.ArgumentParser, *, default: int) -> argparse
 
 
 def upscale_from_args(args: argparse.Namespace) -> UpscaleOptions:
-    """The :class:`vrdream.pipeline.UpscaleOptions` from :func:`add_upscale_options`' flags (and, where the
+    """The :class:`vrdream.superres.UpscaleOptions` from :func:`add_upscale_options`' flags (and, where the
     command has them, ``--precision``, ``--tile`` and ``--memory-budget``)."""
-    from ..pipeline import UpscaleOptions
+    from ..superres import UpscaleOptions
 
     extra: dict[str, Any] = {
         "precision": getattr(args, "sr_precision", None) or "auto",
