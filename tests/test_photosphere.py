@@ -6,6 +6,7 @@ import json
 import struct
 import tracemalloc
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,7 @@ from PIL import Image, ImageCms, ImageOps, PngImagePlugin
 
 from vrdream.cli import main
 from vrdream.errors import InputError, VrdreamError
+from vrdream.fileinfo import panorama_info, probe
 from vrdream.gpano import GPANO_NS, RDF_NS, GPano, build_xmp
 from vrdream.photosphere import (
     Photosphere,
@@ -484,11 +486,14 @@ BAD = [
 ]
 
 
+@pytest.mark.parametrize("read", [read_photosphere, probe], ids=["read", "probe"])
 @pytest.mark.parametrize("case", BAD)
-def test_bad_input_is_one_line_naming_the_file(tmp_path: Path, sample_pano: Path, case: str) -> None:
+def test_bad_input_is_one_line_naming_the_file(
+    tmp_path: Path, sample_pano: Path, case: str, read: Callable[[Path], object]
+) -> None:
     path, problem = _bad_files(tmp_path, sample_pano)[case]
     with pytest.raises(InputError, match=problem) as err:
-        read_photosphere(path)
+        read(path)
     assert err.value.path == path and "\n" not in str(err.value)
 
 
@@ -514,6 +519,59 @@ def test_cli_bad_input_exits_2_with_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("vrdream: error: ") and str(path) in err and problem in err
     assert "Traceback" not in err
+
+
+def _probe_cases(tmp_path: Path, partial_photosphere: Path) -> list[tuple[Path, dict]]:
+    """(file, read options) of every kind ``vrdream info`` meets: formats, modes, orientation, placements."""
+    cases: list[tuple[Path, dict]] = [(partial_photosphere, {})]
+    pattern = Image.fromarray(_pattern())
+    for mode, name in [
+        ("1", "x1.png"),
+        ("L", "l.png"),
+        ("RGB", "rgb.webp"),
+        ("P", "p.png"),
+        ("CMYK", "cmyk.tif"),
+        ("CMYK", "cmyk.jpg"),
+        ("RGBA", "rgba.png"),  # alpha: read in full
+        ("LA", "la.png"),
+    ]:
+        im = pattern.convert(mode)
+        if mode in ("RGBA", "LA"):
+            im.putalpha(Image.fromarray(np.where(np.arange(32) < 12, 255, 0).astype(np.uint8)[None].repeat(16, 0)))
+        im.save(tmp_path / name)
+        cases.append((tmp_path / name, {}))
+    Image.fromarray(_pattern()[..., 0].astype(np.uint16) * 257).save(tmp_path / "g16.png")  # Pillow mode I;16
+    cv2.imwrite(str(tmp_path / "c16.png"), _pattern().astype(np.uint16) * 257)  # 16-bit colour: OpenCV, in full
+    Image.fromarray(_pattern()[..., 0] / np.float32(255)).save(tmp_path / "f.tif")
+    cases += [(tmp_path / "g16.png", {}), (tmp_path / "c16.png", {}), (tmp_path / "f.tif", {})]
+    small = tmp_path / "small.jpg"  # a partial photosphere downsized after tagging: the canvas follows the file
+    with Image.open(partial_photosphere) as im:
+        im.resize((298, 128)).save(small, xmp=im.info["xmp"])
+    squat = tmp_path / "squat.png"  # a full panorama that is not 2:1: resampled onto a 2:1 canvas
+    tags = {"FullPanoWidthPixels": 32, "FullPanoHeightPixels": 10, "CroppedAreaLeftPixels": 0}
+    tags |= {"CroppedAreaTopPixels": 0, "CroppedAreaImageWidthPixels": 32, "CroppedAreaImageHeightPixels": 10}
+    Image.fromarray(_pattern(32, 10)).save(squat, pnginfo=_png_text(_gpano_xmp(**tags)))
+    rotated = tmp_path / "rot.jpg"
+    exif = phone_exif()
+    exif[0x0112] = 6
+    Image.fromarray(_pattern(32, 48)).save(rotated, exif=exif.tobytes(), icc_profile=SRGB)
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(_pattern(30, 20)).save(photo)
+    cases += [(small, {}), (squat, {}), (rotated, {"fov": (100, 70)}), (rotated, {"flat": True})]
+    return cases + [(photo, {"fov": (90, 60)}), (photo, {"fov": (77, 33)}), (photo, {"flat": True})]
+
+
+def test_probe_answers_as_a_full_read(tmp_path: Path, sample_pano: Path, partial_photosphere: Path) -> None:
+    """``vrdream info`` reads no pixels onto a canvas (fileinfo.probe): it must say what a full read says."""
+    probed = [probe(sample_pano)]
+    assert probed[0] == panorama_info(read_photosphere(sample_pano))
+    for path, options in _probe_cases(tmp_path, partial_photosphere):
+        info = probe(path, **options)
+        assert info == panorama_info(read_photosphere(path, **options)), (path.name, options)
+        probed.append(info)
+    kinds = {(i.file.format, i.file.mode, i.file.bits, i.file.orientation) for i in probed if i.file}
+    assert {("JPEG", "CMYK", 8, 1), ("PNG", "I;16", 16, 1), ("TIFF", "F", 32, 1), ("JPEG", "RGB", 8, 6)} <= kinds
+    assert len({i.real_fraction for i in probed}) >= 6  # partial canvases, alpha and odd fractions covered
 
 
 def test_cli_info(partial_photosphere: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +123,48 @@ def test_converted_weights_are_cached_with_their_license(tmp_path: Path, monkeyp
     x = torch.rand(1, 3, 12, 16)
     with torch.inference_mode():
         assert torch.equal(sr(x), fresh(x))
-    assert type(sr.net).__module__.startswith("spandrel")  # loaded through spandrel's detection
+    assert type(sr.net).__module__ == "vrdream.srnets"  # not through spandrel, whose import loads every architecture
+
+
+@pytest.mark.parametrize("name", ["realesrgan-x4plus-anime", "realesr-animevideov3"])
+def test_own_networks_are_spandrels_to_the_bit(name: str) -> None:
+    """vrdream.srnets' RRDBNet and SRVGGNetCompact take spandrel's state dicts and give its outputs exactly."""
+    from spandrel import ModelLoader
+
+    spec = SR_MODELS[name]
+    needs(spec.module)
+    ours = load_sr_model(name).net
+    theirs = ModelLoader().load_from_state_dict(dict(ours.state_dict())).model.eval()
+    assert type(theirs).__module__.startswith("spandrel")
+    x = torch.rand(1, 3, 24, 20)
+    with torch.inference_mode():
+        assert torch.equal(ours(x), theirs(x))
+
+
+def _official_key(key: str) -> str:
+    """An ESRGAN key in the layout of the official Real-ESRGAN releases (BasicSR's RRDBNet)."""
+    top = {"model.0.": "conv_first.", "model.3.": "conv_up1.", "model.6.": "conv_up2.", "model.8.": "conv_hr."}
+    for old, new in {**top, "model.10.": "conv_last."}.items():
+        if key.startswith(old):
+            return new + key.removeprefix(old)
+    block = re.fullmatch(r"model\.1\.sub\.(\d+)\.RDB(\d)\.(conv\d)\.0\.(\w+)", key)
+    if block is not None:
+        return "body.{}.rdb{}.{}.{}".format(*block.groups())
+    return "conv_body." + key.split(".")[-1]  # model.1.sub.N: the trunk's last conv
+
+
+def test_weights_in_the_official_layout_load_through_spandrel(tmp_path: Path) -> None:
+    spec = SR_MODELS["realesrgan-x4plus-anime"]
+    needs(spec.module)
+    ours = load_sr_model(spec.name)
+    official = {_official_key(k): v for k, v in ours.net.state_dict().items()}
+    assert len(official) == len(ours.net.state_dict()) and "body.5.rdb3.conv5.weight" in official
+    torch.save({"params_ema": official}, tmp_path / "RealESRGAN_x4plus_anime_6B.pth")
+    loaded = load_sr_model(spec.name, weights=tmp_path / "RealESRGAN_x4plus_anime_6B.pth")
+    assert type(loaded.net).__module__.startswith("spandrel")
+    x = torch.rand(1, 3, 16, 12)
+    with torch.inference_mode():
+        assert torch.equal(loaded(x), ours(x))
 
 
 def test_sr_weights_from_a_param_file_or_a_state_dict(tmp_path: Path) -> None:

@@ -31,11 +31,11 @@ __version__ = "0.1.0"
 #: Public name → the module that defines it.
 _EXPORTS = {
     "dream_file": "pipeline",
-    "upscale_file": "pipeline",
+    "upscale_file": "superres",
     "DreamRequest": "pipeline",
     "Selection": "pipeline",
     "Output": "pipeline",
-    "UpscaleOptions": "pipeline",
+    "UpscaleOptions": "superres",
     "EngineOptions": "engine",
     "build_dreamer": "engine",
     "video_file": "video",
@@ -55,7 +55,7 @@ _EXPORTS = {
     "serve_file": "serve",
     "read_photosphere": "photosphere",
     "write_photosphere": "photosphere",
-    "ReadOptions": "photosphere",
+    "ReadOptions": "fileinfo",
     "Dreamer": "dream",
     "DreamSettings": "settings",
     "get_preset": "presets",
@@ -108,14 +108,16 @@ if TYPE_CHECKING:
     from .dream import Dreamer
     from .engine import EngineOptions, build_dreamer
     from .fade import FadeSettings, fade_video
+    from .fileinfo import ReadOptions
     from .layout import cubemap_file, equirect_file
-    from .photosphere import ReadOptions, read_photosphere, write_photosphere
-    from .pipeline import DreamRequest, Output, Selection, UpscaleOptions, dream_file, upscale_file
+    from .photosphere import read_photosphere, write_photosphere
+    from .pipeline import DreamRequest, Output, Selection, dream_file
     from .presets import get_preset
     from .serve import serve_file
     from .settings import DreamSettings, StimulusSettings, ZoomSettings
     from .sphere import SphereOptions, dream_sphere
     from .stimuli import stimulus_set
+    from .superres import UpscaleOptions, upscale_file
     from .tensors import to_numpy, to_tensor
     from .verify import verify_files
     from .video import VideoSettings, video_file

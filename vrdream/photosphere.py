@@ -9,49 +9,42 @@ the full sphere) at any resolution, with GPano scaled to match and the input's
 EXIF, ICC profile and pose fields kept, so that Google Photos, Facebook and
 panorama viewers show the output as a 360° photo.
 
-Pillow is used only at the file edge; placement and conversion are numpy.
+Pillow is used only at the file edge (:mod:`vrdream.fileinfo`: opening, metadata, placement);
+conversion is numpy.
 """
 
 from __future__ import annotations
 
-import io
-import math
-import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageFile, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 
 from .atomic import atomic_path, check_output
 from .errors import InputError, VrdreamError
-from .gpano import GPano, build_xmp, parse_xmp
+from .fileinfo import (
+    DECODE_ERRORS,
+    SourceInfo,
+    clean_exif,
+    find_xmp,
+    icc_colour_space,
+    is_16bit_colour,
+    load,
+    opened,
+    panorama_info,
+    place,
+)
+from .gpano import GPano, build_xmp
 from .quantize import to_uint8
 from .settings import MAX_PIXELS
 
-READ_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")
-"""Pillow formats :func:`read_photosphere` accepts (Pillow's JPEG opener also gives the MPO JPEGs of many phones)."""
 WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 WEBP_MAX_SIDE = 16383  # the WebP bitstream stores sides in 14 bits
 
-_ORIENTATION = 0x0112
 _EXIF_IFD = 0x8769
 _PIXEL_X, _PIXEL_Y = 0xA002, 0xA003
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """What the file itself was, before placement (for ``vrdream info``)."""
-
-    format: str  # Pillow's format name: JPEG, MPO, PNG, TIFF, WEBP
-    mode: str  # Pillow's pixel mode of the file (L, LA, RGB, RGBA, P, CMYK, I;16, ...)
-    width: int  # stored pixel size, before EXIF orientation
-    height: int
-    bits: int  # bits per channel decoded: 8 or 16 (32 for I/F modes)
-    orientation: int  # EXIF orientation of the file (1 = upright), already applied to ``pixels``
-    has_gpano: bool = False  # whether the file carried GPano fields (else ``Photosphere.gpano`` is synthesised)
 
 
 @dataclass
@@ -93,94 +86,6 @@ class Photosphere:
 
 
 # ---------------------------------------------------------------------------- reading
-
-
-@contextmanager
-def _pillow_cap_lifted() -> Iterator[None]:
-    # Pillow's decompression-bomb cap is one process-wide number (refusing above
-    # ~179 M pixels); vrdream checks its own per-call ``max_pixels`` right after
-    # the header is read, so Pillow's is lifted while this file is opened and decoded.
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
-
-
-def _open(path: Path) -> ImageFile.ImageFile:
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if not path.is_file():
-        raise InputError(path, "not a file")
-    if path.stat().st_size == 0:
-        raise InputError(path, "file is empty")
-    try:
-        return Image.open(path, formats=READ_FORMATS)
-    except UnidentifiedImageError:
-        raise InputError(path, "not a JPEG, PNG, TIFF or WebP image") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InputError(path, f"unreadable image header ({exc})") from None
-
-
-def _find_xmp(info: dict, path: Path) -> bytes | None:
-    """The XMP packet Pillow found: JPEG/WebP/TIFF and PNG iTXt give ``info['xmp']``; PNG tEXt/zTXt
-    from other writers give the same key's text; ImageMagick writes a hex "Raw profile type xmp"."""
-    if isinstance(xmp := info.get("xmp"), bytes):
-        return xmp
-    if isinstance(text := info.get("XML:com.adobe.xmp"), str):
-        return text.encode("utf-8")
-    if isinstance(raw := info.get("Raw profile type xmp"), str):
-        # "\nxmp\n    <length>\n<hex lines>"
-        parts = raw.split(None, 2)
-        if len(parts) == 3:
-            try:
-                return bytes.fromhex("".join(parts[2].split()))
-            except ValueError:
-                raise InputError(path, "its ImageMagick XMP profile is not hexadecimal") from None
-    return None
-
-
-def _icc_colour_space(icc: bytes, path: Path) -> str | None:
-    """The profile's colour space ('RGB', 'CMYK', 'GRAY', ...), or ``None`` with a warning when it is corrupt.
-
-    Decision: a corrupt profile is metadata, not pixels, so it is dropped with a
-    warning rather than refusing a readable image (pixels are then taken as sRGB).
-    """
-    try:
-        ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    except (OSError, ImageCms.PyCMSError, ValueError, TypeError):
-        warnings.warn(f"{path}: ignoring its corrupt ICC profile; colours are taken as sRGB", stacklevel=3)
-        return None
-    return icc[16:20].decode("latin-1").strip()
-
-
-def _to_rgb_image(im: Image.Image, icc: bytes | None, path: Path) -> tuple[Image.Image, bytes | None]:
-    """Convert modes numpy cannot take as they are; returns the image and the ICC profile still valid for it."""
-    space = _icc_colour_space(icc, path) if icc else None
-    if im.mode == "CMYK":
-        if space == "CMYK" and icc is not None:
-            cmyk = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            im = ImageCms.buildTransform(cmyk, ImageCms.createProfile("sRGB"), "CMYK", "RGB").apply(im)
-        else:  # no usable profile: Pillow's naive inversion, the best guess without one
-            im = im.convert("RGB")
-        return im, None  # pixels are now sRGB
-    if im.mode in ("P", "PA"):
-        im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
-    elif im.mode == "1":
-        im = im.convert("L")
-    elif im.mode in ("RGBa", "La"):
-        im = im.convert("RGBA" if im.mode == "RGBa" else "LA")
-    elif im.mode not in ("L", "LA", "RGB", "RGBA", "I", "F") and not im.mode.startswith("I;16"):
-        im = im.convert("RGB")
-    # The profile travels to the output only where it describes RGB pixels; a GRAY profile
-    # on grey pixels replicated to RGB would mislabel them (grey profiles are ~sRGB tone curves).
-    return im, icc if space == "RGB" and im.mode in ("RGB", "RGBA") else None
-
-
-def _is_16bit_colour(im: ImageFile.ImageFile) -> bool:
-    # Pillow decodes 16-bit RGB(A)/LA PNG and TIFF to 8 bits; their tile's raw mode says so.
-    return im.mode in ("RGB", "RGBA", "LA") and any(";16" in str(t.args) for t in im.tile)
 
 
 def _decode_16bit(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -250,98 +155,6 @@ def resize(a: np.ndarray, *, height: int, width: int) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-_NOT_PANORAMA = (
-    "is {w}×{h}, not a 2:1 equirectangular panorama, and has no Photo Sphere (GPano) metadata; "
-    "pass --fov H,V (its horizontal and vertical field of view in degrees, e.g. --fov 120,90; "
-    "fov=(h, v) in Python) to place it as a partial panorama"
-)
-
-
-def _even_canvas(width: float) -> tuple[int, int]:
-    """(W, H) of the 2:1 canvas closest to ``width`` wide."""
-    h = max(1, round(width / 2))
-    return 2 * h, h
-
-
-def _gpano_placement(w: int, h: int, gp: GPano, path: Path) -> tuple[int, int, tuple[int, int, int, int]]:
-    """Canvas (W, H) and crop (left, top, width, height) on it for a w×h image with GPano placement fields.
-
-    The canvas keeps the image's horizontal resolution: a file smaller than its
-    ``CroppedAreaImage*`` (e.g. downsized after tagging) gives a proportionally
-    smaller canvas. A FullPano that is not 2:1 is accepted (its rows span 180°)
-    and placed by resampling the rows.
-    """
-    fw, fh = gp.full_width, gp.full_height
-    if not fw or not fh:
-        raise InputError(
-            path, "GPano has CroppedArea* fields but no (or zero) FullPanoWidthPixels/FullPanoHeightPixels"
-        )
-    cw = fw if gp.cropped_width is None else gp.cropped_width
-    ch = fh if gp.cropped_height is None else gp.cropped_height
-    if not cw or not ch:
-        raise InputError(path, f"GPano cropped area is {cw}×{ch} pixels")
-    if (gp.cropped_left is None or gp.cropped_top is None) and (cw, ch) != (fw, fh):
-        raise InputError(path, "GPano gives a cropped size but no CroppedAreaLeftPixels/CroppedAreaTopPixels")
-    cl, ct = gp.cropped_left or 0, gp.cropped_top or 0
-    if cl + cw > fw or ct + ch > fh:
-        raise InputError(path, f"GPano cropped area {cw}×{ch} at ({cl}, {ct}) lies outside the full {fw}×{fh} panorama")
-    sx, sy = w / cw, h / ch
-    if abs(sx / sy - 1) > 0.01:
-        raise InputError(path, f"is {w}×{h} but its GPano cropped area is {cw}×{ch} (a different shape)")
-    W, H = _even_canvas(fw * sx)
-    x0, x1 = round(cl * W / fw), round((cl + cw) * W / fw)
-    y0, y1 = round(ct * H / fh), round((ct + ch) * H / fh)
-    return W, H, (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
-
-
-def _fov_placement(w: int, h: int, fov: tuple[float, float]) -> tuple[int, int, tuple[int, int, int, int]]:
-    """Canvas and crop for a w×h image covering ``fov`` = (horizontal, vertical) degrees, centred on yaw 0, pitch 0."""
-    hf, vf = fov
-    if not (0 < hf <= 360 and 0 < vf <= 180):
-        raise VrdreamError(
-            f"--fov {hf:g},{vf:g}: the horizontal field of view must be in (0, 360] "
-            "and the vertical in (0, 180] degrees"
-        )
-    W, H = _even_canvas(w * 360 / hf)
-    cw, ch = max(1, min(W, round(hf / 360 * W))), max(1, min(H, round(vf / 180 * H)))
-    return W, H, ((W - cw) // 2, (H - ch) // 2, cw, ch)
-
-
-def _placement(
-    w: int, h: int, gp: GPano | None, fov: tuple[float, float] | None, path: Path
-) -> tuple[int, int, tuple[int, int, int, int]]:
-    """Canvas (W, H) and the image's rectangle on it, from GPano, ``fov``, or a plain 2:1 image."""
-    if gp is not None and gp.projection_type.strip().lower() != "equirectangular":
-        raise InputError(path, f"GPano ProjectionType is {gp.projection_type!r}; only equirectangular is supported")
-    if gp is not None and gp.has_placement:
-        if fov is not None:
-            raise InputError(
-                path, "already carries its placement on the sphere (GPano); --fov is only for images without it"
-            )
-        return _gpano_placement(w, h, gp, path)
-    if fov is not None:
-        return _fov_placement(w, h, fov)
-    if w != 2 * h:
-        raise InputError(path, _NOT_PANORAMA.format(w=w, h=h))
-    return w, h, (0, 0, w, h)
-
-
-def _clean_exif(im: Image.Image, path: Path) -> tuple[bytes | None, int]:
-    """(EXIF bytes with Orientation reset to 1, the file's orientation). TIFF tags are not EXIF to carry over."""
-    try:
-        exif = im.getexif()
-        orientation = int(exif.get(_ORIENTATION, 1))
-    except (OSError, SyntaxError, ValueError, TypeError, KeyError) as exc:
-        warnings.warn(f"{path}: ignoring its unreadable EXIF ({exc})", stacklevel=3)
-        return None, 1
-    if orientation not in range(1, 9):
-        orientation = 1
-    if "exif" not in im.info:
-        return None, orientation
-    exif[_ORIENTATION] = 1
-    return exif.tobytes(), orientation
-
-
 @dataclass(frozen=True)
 class _Decoded:
     colour: np.ndarray  # (h, w, 3) or grey (h, w), upright, integer or float dtype (views)
@@ -354,32 +167,22 @@ class _Decoded:
 
 def _decode(path: Path, max_pixels: int) -> _Decoded:
     """Decode a file's pixels and metadata; the Pillow image is gone when this returns (one copy less)."""
-    with _pillow_cap_lifted():
-        im = _open(path)
-        with im:
-            sw, sh = im.size
-            if sw * sh > max_pixels:
-                raise InputError(
-                    path,
-                    f"{sw}×{sh} is {sw * sh} pixels, over the limit of {max_pixels} (a decompression "
-                    "bomb?); pass --max-pixels N (max_pixels= in Python) to allow it",
-                )
-            wide = _is_16bit_colour(im)  # before anything loads the image and drops its tiles
+    with opened(path, max_pixels) as im:
+        if is_16bit_colour(im):  # before anything loads the image and drops its tiles
             try:
-                if not wide:
-                    im.load()
-                exif, orientation = _clean_exif(im, path)
-                xmp = _find_xmp(im.info, path)  # after load: PNG text chunks after the pixels come in then
-                if wide:
-                    colour, alpha = _decode_16bit(path, im.size)
-                    icc = im.info.get("icc_profile")
-                    icc = icc if icc and colour.ndim == 3 and _icc_colour_space(icc, path) == "RGB" else None
-                else:
-                    rgb_im, icc = _to_rgb_image(im, im.info.get("icc_profile"), path)
-                    colour, alpha = _split(np.asarray(rgb_im))
-            except (OSError, SyntaxError, ValueError, EOFError, ImageCms.PyCMSError) as exc:
+                exif, orientation = clean_exif(im, path)
+                xmp = find_xmp(im.info, path)
+                colour, alpha = _decode_16bit(path, im.size)
+                icc = im.info.get("icc_profile")
+                icc = icc if icc and colour.ndim == 3 and icc_colour_space(icc, path) == "RGB" else None
+            except DECODE_ERRORS as exc:
                 raise InputError(path, f"truncated or corrupt image data ({exc})") from None
-            info = SourceInfo(im.format or "?", im.mode, sw, sh, 8 * colour.dtype.itemsize, orientation)
+            info = SourceInfo(im.format or "?", im.mode, *im.size, 16, orientation)
+        else:
+            loaded = load(im, path)
+            colour, alpha = _split(np.asarray(loaded.image))
+            xmp, exif, icc, info = loaded.xmp, loaded.exif, loaded.icc, loaded.info
+    orientation = info.orientation
     return _Decoded(
         orient(colour, orientation), None if alpha is None else orient(alpha, orientation), xmp, exif, icc, info
     )
@@ -394,22 +197,15 @@ def read_photosphere(
     partial panorama centred on yaw 0, pitch 0. ``flat=True`` reads an ordinary
     picture: no 2:1 or GPano checks, canvas = image, ``crop`` None.
     Images over ``max_pixels`` (width × height) are refused. Any problem with
-    the file raises :class:`InputError` naming it.
+    the file raises :class:`InputError` naming it. :func:`vrdream.fileinfo.probe`
+    answers the same without placing the pixels.
     """
     path = Path(path)
     d = _decode(path, max_pixels)
-    gp, ours = parse_xmp(d.xmp, path) if d.xmp else (None, {})
     h, w = d.colour.shape[:2]
-    info = replace(d.info, has_gpano=gp is not None)
-    if flat:
-        W, H, rect = w, h, (0, 0, w, h)
-        gp = GPano(use_panorama_viewer=False)
-    else:
-        W, H, rect = _placement(w, h, gp, fov, path)
-        gp = gp or GPano()
-    x, y, cw, ch = rect
-    full = rect == (0, 0, W, H)
-    pixels = np.empty((H, W, 3), np.float32) if full else np.zeros((H, W, 3), np.float32)
+    p = place(w, h, d.xmp, path, fov=fov, flat=flat)
+    W, H, (x, y, cw, ch) = p.width, p.height, p.rect
+    pixels = np.empty((H, W, 3), np.float32) if p.full else np.zeros((H, W, 3), np.float32)
     mask = np.zeros((H, W), np.float32)
     if (cw, ch) == (w, h):
         _to_float(d.colour, pixels[y : y + ch, x : x + cw])
@@ -425,35 +221,18 @@ def read_photosphere(
             mask[y : y + ch, x : x + cw] = resize(a, height=ch, width=cw)
     if d.alpha is None:
         mask[y : y + ch, x : x + cw] = 1.0
-    gp = replace(gp, full_width=W, full_height=H, cropped_left=x, cropped_top=y, cropped_width=cw, cropped_height=ch)
     return Photosphere(
         pixels=pixels,
         mask=mask,
-        gpano=gp,
-        crop=None if full else rect,
+        gpano=p.gpano,
+        crop=None if p.full else p.rect,
         exif=d.exif,
         icc=d.icc,
-        vrdream=ours,
+        vrdream=p.vrdream,
         source=path,
         flat=flat,
-        file=info,
+        file=replace(d.info, has_gpano=p.has_gpano),
     )
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How to read an input image (the ``--flat``, ``--fov`` and ``--max-pixels`` flags of every command)."""
-
-    #: An ordinary picture, not a panorama.
-    flat: bool = False
-    #: (horizontal, vertical) degrees of an image without Photo Sphere metadata that is not 2:1.
-    fov_deg: tuple[float, float] | None = None
-    #: Refuse images of more than this many pixels (decompression bombs).
-    max_pixels: int = MAX_PIXELS
-
-    def read(self, path: str | Path) -> Photosphere:
-        """:func:`read_photosphere` with these options."""
-        return read_photosphere(path, fov=self.fov_deg, max_pixels=self.max_pixels, flat=self.flat)
 
 
 # ---------------------------------------------------------------------------- writing
@@ -576,80 +355,11 @@ def write_photosphere(
 # ---------------------------------------------------------------------------- describing
 
 
-def coverage(ps: Photosphere) -> dict[str, float]:
-    """Yaw/pitch ranges (degrees) of the real rectangle and the fraction of the sphere it covers."""
-    x, y, w, h = ps.crop or (0, 0, ps.width, ps.height)
-    yaw0, yaw1 = (x / ps.width - 0.5) * 360, ((x + w) / ps.width - 0.5) * 360
-    pitch1, pitch0 = (0.5 - y / ps.height) * 180, (0.5 - (y + h) / ps.height) * 180
-    area = (yaw1 - yaw0) / 360 * (math.sin(math.radians(pitch1)) - math.sin(math.radians(pitch0))) / 2
-    return {"yaw_min": yaw0, "yaw_max": yaw1, "pitch_min": pitch0, "pitch_max": pitch1, "sphere_fraction": area}
-
-
 def summary(ps: Photosphere) -> dict:
-    """Everything ``vrdream info`` shows, as JSON-able data."""
-    gp = {k: v for k, v in vars(ps.gpano).items() if v is not None}
-    real = float(ps.mask.mean())
-    kind = "flat" if ps.flat else ("partial" if ps.is_partial else "full")
-    if ps.flat:
-        plan = "flat picture: dreamed as an ordinary image"
-    elif ps.is_partial:
-        plan = "partial: dreamed only where pixels are real, written back in its crop"
-    else:
-        face = ps.width // 4
-        plan = f"full sphere: dreamed on a 6×{face}² cubemap (face = W/4)"
-    if real < 0.999 and not (ps.flat or ps.is_partial):
-        plan += f"; {real:.0%} of the canvas is real (alpha/crop), dreamed only there"
-    f = ps.file
-    return {
-        "path": str(ps.source) if ps.source else None,
-        "format": f.format if f else None,
-        "mode": f.mode if f else None,
-        "bits": f.bits if f else None,
-        "file_size": [f.width, f.height] if f else None,
-        "exif_orientation": f.orientation if f else None,
-        "gpano_in_file": f.has_gpano if f else None,
-        "canvas_size": [ps.width, ps.height],
-        "kind": kind,
-        "crop": list(ps.crop) if ps.crop else None,
-        "coverage": None if ps.flat else coverage(ps),
-        "real_fraction": real,
-        "gpano": gp,
-        "vrdream": ps.vrdream,
-        "exif": ps.exif is not None,
-        "icc": ps.icc is not None,
-        "plan": plan,
-    }
+    """Everything ``vrdream info`` shows, as JSON-able data (:meth:`vrdream.fileinfo.PanoramaInfo.summary`)."""
+    return panorama_info(ps).summary()
 
 
 def describe(ps: Photosphere) -> str:
     """A human summary of a read panorama: file, placement, GPano fields and what the pipeline would do."""
-    s = summary(ps)
-    lines = [f"{s['path']}"]
-    if s["format"]:
-        w, h = s["file_size"]
-        lines.append(
-            f"  file:        {s['format']} {w}×{h}, mode {s['mode']} ({s['bits']}-bit), "
-            f"EXIF orientation {s['exif_orientation']}"
-        )
-    lines.append(
-        f"  canvas:      {ps.width}×{ps.height} equirectangular"
-        if not ps.flat
-        else f"  canvas:      {ps.width}×{ps.height} flat"
-    )
-    if s["coverage"]:
-        c = s["coverage"]
-        extent = (
-            f"yaw {c['yaw_min']:.1f}°..{c['yaw_max']:.1f}°, pitch {c['pitch_min']:.1f}°..{c['pitch_max']:.1f}°, "
-            f"{c['sphere_fraction']:.0%} of the sphere"
-        )
-        where = f" at {tuple(ps.crop)}" if ps.crop else ""
-        lines.append(f"  {s['kind']:<12} {extent}{where}")
-    lines.append(f"  metadata:    EXIF {'yes' if s['exif'] else 'no'}, ICC {'yes' if s['icc'] else 'no'}")
-    if not ps.flat:
-        origin = "" if s["gpano_in_file"] else " (synthesised: the file has none)"
-        fields = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["gpano"].items())
-        lines.append(f"  GPano:       {fields}{origin}")
-    if ps.vrdream:
-        lines.append("  vrdream:     " + ", ".join(f"{k}={v}" for k, v in ps.vrdream.items()))
-    lines.append(f"  pipeline:    {s['plan']}")
-    return "\n".join(lines)
+    return panorama_info(ps).describe()

@@ -1,18 +1,27 @@
 """Super-resolution networks in PyTorch: ncnn -> PyTorch weight conversion, its cache, and loading.
 
 On first use a model's ncnn weights (found by :mod:`vrdream.srmodels`) are converted into a PyTorch
-state dict for spandrel's architecture (ESRGAN's RRDBNet, Real-ESRGAN's SRVGGNetCompact) or, where
-spandrel has none, for :class:`UpConv7` below; the state dict is cached under the user cache
-directory with the weights' license notice beside it, and loaded with ``weights_only=True``.
+state dict for one of the networks below (ESRGAN's RRDBNet, Real-ESRGAN's SRVGGNetCompact, waifu2x's
+UpConv7); the state dict is cached under the user cache directory with the weights' license notice
+beside it, and loaded with ``weights_only=True``.
+
+RRDBNet and SRVGGNetCompact are written here with spandrel's module layout (so their state dicts are
+spandrel's, key for key, and the outputs the same to the bit: tests/test_srmodels.py) rather than
+taken from spandrel, whose package imports its whole registry of some forty architectures (einops,
+timm's layers ...) whichever one is used: seconds of CPU at every ``vrdream upscale``. Spandrel still
+reads the state dicts it alone understands (``--sr-weights`` with an official Real-ESRGAN ``.pth``).
 """
 
 from __future__ import annotations
 
+import math
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .atomic import atomic_path
@@ -53,16 +62,121 @@ class SRNet(nn.Module):
         return self.net(x)
 
 
+def _conv(n_in: int, n_out: int) -> nn.Conv2d:
+    return nn.Conv2d(n_in, n_out, 3, padding=1)
+
+
+def _conv_lrelu(n_in: int, n_out: int) -> nn.Sequential:
+    return nn.Sequential(_conv(n_in, n_out), nn.LeakyReLU(0.2, inplace=True))
+
+
+class DenseBlock(nn.Module):
+    """ESRGAN's residual dense block: five convolutions, each fed the block's input and every earlier
+    output; the last one's output, scaled by 0.2, is added to the input."""
+
+    def __init__(self, nf: int = 64, gc: int = 32) -> None:
+        super().__init__()
+        self.conv1 = _conv_lrelu(nf, gc)
+        self.conv2 = _conv_lrelu(nf + gc, gc)
+        self.conv3 = _conv_lrelu(nf + 2 * gc, gc)
+        self.conv4 = _conv_lrelu(nf + 3 * gc, gc)
+        self.conv5 = nn.Sequential(_conv(nf + 4 * gc, nf))  # spandrel's key: conv5.0.weight
+
+    def forward(self, x: Tensor) -> Tensor:
+        x1 = self.conv1(x)
+        x2 = self.conv2(torch.cat((x, x1), 1))
+        x3 = self.conv3(torch.cat((x, x1, x2), 1))
+        x4 = self.conv4(torch.cat((x, x1, x2, x3), 1))
+        x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+        return x5 * 0.2 + x
+
+
+class RRDB(nn.Module):
+    """Three dense blocks in a residual, scaled by 0.2."""
+
+    def __init__(self, nf: int = 64) -> None:
+        super().__init__()
+        self.RDB1, self.RDB2, self.RDB3 = DenseBlock(nf), DenseBlock(nf), DenseBlock(nf)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.RDB3(self.RDB2(self.RDB1(x))) * 0.2 + x
+
+
+class Shortcut(nn.Module):
+    """``x + sub(x)``."""
+
+    def __init__(self, sub: nn.Module) -> None:
+        super().__init__()
+        self.sub = sub
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.sub(x)
+
+
+class RRDBNet(nn.Module):
+    """ESRGAN's generator (Real-ESRGAN x4plus and x4plus-anime): a conv, ``num_blocks`` RRDBs and a conv
+    in a residual, then per factor 2 a nearest upsampling and a conv, then two convs; LeakyReLU(0.2).
+    (B, 3, H, W) -> (B, 3, 4H, 4W). Modules laid out as spandrel's old-architecture ESRGAN."""
+
+    def __init__(self, num_blocks: int = 23, nf: int = 64, scale: int = 4) -> None:
+        super().__init__()
+        ups = [m for _ in range(int(math.log2(scale))) for m in (nn.Upsample(scale_factor=2), *_conv_lrelu(nf, nf))]
+        trunk = nn.Sequential(*(RRDB(nf) for _ in range(num_blocks)), _conv(nf, nf))
+        self.model = nn.Sequential(_conv(3, nf), Shortcut(trunk), *ups, *_conv_lrelu(nf, nf), _conv(nf, 3))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)
+
+
+class SRVGGNetCompact(nn.Module):
+    """Real-ESRGAN's compact net (realesr-animevideov3): a conv and ``num_conv`` convs, each followed by a
+    PReLU, a last conv to ``3 upscale²`` channels and a pixel shuffle, plus the nearest-upsampled input.
+    Modules laid out as spandrel's (and BasicSR's)."""
+
+    def __init__(self, num_conv: int = 16, nf: int = 64, upscale: int = 4) -> None:
+        super().__init__()
+        self.upscale = upscale
+        layers = [m for i in range(num_conv + 1) for m in (_conv(3 if i == 0 else nf, nf), nn.PReLU(nf))]
+        self.body = nn.ModuleList([*layers, _conv(nf, 3 * upscale * upscale)])
+        self.upsampler = nn.PixelShuffle(upscale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = x
+        for layer in self.body:
+            out = layer(out)
+        out = self.upsampler(out)
+        out += F.interpolate(x, scale_factor=self.upscale, mode="nearest")  # the net learns the residual
+        return out
+
+
 def _build(arch: Arch, weights: list[NcnnWeights]) -> nn.Module:
     """An empty network of ``arch`` sized to fit the ncnn layers (block count from the layer count)."""
-    from spandrel.architectures.Compact import Compact
-    from spandrel.architectures.ESRGAN import ESRGAN
-
     n_conv = sum(w.layer.type == "Convolution" for w in weights)
     if arch == "esrgan":  # first conv, 3 RDBs of 5 convs per block, trunk conv, 2 upsampling convs, 2 HR convs
-        return ESRGAN(num_blocks=(n_conv - 6) // 15, scale=4)
+        return RRDBNet(num_blocks=(n_conv - 6) // 15)
     if arch == "compact":  # first conv, num_conv body convs, last conv; upscale from the last conv's width
-        return Compact(num_conv=n_conv - 2, upscale=int(round((weights[-1].weight.shape[0] / 3) ** 0.5)))
+        return SRVGGNetCompact(num_conv=n_conv - 2, upscale=_upscale_of(weights[-1].weight.shape[0]))
+    return UpConv7()
+
+
+def _upscale_of(channels: int) -> int:
+    """The pixel-shuffle factor of a last conv with ``channels`` = 3 s² outputs."""
+    return int(round((channels / 3) ** 0.5))
+
+
+def _sized_for(arch: Arch, state: dict[str, Tensor]) -> nn.Module:
+    """An empty network of ``arch`` sized to fit ``state`` if it is in this module's layout (block count
+    from the keys, factor from the last conv's width)."""
+    if arch == "esrgan":
+        return RRDBNet(
+            num_blocks=sum(bool(re.fullmatch(r"model\.1\.sub\.\d+\.RDB1\.conv1\.0\.weight", k)) for k in state)
+        )
+    if arch == "compact":
+        convs = [k for k, v in state.items() if re.fullmatch(r"body\.\d+\.weight", k) and v.ndim == 4]
+        last = max(convs, key=lambda k: int(k.split(".")[1]), default=None)
+        if last is None:
+            return SRVGGNetCompact()
+        return SRVGGNetCompact(num_conv=len(convs) - 2, upscale=_upscale_of(state[last].shape[0]))
     return UpConv7()
 
 
@@ -121,15 +235,16 @@ def converted_weights(spec: SRModel) -> Path:
 
 
 def _from_state_dict(spec: SRModel, state: dict[str, Tensor], path: Path) -> SRNet:
-    """Build the network a state dict describes: UpConv7 for waifu2x, else whatever spandrel detects."""
-    if spec.arch == "upconv7":
-        net = UpConv7()
-        try:
-            net.load_state_dict(state)
-        except RuntimeError as exc:
+    """Build the network a state dict describes: ``spec``'s architecture when the state dict is in this
+    module's layout (the converted weights always are), else, but for waifu2x, whatever spandrel detects."""
+    net = _sized_for(spec.arch, state)
+    try:
+        net.load_state_dict(state)
+        return SRNet(spec.name, net.eval(), spec.scale, spec.pad)
+    except RuntimeError as exc:
+        if spec.arch == "upconv7":  # spandrel has no waifu2x
             raise InputError(path, f"not an UpConv7 state dict for {spec.name}: {str(exc).splitlines()[0]}") from exc
-        return SRNet(spec.name, net.eval(), 2, spec.pad)
-    from spandrel import ModelLoader, UnsupportedModelError
+    from spandrel import ModelLoader, UnsupportedModelError  # its whole registry: only for weights in other layouts
 
     try:
         desc = ModelLoader().load_from_state_dict(state)

@@ -12,9 +12,9 @@ from ..settings import MAX_PIXELS, PRECISIONS, SEGMENT_FRAMES, EncodeSettings, N
 
 if TYPE_CHECKING:
     from ..engine import EngineOptions
-    from ..photosphere import ReadOptions
-    from ..pipeline import UpscaleOptions
+    from ..fileinfo import ReadOptions
     from ..settings import DreamSettings
+    from ..superres import UpscaleOptions
     from ..video import VideoSettings
 
 
@@ -217,8 +217,8 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
 
 
 def read_options(args: argparse.Namespace) -> ReadOptions:
-    """The :class:`vrdream.photosphere.ReadOptions` from :func:`add_input_options`' flags."""
-    from ..photosphere import ReadOptions
+    """The :class:`vrdream.fileinfo.ReadOptions` from :func:`add_input_options`' flags."""
+    from ..fileinfo import ReadOptions
 
     return ReadOptions(flat=args.flat, fov_deg=args.fov, max_pixels=args.max_pixels)
 
@@ -287,9 +287,9 @@ def add_upscale_options(p: argparse.ArgumentParser, *, default: int) -> argparse
 
 
 def upscale_from_args(args: argparse.Namespace) -> UpscaleOptions:
-    """The :class:`vrdream.pipeline.UpscaleOptions` from :func:`add_upscale_options`' flags (and, where the
+    """The :class:`vrdream.superres.UpscaleOptions` from :func:`add_upscale_options`' flags (and, where the
     command has them, ``--precision``, ``--tile`` and ``--memory-budget``)."""
-    from ..pipeline import UpscaleOptions
+    from ..superres import UpscaleOptions
 
     extra: dict[str, Any] = {
         "precision": getattr(args, "sr_precision", None) or "auto",

@@ -20,8 +20,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..photosphere import describe, summary
-
-    ps = read_options(args).read(args.input)
-    print(json.dumps(summary(ps), indent=2) if args.json else describe(ps))
+    info = read_options(args).probe(args.input)  # the header and metadata: no float canvas, no numpy
+    print(json.dumps(info.summary(), indent=2) if args.json else info.describe())
     return 0

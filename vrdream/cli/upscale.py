@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import upscale_file
+    from ..superres import upscale_file
 
     out = upscale_file(
         args.input,
