@@ -84,8 +84,12 @@ class DreamSettings:
     #: Share of free RAM/VRAM the network's activations may take when ``tile`` is None ...
     memory_fraction: float = 0.4
     #: ... and at most this many MiB: batching more views buys no speed on a CPU, and an 8K
-    #: panorama's dream then peaks under 4 GB (bench/sphere.py).
+    #: panorama's dream then peaks under 4 GB (bench/sphere.py). Shared by the passes run side by side.
     memory_limit_mb: int = 1536
+    #: Network passes (views or tiles) run side by side on the CPU, torch's threads shared between them
+    #: (:func:`vrdream.gradient.run_side_by_side`); 1: one pass at a time on every thread. Two keep both
+    #: cores of a 2-core CPU busy where one pass on two threads kept 1.0-1.4 of them (bench/speed.py).
+    concurrent_passes: int = 2
 
     def __post_init__(self) -> None:
         # Settings arrive from flags and presets alike: refuse nonsense here, in one line, not deep in the loop.
@@ -102,6 +106,7 @@ class DreamSettings:
             ("tile", self.tile is None or self.tile >= 32, "at least 32"),
             ("memory_fraction", 0 < self.memory_fraction <= 1, "in (0, 1]"),
             ("memory_limit_mb", self.memory_limit_mb > 0, "positive"),
+            ("concurrent_passes", self.concurrent_passes >= 1, "at least 1"),
         )
         for name, ok, want in checks:
             if not ok:
