@@ -150,8 +150,11 @@ def fold_batchnorms(net: nn.Module) -> int:
             conv, norm = getattr(module, conv_name, None), getattr(module, norm_name, None)
             if not isinstance(conv, nn.Conv2d) or not isinstance(norm, nn.BatchNorm2d):
                 continue
-            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-            shift = norm.bias - norm.running_mean * scale
+            mean, var, weight, bias = norm.running_mean, norm.running_var, norm.weight, norm.bias
+            if mean is None or var is None or weight is None or bias is None:
+                continue  # a norm without running statistics or affine parameters is not a fixed affine map
+            scale = weight / torch.sqrt(var + norm.eps)
+            shift = bias - mean * scale
             if conv.bias is not None:
                 shift = shift + conv.bias * scale
             conv.weight = nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1), requires_grad=False)

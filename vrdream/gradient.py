@@ -69,12 +69,12 @@ def input_gradient(
         ]
 
     def one(piece: tuple[slice, slice, slice]) -> None:
-        part = x[(*piece[:1], slice(None), *piece[1:])].detach().requires_grad_(True)
+        part = x[piece[0], :, piece[1], piece[2]].detach().requires_grad_(True)
         share = part.shape[0] * part.shape[2] * part.shape[3] / (b * h * w)
         with torch.enable_grad(), autocast(x.device, dtype):
             value = evaluate(backbone, objective, part) * share
             (g,) = torch.autograd.grad(value, part)
-        grad[(*piece[:1], slice(None), *piece[1:])] = g
+        grad[piece[0], :, piece[1], piece[2]] = g
 
     run_side_by_side(one, pieces, concurrent if x.device.type == "cpu" else 1)
     return grad
