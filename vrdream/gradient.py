@@ -90,7 +90,7 @@ def run_side_by_side(fn: Callable[[T], None], items: Sequence[T], concurrent: in
     (torch's ops release the GIL). Each thread's pass holds its own activations: the memory budget is
     shared between them (:meth:`vrdream.dream.Dreamer.passes`).
     """
-    workers = min(concurrent, len(items))
+    workers = min(concurrent, len(items), torch.get_num_threads())  # never more threads than torch is given
     if workers <= 1:
         for item in items:
             fn(item)
