@@ -87,8 +87,10 @@ class DreamSettings:
     #: panorama's dream then peaks under 4 GB (bench/sphere.py). Shared by the passes run side by side.
     memory_limit_mb: int = 1536
     #: Network passes (views or tiles) run side by side on the CPU, torch's threads shared between them
-    #: (:func:`vrdream.gradient.run_side_by_side`); 1: one pass at a time on every thread. Two keep both
-    #: cores of a 2-core CPU busy where one pass on two threads kept 1.0-1.4 of them (bench/speed.py).
+    #: (:func:`vrdream.gradient.run_side_by_side`); 1: one pass at a time on every thread. On this 2-core
+    #: CPU two single-threaded passes did six 448 px views in 0.45-0.6x the wall time and 0.45x the CPU
+    #: time of one two-threaded pass after another (at load 8: torch's threads wait for each other at
+    #: every op's end, spinning, and more so when one is descheduled); bench/speed.py.
     concurrent_passes: int = 2
 
     def __post_init__(self) -> None:
