@@ -7,6 +7,7 @@ network sees a truncated context) never stay in one place and never show.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -95,10 +96,19 @@ def run_side_by_side(fn: Callable[[T], None], items: Sequence[T], concurrent: in
         for item in items:
             fn(item)
         return
-    threads = max(1, torch.get_num_threads() // workers)
-    with ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
-        for future in [pool.submit(fn, item) for item in items]:
-            future.result()
+    pool = _pool(workers, max(1, torch.get_num_threads() // workers))
+    for future in [pool.submit(fn, item) for item in items]:
+        future.result()
+
+
+@functools.cache
+def _pool(workers: int, threads: int) -> ThreadPoolExecutor:
+    """Threads for :func:`run_side_by_side`, ``threads`` torch threads each, kept for the process (one pool
+    per thread count asked for): made anew each step, every new thread could take another of jemalloc's
+    arenas, each keeping the freed pages of a pass's activations."""
+    return ThreadPoolExecutor(
+        workers, thread_name_prefix="vrdream-pass", initializer=torch.set_num_threads, initargs=(threads,)
+    )
 
 
 def _cuts(
