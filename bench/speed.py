@@ -10,10 +10,10 @@ less between neighbouring runs than across a benchmark, and the ratio is of each
   included), their mean seconds and mean change.
 
 Today's path is the same code with the old choices (:data:`PATHS`): the BatchNorms left in the network
-(``create_backbone(fold_batchnorm=False)``), one network pass at a time on both threads
-(``concurrent_passes=1``) and views padded by 0.125 of a face (now :data:`vrdream.sphere.DEFAULT_PAD`).
-CPU time is this process's user + system time over a run, so CPU / wall says how busy the two cores were;
-the load average (1 min) is read before each run: other work on the machine shows there.
+(``create_backbone(fold_batchnorm=False)``) and one network pass at a time on both threads
+(``concurrent_passes=1``). CPU time is this process's
+user + system time over a run, so CPU / wall says how busy the two cores were; the load average (1 min) is
+read before each run: other work on the machine shows there.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from vrdream.engine import EngineOptions
 from vrdream.pipeline import DreamRequest, dream_file
 from vrdream.presets import DEFAULT_PRESET, get_preset
 from vrdream.settings import DreamSettings
-from vrdream.sphere import DEFAULT_PAD, SphereOptions
 from vrdream.tensors import to_tensor
 from vrdream.video import VideoSettings
 from vrdream.videoio import iter_frames
@@ -67,7 +66,6 @@ class DreamPath:
     name: str
     fold_batchnorm: bool
     concurrent_passes: int
-    pad: float
 
     def dreamer(self) -> Dreamer:
         settings = get_preset(DEFAULT_PRESET).settings.replace(concurrent_passes=self.concurrent_passes)
@@ -76,14 +74,11 @@ class DreamPath:
         )
         return Dreamer(settings, backbone=backbone)
 
-    def sphere(self) -> SphereOptions:
-        return SphereOptions(pad=self.pad)
-
 
 #: Today's path (before issue 15) and the new defaults.
 PATHS = (
-    DreamPath("today", fold_batchnorm=False, concurrent_passes=1, pad=0.125),
-    DreamPath("new", fold_batchnorm=True, concurrent_passes=DreamSettings().concurrent_passes, pad=DEFAULT_PAD),
+    DreamPath("today", fold_batchnorm=False, concurrent_passes=1),
+    DreamPath("new", fold_batchnorm=True, concurrent_passes=DreamSettings().concurrent_passes),
 )
 
 
@@ -112,7 +107,7 @@ def still_rows(dreamers: dict[str, Dreamer], tmp: Path) -> list[dict]:
     for _ in range(REPEATS):
         for path in PATHS:
             out = tmp / f"still-{path.name}.png"
-            request = DreamRequest(engine=EngineOptions(dreamers[path.name].settings), sphere=path.sphere())
+            request = DreamRequest(engine=EngineOptions(dreamers[path.name].settings))
             wall, cpu, load = timed(
                 lambda: dream_file(STILL, out, request, overwrite=True, quiet=True, dreamer=dreamers[path.name])
             )
@@ -141,7 +136,7 @@ def video_rows(dreamers: dict[str, Dreamer], tmp: Path) -> list[dict]:
         for path in PATHS:
             load = float(Path("/proc/loadavg").read_text().split()[0])
             r0 = resource.getrusage(resource.RUSAGE_SELF)
-            times, dreams = run_video(raws, dreamers[path.name], VideoSettings(), path.sphere())
+            times, dreams = run_video(raws, dreamers[path.name], VideoSettings())
             r1 = resource.getrusage(resource.RUSAGE_SELF)
             later = sum(times[1:]) / (len(times) - 1)
             cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * later / sum(times)
@@ -194,8 +189,8 @@ def main() -> None:
         f"{torch.get_num_threads()} threads; fastest of {REPEATS} interleaved runs per path. Ratio rows: "
         "s and cpu_s are new / today (speedup = today / new), mean_change is new / today (target within "
         "0.9-1.1), seam_score is the new path's (target <= 1.25). Today: BatchNorms unfolded, one pass at a "
-        "time, pad 0.125. torch.compile (inductor, this CPU, Debian gcc) was measured and left out: its first "
-        "compile of the network's forward and backward for one view size took 382 s (load ~8), and the compiled step "
+        "time. torch.compile (inductor, this CPU, Debian gcc) was measured and left out: its first compile of "
+        "the network's forward and backward for one view size took 382 s (load ~8), and the compiled step "
         "was slower than the folded eager one (2.7 vs 1.7 CPU s for six 327 px views)."
     )
     write_results("speed", rows + ratios(rows), notes)

@@ -30,11 +30,9 @@ FRAMES = 4
 CLIP_4K = (3840, 1920, 20 * 30)  # a 20-second 4K equirect clip at 30 fps
 
 
-def run(
-    raws: list[torch.Tensor], dreamer: Dreamer, settings: VideoSettings, sphere: SphereOptions = SphereOptions()
-) -> tuple[list[float], list[torch.Tensor]]:
+def run(raws: list[torch.Tensor], dreamer: Dreamer, settings: VideoSettings) -> tuple[list[float], list[torch.Tensor]]:
     def dream_frame(raw, init, steps):
-        return dream_sphere(raw, dreamer, sphere, init=init, steps=steps)
+        return dream_sphere(raw, dreamer, SphereOptions(), init=init, steps=steps)
 
     times, dreams, prev_raw, prev_dream = [], [], None, None
     for raw in raws:

@@ -43,13 +43,6 @@ if TYPE_CHECKING:
 Shape = tuple[int, ...]
 
 
-#: Padding of each view, as a fraction of the face side: the context each view sees from the neighbouring
-#: faces. 0.09375 rather than the former 0.125: the network sees 1.41x the canvas's pixels instead of 1.56x
-#: (a default 2048x1024 dream 0.86x the time), and on mars.jpg the seam score read 1.174 (0.125: 1.224) with
-#: the mean change 0.993x; 0.0625 read 1.30, over the 1.25 bound (bench/speed.py's setting).
-DEFAULT_PAD = 0.09375
-
-
 @dataclass(frozen=True)
 class SphereParam:
     """The sphere as a cube canvas of equi-angular faces (even density: see :mod:`vrdream.cubemap`);
@@ -61,7 +54,7 @@ class SphereParam:
 
     raw: Tensor
     face_size: int
-    pad: float = DEFAULT_PAD
+    pad: float = 0.125
     where: Tensor | None = None
 
     def shapes(self, octaves: int, scale: float, min_size: int) -> list[Shape]:
@@ -270,7 +263,7 @@ class SphereOptions:
     #: Cube face side at the finest octave; None: a quarter of ``dream_width`` (the cube's matching density).
     face_size: int | None = None
     #: Padding of each view, as a fraction of the face side (context from the neighbouring faces).
-    pad: float = DEFAULT_PAD
+    pad: float = 0.125
 
     def __post_init__(self) -> None:
         if self.dream_width is not None and self.dream_width < 32:
@@ -360,7 +353,7 @@ def step_pixels(face_size: int, pad: float) -> int:
     return 6 * (face_size + 2 * max(1, round(pad * face_size))) ** 2
 
 
-def scale_plan(width: int, settings: DreamSettings, min_size: int, pad: float = DEFAULT_PAD) -> ScalePlan:
+def scale_plan(width: int, settings: DreamSettings, min_size: int, pad: float = 0.125) -> ScalePlan:
     """The octaves that dream an equirect ``width`` px wide with the patterns ``settings.pattern_deg`` sets.
 
     The look pyramid (the presets' octaves and steps) runs at :func:`dream_width_for` the pattern
@@ -392,7 +385,7 @@ def scale_plan(width: int, settings: DreamSettings, min_size: int, pad: float = 
 def dream_sphere_scaled(
     raw: Tensor,
     dreamer: Dreamer,
-    pad: float = DEFAULT_PAD,
+    pad: float = 0.125,
     *,
     where: Tensor | None = None,
     on_step: Callable[[], None] | None = None,
