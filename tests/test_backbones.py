@@ -202,6 +202,25 @@ def test_channels_last_and_bf16_give_the_same_features():
     assert torch.nn.functional.cosine_similarity(low.float().flatten(), ref.flatten(), dim=0) > 0.98
 
 
+def test_folded_batchnorms_give_the_same_features_and_gradient():
+    """Folding each BatchNorm into its convolution (the default) leaves a network without norms that computes
+    the same activations and the same input gradient, up to float rounding."""
+    plain = create_backbone("efficientnet_lite0", channels_last=True, fold_batchnorm=False)
+    folded = create_backbone("efficientnet_lite0", channels_last=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules()) > 40
+    x = torch.rand(2, 3, 96, 96)
+    for layer in ("blocks.3", "head"):
+        a, b = (x.clone().requires_grad_(True) for _ in range(2))
+        fa, fb = plain.features(a, [layer])[layer], folded.features(b, [layer])[layer]
+        torch.testing.assert_close(fb, fa, rtol=1e-4, atol=1e-4)
+        fa.square().mean().backward()
+        fb.square().mean().backward()
+        assert a.grad is not None and b.grad is not None
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-3 * float(a.grad.abs().max()))
+    assert torch.equal(folded.logits(x).argmax(1), plain.logits(x).argmax(1))
+
+
 def test_inception_trunk_has_no_head(backbones):
     net = backbones["inception_v3"]
     assert net.class_names == []

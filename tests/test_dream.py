@@ -82,6 +82,32 @@ def test_tiled_gradient_matches_untiled_inside_tiles(lite0, photo):
     assert b.abs().mean() / a.abs().mean() == pytest.approx(1.0, abs=0.2)
 
 
+def test_passes_side_by_side_give_the_gradient_of_one_pass_at_a_time(lite0, photo):
+    """Network passes run side by side in threads (``concurrent``) write the same gradient as passes run one
+    after the other: whole images and tiles alike, with the same random tiles."""
+    obj = LayerActivation("blocks.2")
+    x = torch.cat([photo, photo.flip(-1), photo.flip(-2)])
+    for tile in (None, 64):
+        one, two = (
+            input_gradient(
+                lite0, obj, x, tile=tile, batch=1, generator=torch.Generator().manual_seed(0), concurrent=concurrent
+            )
+            for concurrent in (1, 2)
+        )
+        torch.testing.assert_close(two, one, rtol=1e-4, atol=1e-4 * float(one.abs().max()))
+
+
+def test_the_memory_budget_is_shared_by_the_passes_side_by_side(lite0):
+    """Each of the passes run side by side gets its share of the budget, and a batch that would fit one pass
+    is split so that every worker has images."""
+    one = Dreamer(FAST.replace(concurrent_passes=1, memory_limit_mb=64), backbone=lite0)
+    two = Dreamer(FAST.replace(concurrent_passes=2, memory_limit_mb=64), backbone=lite0)
+    assert 1 <= two.passes((6, 3, 96, 96))[0] <= one.passes((6, 3, 96, 96))[0] // 2
+    assert one.passes((6, 3, 64, 64)) == (6, None) and two.passes((6, 3, 64, 64)) == (3, None)
+    assert one.passes((1, 3, 1024, 1024))[1] is not None  # too big for one pass: tiled
+    assert two.passes((1, 3, 1024, 1024))[1] <= one.passes((1, 3, 1024, 1024))[1]
+
+
 def test_flat_dream_changes_the_image_and_is_reproducible(lite0, photo):
     a = Dreamer(FAST, backbone=lite0)(FlatParam(photo))
     b = Dreamer(FAST, backbone=lite0)(FlatParam(photo))

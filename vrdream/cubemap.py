@@ -34,8 +34,10 @@ sphere turned by ``R^T``), and ``c2e(faces, rotation=R)`` puts them back.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -170,10 +172,36 @@ def pad_faces(faces: Tensor, ring: int, eac: bool = False) -> Tensor:
     """
     b, _, c, n, _ = faces.shape
     m = n + 2 * ring
-    border = torch.ones(m, m, dtype=torch.bool, device=faces.device)
+    border = _border(n, ring, eac, grid_dtype(faces.dtype), faces.device)
+    values = faces.new_empty(b, c, border.flat.shape[0])
+    for k, (pick, grid) in enumerate(zip(border.picks, border.grids)):  # one small grid_sample per source face,
+        values[..., pick] = grid_sample_batched(faces[:, k], grid)  # read in place (no copy of the faces)
+    # Channels last in memory, (B, 6, m, m, C) returned as a (B, 6, C, m, m) view: sample_cubemap's
+    # stack of the faces is then a channels-last image (a view, no copy), which grid_sample reads
+    # 1.6x faster on the CPU (a sample's channels share cache lines); the transposing copy is cheap.
+    out = faces.new_empty(b, 6, m, m, c)
+    out[:, :, ring : m - ring, ring : m - ring] = faces.permute(0, 1, 3, 4, 2)
+    out.view(b, 6 * m * m, c)[:, border.flat] = values.transpose(1, 2)
+    return out.permute(0, 1, 4, 2, 3)
+
+
+class _Border(NamedTuple):
+    """Where the border pixels of six faces padded by a ring come from (:func:`pad_faces`)."""
+
+    flat: Tensor  # (R,) flat index of every border pixel in the six padded faces (6 m m), face by face
+    picks: tuple[Tensor, ...]  # per source face: the positions in ``flat`` of the border pixels it fills
+    grids: tuple[Tensor, ...]  # per source face: those pixels' grid_sample coordinates in it, (1, P, 2)
+
+
+@functools.lru_cache(maxsize=8)
+def _border(n: int, ring: int, eac: bool, dtype: torch.dtype, device: torch.device) -> _Border:
+    """:class:`_Border` of faces of side ``n`` padded by ``ring``: fixed geometry, made once (a dream pads its
+    canvas and its gradient every step; making this each time took about a third of a padding)."""
+    m = n + 2 * ring
+    border = torch.ones(m, m, dtype=torch.bool, device=device)
     border[ring : m - ring, ring : m - ring] = False
     rows, cols = border.nonzero().unbind(1)
-    t = _pixel_centres(n, ring, eac).to(dtype=grid_dtype(faces.dtype), device=faces.device)
+    t = _pixel_centres(n, ring, eac).to(dtype=dtype, device=device)
     source, u, v = _cube_coords(_face_points(t[cols], -t[rows]).reshape(-1, 3))  # (6 R,) each
     u, v = _face_coord(u, eac), _face_coord(v, eac)
     # Where each border pixel lies in its source face, clamped to that face's pixel centres (the first
@@ -182,17 +210,10 @@ def pad_faces(faces: Tensor, ring: int, eac: bool = False) -> Tensor:
     x = ((u + 1) * (n / 2) - 0.5).clamp(0, n - 1)
     y = ((1 - v) * (n / 2) - 0.5).clamp(0, n - 1)
     grid = torch.stack([(x + 0.5) * (2 / n) - 1, (y + 0.5) * (2 / n) - 1], dim=-1)
-    values = faces.new_empty(b, c, source.shape[0])
-    for k in range(6):  # one small grid_sample per source face, read in place (no copy of the faces)
-        pick = (source == k).nonzero()[:, 0]
-        values[..., pick] = grid_sample_batched(faces[:, k], grid[None, pick])
-    # Channels last in memory, (B, 6, m, m, C) returned as a (B, 6, C, m, m) view: sample_cubemap's
-    # stack of the faces is then a channels-last image (a view, no copy), which grid_sample reads
-    # 1.6x faster on the CPU (a sample's channels share cache lines); the transposing copy is cheap.
-    out = faces.new_empty(b, 6, m, m, c)
-    out[:, :, ring : m - ring, ring : m - ring] = faces.permute(0, 1, 3, 4, 2)
-    out[:, :, border] = values.reshape(b, c, 6, -1).permute(0, 2, 3, 1)
-    return out.permute(0, 1, 4, 2, 3)
+    per_face = rows * m + cols
+    flat = (torch.arange(6, device=device)[:, None] * (m * m) + per_face).flatten()
+    picks = tuple((source == k).nonzero()[:, 0] for k in range(6))
+    return _Border(flat, picks, tuple(grid[None, pick] for pick in picks))
 
 
 #: Sampling points :func:`sample_cubemap` and :func:`c2e` handle at a time. A point's sampling coordinates,

@@ -137,13 +137,22 @@ class Dreamer:
         self.objective = build_objective(self.backbone, settings.objective, guide, self.dtype)
         self._bytes_per_pixel = activation_bytes_per_pixel(self.backbone, self.objective, self.device, self.dtype)
 
+    @property
+    def concurrent(self) -> int:
+        """Network passes run side by side: the ``concurrent_passes`` setting on the CPU, one on a GPU."""
+        return self.settings.concurrent_passes if self.device.type == "cpu" else 1
+
     def passes(self, shape: tuple[int, ...]) -> tuple[int, int | None]:
         """(images per pass, tile side or None) for network inputs of ``shape``: the ``tile`` setting,
-        or what fits the memory budget (whole images first)."""
+        or what fits each concurrent pass's share of the memory budget (whole images first), in at least
+        as many passes as run side by side where there are images enough."""
         if self.settings.tile is not None:
             return 1, self.settings.tile
         budget = min(memory_budget(self.device, self.settings.memory_fraction), self.settings.memory_limit_mb << 20)
-        return passes_for_budget(budget, self._bytes_per_pixel, tuple(shape), self.backbone.spec.min_size)
+        batch, tile = passes_for_budget(
+            budget // self.concurrent, self._bytes_per_pixel, tuple(shape), self.backbone.spec.min_size
+        )
+        return (batch if tile is not None else min(batch, -(-shape[0] // self.concurrent))), tile
 
     def total_steps(self, param: Param, init: Tensor | None = None, steps: int | None = None) -> int:
         s = self.settings
@@ -227,7 +236,14 @@ class Dreamer:
         views = param.views(canvas, generator, jitter)
         batch, tile = self.passes(views.images.shape)
         g = input_gradient(
-            self.backbone, self.objective, views.images, tile=tile, batch=batch, generator=generator, dtype=self.dtype
+            self.backbone,
+            self.objective,
+            views.images,
+            tile=tile,
+            batch=batch,
+            generator=generator,
+            dtype=self.dtype,
+            concurrent=self.concurrent,
         )
         return views.to_canvas(g)
 

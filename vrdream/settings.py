@@ -93,8 +93,14 @@ class DreamSettings:
     #: Share of free RAM/VRAM the network's activations may take when ``tile`` is None ...
     memory_fraction: float = 0.4
     #: ... and at most this many MiB: batching more views buys no speed on a CPU, and an 8K
-    #: panorama's dream then peaks under 4 GB (bench/sphere.py).
+    #: panorama's dream then peaks under 4 GB (bench/sphere.py). Shared by the passes run side by side.
     memory_limit_mb: int = 1536
+    #: Network passes (views or tiles) run side by side on the CPU, torch's threads shared between them
+    #: (:func:`vrdream.gradient.run_side_by_side`); 1: one pass at a time on every thread. On this 2-core
+    #: CPU two single-threaded passes did six 448 px views in 0.45-0.6x the wall time and 0.45x the CPU
+    #: time of one two-threaded pass after another (at load 8: torch's threads wait for each other at
+    #: every op's end, spinning, and more so when one is descheduled); bench/speed.py.
+    concurrent_passes: int = 2
 
     def __post_init__(self) -> None:
         # Settings arrive from flags and presets alike: refuse nonsense here, in one line, not deep in the loop.
@@ -111,6 +117,7 @@ class DreamSettings:
             ("tile", self.tile is None or self.tile >= 32, "at least 32"),
             ("memory_fraction", 0 < self.memory_fraction <= 1, "in (0, 1]"),
             ("memory_limit_mb", self.memory_limit_mb > 0, "positive"),
+            ("concurrent_passes", self.concurrent_passes >= 1, "at least 1"),
         )
         for name, ok, want in checks:
             if not ok:

@@ -21,9 +21,10 @@ the cut lines move every step, no face edge is ever special.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
@@ -55,7 +56,6 @@ class SphereParam:
     face_size: int
     pad: float = 0.125
     where: Tensor | None = None
-    _overlaps: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def shapes(self, octaves: int, scale: float, min_size: int) -> list[Shape]:
         sizes: list[Shape] = []
@@ -92,10 +92,7 @@ class SphereParam:
         rotation = rotation.to(canvas)
         # gnomonic views of the equi-angular canvas; contiguous: the net reads them 5 % faster
         images = resample_cubemap(canvas, pad=p, rotation=rotation, eac=True, out_eac=False)[0].contiguous()
-        key = (n, p, canvas.device)
-        if key not in self._overlaps:  # fixed geometry: made once per octave
-            self._overlaps[key] = pad_overlaps(n, p, device=canvas.device)
-        overlaps = self._overlaps[key]
+        overlaps = cached_overlaps(n, p, canvas.device)
         return Views(images, lambda g: gather_views(g, overlaps, rotation))
 
 
@@ -113,6 +110,14 @@ class Overlaps(NamedTuple):
     norm: Tensor  # (6 n n,) 1 / (1 + the summed pad weights) per face pixel: 1 where no pad reaches
     n: int  # face side
     pad: int  # pad of each view
+
+
+@functools.lru_cache(maxsize=1)
+def cached_overlaps(n: int, pad: int, device: torch.device) -> Overlaps:
+    """:func:`pad_overlaps`, kept for the octave being dreamed: fixed geometry, made once for all its steps and
+    for every frame of a video (remade for each, it took 6 % of a 1024x512 video dream, measured).
+    One is kept (at 8K it is 150 MB); :func:`dream_sphere_scaled` lets it go before the full-size result."""
+    return pad_overlaps(n, pad, device=device)
 
 
 def pad_overlaps(n: int, pad: int, *, device: torch.device | str | None = None) -> Overlaps:
@@ -414,7 +419,8 @@ def dream_sphere_scaled(
         del canvas, base  # the coarser canvas is done with: an 8K canvas is 140 MB
         canvas = finer_dreamer(param, init=change.add_(finer).clamp_(0, 1), steps=stage.steps, on_step=on_step)
         base = finer
-    del param  # and its views' geometry (150 MB at 8K), before the full-size result is made
+    del param
+    cached_overlaps.cache_clear()  # the views' geometry (150 MB at 8K), before the full-size result is made
     out = detail_equirect(canvas.sub_(base), h, w)
     del canvas, base
     if where is not None:

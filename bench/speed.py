@@ -1,0 +1,200 @@
+"""Dream speed (issue 15): today's dream path against the new defaults, measured in the same run.
+
+Two cases, each dreamed by both paths ``REPEATS`` times, interleaved (A B A B): the machine's state drifts
+less between neighbouring runs than across a benchmark, and the ratio is of each path's fastest run.
+
+- ``still``: ``vrdream dream IN -o OUT`` at the default preset (:func:`vrdream.pipeline.dream_file`, what
+  the command runs once its engine is built) on ../shared/data/mars.jpg (2048x1024; the bundled sample where
+  that is absent), with its seam score (../shared/tools/seam_score.py, where present) and mean change;
+- ``video``: the later frames of bench/video.py's 1024x512 clip (carried detail and the short dream, flow
+  included), their mean seconds and mean change.
+
+Today's path is the same code with the old choices (:data:`PATHS`): the BatchNorms left in the network
+(``create_backbone(fold_batchnorm=False)``) and one network pass at a time on both threads
+(``concurrent_passes=1``). CPU time is this process's
+user + system time over a run, so CPU / wall says how busy the two cores were; the load average (1 min) is
+read before each run: other work on the machine shows there.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bench.common import write_results
+from bench.video import FRAMES
+from bench.video import SAMPLE as VIDEO_SAMPLE
+from bench.video import run as run_video
+from vrdream.backbones import create_backbone
+from vrdream.dream import Dreamer
+from vrdream.engine import EngineOptions
+from vrdream.pipeline import DreamRequest, dream_file
+from vrdream.presets import DEFAULT_PRESET, get_preset
+from vrdream.settings import DreamSettings
+from vrdream.tensors import to_tensor
+from vrdream.video import VideoSettings
+from vrdream.videoio import iter_frames
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from videos import load_panorama, make_video  # noqa: E402  (the tests' synthetic 360° clip maker)
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+STILL = (
+    SHARED / "data" / "mars.jpg"
+    if (SHARED / "data" / "mars.jpg").is_file()
+    else ROOT / "vrdream" / "samples" / "mars.jpg"
+)
+SEAM_TOOL = SHARED / "tools" / "seam_score.py"
+REPEATS = 2
+VIDEO_WIDTH = 1024
+
+
+@dataclass(frozen=True)
+class DreamPath:
+    """One way to run the same dream: the choices issue 15 changed."""
+
+    name: str
+    fold_batchnorm: bool
+    concurrent_passes: int
+
+    def dreamer(self) -> Dreamer:
+        settings = get_preset(DEFAULT_PRESET).settings.replace(concurrent_passes=self.concurrent_passes)
+        backbone = create_backbone(
+            settings.backbone, channels_last=settings.channels_last, fold_batchnorm=self.fold_batchnorm
+        )
+        return Dreamer(settings, backbone=backbone)
+
+
+#: Today's path (before issue 15) and the new defaults.
+PATHS = (
+    DreamPath("today", fold_batchnorm=False, concurrent_passes=1),
+    DreamPath("new", fold_batchnorm=True, concurrent_passes=DreamSettings().concurrent_passes),
+)
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds of this process, 1-minute load average before) of one call."""
+    load = float(Path("/proc/loadavg").read_text().split()[0])
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    fn()
+    wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+    return wall, r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, load
+
+
+def seam(raw: Path, dream: Path) -> dict:
+    """seam_score.py's {"score", "mean_change", ...}; without ../shared, the mean change only."""
+    if SEAM_TOOL.is_file():
+        cmd = [sys.executable, str(SEAM_TOOL), str(raw), str(dream), "--json"]
+        return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    from vrdream.photosphere import read_photosphere
+
+    a, b = (to_tensor(read_photosphere(p).pixels) for p in (raw, dream))
+    return {"score": None, "mean_change": float((a - b).abs().mean())}
+
+
+def still_rows(dreamers: dict[str, Dreamer], tmp: Path) -> list[dict]:
+    rows = []
+    for _ in range(REPEATS):
+        for path in PATHS:
+            out = tmp / f"still-{path.name}.png"
+            request = DreamRequest(engine=EngineOptions(dreamers[path.name].settings))
+            wall, cpu, load = timed(
+                lambda: dream_file(STILL, out, request, overwrite=True, quiet=True, dreamer=dreamers[path.name])
+            )
+            score = seam(STILL, out)
+            rows.append(
+                {
+                    "case": "still 2048x1024" if "shared" in str(STILL) else f"still {STILL.name}",
+                    "path": path.name,
+                    "s": wall,
+                    "cpu_s": cpu,
+                    "cpu_per_wall": cpu / wall,
+                    "load1": load,
+                    "seam_score": score["score"],
+                    "mean_change": score["mean_change"],
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def video_rows(dreamers: dict[str, Dreamer], tmp: Path) -> list[dict]:
+    clip = make_video(tmp / "clip.mp4", load_panorama(VIDEO_SAMPLE, VIDEO_WIDTH), frames=FRAMES)
+    raws = [to_tensor(f) for f in iter_frames(clip)]
+    rows = []
+    for _ in range(REPEATS):
+        for path in PATHS:
+            load = float(Path("/proc/loadavg").read_text().split()[0])
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
+            times, dreams = run_video(raws, dreamers[path.name], VideoSettings())
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+            later = sum(times[1:]) / (len(times) - 1)
+            cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * later / sum(times)
+            change = sum(float((d - r).abs().mean()) for d, r in zip(dreams[1:], raws[1:])) / (len(raws) - 1)
+            rows.append(
+                {
+                    "case": f"video later frame {VIDEO_WIDTH}x{VIDEO_WIDTH // 2}",
+                    "path": path.name,
+                    "s": later,
+                    "cpu_s": cpu,
+                    "cpu_per_wall": cpu / later,
+                    "load1": load,
+                    "seam_score": None,
+                    "mean_change": change,
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def ratios(rows: list[dict]) -> list[dict]:
+    """Per case: the new path's fastest run against today's, and the change in look."""
+    out = []
+    for case in dict.fromkeys(r["case"] for r in rows):
+        best = {
+            p.name: min((r for r in rows if r["case"] == case and r["path"] == p.name), key=lambda r: r["s"])
+            for p in PATHS
+        }
+        today, new = best["today"], best["new"]
+        out.append(
+            {
+                "case": case,
+                "path": "new / today",
+                "s": new["s"] / today["s"],
+                "cpu_s": new["cpu_s"] / today["cpu_s"],
+                "speedup": today["s"] / new["s"],
+                "seam_score": new["seam_score"],
+                "mean_change": new["mean_change"] / today["mean_change"],
+            }
+        )
+    return out
+
+
+def main() -> None:
+    dreamers = {p.name: p.dreamer() for p in PATHS}
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = still_rows(dreamers, Path(tmp)) + video_rows(dreamers, Path(tmp))
+    notes = (
+        f"Input {STILL.name} ({'../shared/data' if 'shared' in str(STILL) else 'the bundled sample'}); "
+        f"{torch.get_num_threads()} threads; fastest of {REPEATS} interleaved runs per path. Ratio rows: "
+        "s and cpu_s are new / today (speedup = today / new), mean_change is new / today (target within "
+        "0.9-1.1), seam_score is the new path's (target <= 1.25). Today: BatchNorms unfolded, one pass at a "
+        "time. torch.compile (inductor, this CPU, Debian gcc) was measured and left out: its first compile of "
+        "the network's forward and backward for one view size took 382 s (load ~8), and the compiled step "
+        "was slower than the folded eager one (2.7 vs 1.7 CPU s for six 327 px views)."
+    )
+    write_results("speed", rows + ratios(rows), notes)
+
+
+if __name__ == "__main__":
+    main()
