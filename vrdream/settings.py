@@ -97,10 +97,11 @@ class DreamSettings:
     memory_limit_mb: int = 1536
     #: Network passes (views or tiles) run side by side on the CPU, torch's threads shared between them
     #: (:func:`vrdream.gradient.run_side_by_side`); 1: one pass at a time on every thread. On this 2-core
-    #: CPU two single-threaded passes did six 448 px views in 0.45-0.6x the wall time and 0.45x the CPU
-    #: time of one two-threaded pass after another (at load 8: torch's threads wait for each other at
-    #: every op's end, spinning, and more so when one is descheduled); bench/speed.py.
-    concurrent_passes: int = 2
+    #: CPU two single-threaded passes did six 448 px views in 0.45-0.6x the wall time of one two-threaded
+    #: pass after another at load 8 (torch's threads spin at every op's end, more so when one is
+    #: descheduled), but about the same on idle cores, and they change the dream's split into passes: the
+    #: x4 upscaled sample then scored 1.252 on the seam metric (limit 1.25, tests/test_upscale.py). So 1.
+    concurrent_passes: int = 1
 
     def __post_init__(self) -> None:
         # Settings arrive from flags and presets alike: refuse nonsense here, in one line, not deep in the loop.

@@ -415,10 +415,16 @@ function installTestHook(viewer, gl) {
             (p) =>
               new Promise((ok) => {
                 p.video.pause();
-                p.video.requestVideoFrameCallback(() => {
+                // A frame presented from before the pause can call back first: wait for the one sought.
+                const shown = (_now, meta) => {
+                  if (Math.abs(meta.mediaTime - seconds) > 0.05) {
+                    p.video.requestVideoFrameCallback(shown);
+                    return;
+                  }
                   p.textures[0].needsUpdate = true;
                   ok();
-                });
+                };
+                p.video.requestVideoFrameCallback(shown);
                 p.video.currentTime = seconds;
               }),
           ),
