@@ -1,13 +1,13 @@
-"""One long 360° video dreamed by several Ray workers at once, chunk by chunk, joined into one video.
+"""One long 360° video dreamed by several Ray workers at once, segment by segment, joined into one video.
 
-A video is dreamed in chunks (:func:`vrdream.video.plan_chunks`) whatever the number of workers: each chunk
-leads in on frames of its own and fades in over the previous chunk's last frames, and needs nothing from it.
-So the chunks are the workers' tasks, handed out as workers come free, and the video is the one a single
+A video is dreamed in segments (:func:`vrdream.video.plan_segments`) whatever the number of workers: each segment
+leads in on frames of its own and fades in over the previous segment's last frames, and needs nothing from it.
+So the segments are the workers' tasks, handed out as workers come free, and the video is the one a single
 process makes, frame for frame. Every frame is a checkpoint in the one job folder beside the output (on a
 path all workers share: the same folder a single process uses, so a job can be resumed with any number of
 workers), which is also what the encode reads: the joined video has the input's frame count, frame rate and
-audio, and 360° metadata, exactly as one worker's. A chunk is the unit of retry: a worker that dies is
-restarted by Ray and its chunk run again, resuming after its last stored frame.
+audio, and 360° metadata, exactly as one worker's. A segment is the unit of retry: a worker that dies is
+restarted by Ray and its segment run again, resuming after its last stored frame.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from .checkpoint import Job, open_job
 from .dream import Dreamer
 from .engine import EngineOptions, build_dreamer
 from .errors import InputError, VrdreamError
-from .progress import progress
 from .record import Recipe
 from .sphere import SphereOptions
 from .video import (
@@ -32,8 +31,8 @@ from .video import (
     dream_segment,
     encode_job,
     plan_segments,
+    segments_progress,
     sphere_dream_frame,
-    stored_frames,
     video_recipe,
 )
 from .videoio import EncodeSettings, iter_frames
@@ -97,14 +96,10 @@ def video_on_workers(
 
         job = open_job(src, dst, (video, repr((engine, sphere))), info.frames)
         frames = Queue(actor_options={"num_cpus": 0})
-        total = sum(s.stop - s.lead for s in segments)
         failed: list[str] = []
         short: list[int] = []  # where a segment's raw frames ran out
         recipes: list[Recipe] = []
-        with (
-            job.resumable(),
-            progress(total, "dreaming frames", quiet, unit="frame", initial=stored_frames(job, segments)) as bar,
-        ):
+        with job.resumable(), segments_progress(job, segments, quiet) as bar:
 
             def ended(segment: Segment, result: tuple[int, Recipe] | None, error: str | None, started: float) -> None:
                 if error is not None:

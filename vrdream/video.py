@@ -50,6 +50,8 @@ from .tensors import to_numpy, to_tensor
 from .videoio import EncodeSettings, VideoInfo, check_encoding, iter_frames, probe
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from .dream import Dreamer
 
 #: ``dream_frame(raw, init, steps) -> dream``: tensors (1, 3, H, W) in [0, 1]; ``init`` None = start from ``raw``.
@@ -267,9 +269,11 @@ def dream_segment(
     return done
 
 
-def stored_frames(job: Job, segments: Sequence[Segment]) -> int:
-    """How many of the segments' frames (lead-in and own) ``job`` holds: a progress bar's starting count."""
-    return sum(job.frame_path(i, lead=i < c.start).exists() for c in segments for i in range(c.lead, c.stop))
+def segments_progress(job: Job, segments: Sequence[Segment], quiet: bool = False) -> tqdm:
+    """A bar over the frames ``segments`` store (lead-in and own), starting from those ``job`` already holds."""
+    total = sum(s.stop - s.lead for s in segments)
+    stored = sum(job.frame_path(i, lead=i < s.start).exists() for s in segments for i in range(s.lead, s.stop))
+    return progress(total, "dreaming frames", quiet, unit="frame", initial=stored)
 
 
 def fill_job(
@@ -286,11 +290,7 @@ def fill_job(
     """Dream every segment of ``job`` (:func:`dream_segment`) in order, with a progress bar; ``source`` is named when
     the raw frames run out early. ``on_frame`` is called after each frame (a batch's progress)."""
     segments = plan_segments(job.frames, settings)
-    total = sum(c.stop - c.lead for c in segments)
-    with (
-        job.resumable(),
-        progress(total, "dreaming frames", quiet, unit="frame", initial=stored_frames(job, segments)) as bar,
-    ):
+    with job.resumable(), segments_progress(job, segments, quiet) as bar:
 
         def step() -> None:
             bar.update(1)
