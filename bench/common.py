@@ -101,6 +101,7 @@ def write_results(name: str, rows: list[dict], notes: str = "") -> Path:
         "machine": platform.machine(),
         "processor": platform.processor(),
         "python": platform.python_version(),
+        "allocator": "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "system",
     }
     (RESULTS / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows, "notes": notes}, indent=2))
     cols = list(dict.fromkeys(k for r in rows for k in r))
@@ -108,7 +109,7 @@ def write_results(name: str, rows: list[dict], notes: str = "") -> Path:
     lines = [
         f"# bench/{name}.py",
         "",
-        f"{meta['when']}, {meta['machine']}",
+        f"{meta['when']}, {meta['machine']}, allocator {meta['allocator']}",
         "",
         "| " + " | ".join(cols) + " |",
         "|" + "---|" * len(cols),

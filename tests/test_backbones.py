@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
+from timm.layers import Conv2dSame
 
-from vrdream.backbones import Backbone, create_backbone, list_backbones
+from vrdream.backbones import Backbone, create_backbone, list_backbones, symmetric_padding
 from vrdream.errors import InputError, VrdreamError
 
 skdata = pytest.importorskip("skimage.data", reason="scikit-image ships the test photos (chelsea, coffee)")
@@ -224,6 +225,29 @@ def test_folded_batchnorms_give_the_same_features_and_gradient():
         close = torch.isclose(gb, ga, rtol=1e-3, atol=1e-3 * float(ga.abs().max()))
         assert close.float().mean() > 0.99
     assert torch.equal(folded.logits(x).argmax(1), plain.logits(x).argmax(1))
+
+
+def test_symmetric_padding_is_tf_same_padding_one_pixel_over():
+    """TF-'same' stride-2 convolutions padded symmetrically (the default): on sizes that stay odd down the
+    network (97 -> 49 -> 25 -> 13 -> 7) the two paddings are the same, so the whole network computes the same
+    features; on even sizes a layer reads its input moved by one pixel (all but the last output row and column)."""
+    tf_same = create_backbone("efficientnet_lite0", pad_symmetric=False)
+    padded = create_backbone("efficientnet_lite0")
+    assert sum(isinstance(m, Conv2dSame) for m in tf_same.modules()) == 5
+    assert not any(isinstance(m, Conv2dSame) for m in padded.modules())
+    with torch.no_grad():
+        x = torch.rand(2, 3, 97, 97)
+        torch.testing.assert_close(padded.features(x, ["head"])["head"], tf_same.features(x, ["head"])["head"])
+        for kernel in (3, 5):
+            layer = torch.nn.Sequential(Conv2dSame(4, 8, kernel, stride=2))
+            same = layer[0]
+            assert symmetric_padding(layer) == 1
+            x = torch.rand(1, 4, 32, 40)
+            moved = torch.nn.functional.pad(x, (1, -1, 1, -1))  # x[j - 1], 0 at j = 0
+            out = layer(x)
+            assert out.shape == same(x).shape == (1, 8, 16, 20)
+            torch.testing.assert_close(out[..., :-1, :-1], same(moved)[..., :-1, :-1])
+            assert not torch.allclose(out, same(x))
 
 
 def test_inception_trunk_has_no_head(backbones):

@@ -49,6 +49,7 @@ class Backbone(nn.Module):
         class_names: list[str],
         channels_last: bool = False,
         fold_batchnorm: bool = True,
+        pad_symmetric: bool = True,
     ) -> None:
         super().__init__()
         self.spec = recipe.spec
@@ -65,6 +66,8 @@ class Backbone(nn.Module):
             p.requires_grad_(False)
         if fold_batchnorm:
             fold_batchnorms(self.net)
+        if pad_symmetric:
+            symmetric_padding(self.net)
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
         self.eval()
@@ -170,6 +173,41 @@ def fold_batchnorms(net: nn.Module) -> int:
     return folded
 
 
+def symmetric_padding(net: nn.Module) -> int:
+    """Replace every TF-'same' convolution (timm's ``Conv2dSame``, EfficientNet-Lite's stride-2 ones) by a
+    plain ``Conv2d`` with the same weights padded ``(k - 1) // 2`` on every side. Returns how many.
+
+    Why: TF pads a stride-2 convolution on an even size one pixel more after than before, which timm does
+    with a padded copy of the layer's input in the forward pass and a cropped one in the backward pass:
+    8-9 % of a dream step (measured, bench/results/speed.md), for EfficientNet-Lite's widest activations.
+    On odd sizes the two paddings are the same; on even ones the symmetric one samples the other phase of
+    the stride, as if the input were moved by one pixel: the same filters on the same image, which a
+    dream (its views jittered every step) cannot tell apart (tests/test_backbones.py).
+    """
+    from timm.layers import Conv2dSame
+
+    swapped = 0
+    for module in list(net.modules()):
+        for name, conv in list(module.named_children()):
+            if not isinstance(conv, Conv2dSame) or any(k % 2 == 0 for k in conv.kernel_size):
+                continue
+            plain = nn.Conv2d(
+                conv.in_channels,
+                conv.out_channels,
+                conv.kernel_size,
+                conv.stride,
+                padding=tuple(d * (k - 1) // 2 for k, d in zip(conv.kernel_size, conv.dilation)),
+                dilation=conv.dilation,
+                groups=conv.groups,
+                bias=conv.bias is not None,
+                device=conv.weight.device,
+            )
+            plain.weight, plain.bias = conv.weight, conv.bias
+            setattr(module, name, plain)
+            swapped += 1
+    return swapped
+
+
 def _imagenet_class_names() -> list[str]:
     """The 1000 ImageNet-1k class descriptions in index order (``"tabby, tabby cat"``), shipped with timm."""
     from timm.data import ImageNetInfo
@@ -194,6 +232,7 @@ def create_backbone(
     device: str | torch.device = "cpu",
     channels_last: bool = False,
     fold_batchnorm: bool = True,
+    pad_symmetric: bool = True,
 ) -> Backbone:
     """Build backbone ``name`` frozen and in eval mode on ``device``.
 
@@ -201,9 +240,12 @@ def create_backbone(
     ones, or torchvision's for ``googlenet``/``vgg16``). ``channels_last`` stores
     weights and activations NHWC, which is faster for some CPU/GPU kernels.
     ``fold_batchnorm``: fold BatchNorms into the convolutions before them (:func:`fold_batchnorms`);
-    False keeps the network as loaded (for comparisons).
+    ``pad_symmetric``: pad TF-'same' convolutions symmetrically (:func:`symmetric_padding`).
+    False for either keeps the network as loaded (for comparisons).
     """
     recipe = get_recipe(name)
     net = recipe.load(Path(weights) if weights is not None else None)
     names = _imagenet_class_names() if recipe.spec.has_head else []
-    return Backbone(recipe, net, names, channels_last=channels_last, fold_batchnorm=fold_batchnorm).to(device)
+    return Backbone(
+        recipe, net, names, channels_last=channels_last, fold_batchnorm=fold_batchnorm, pad_symmetric=pad_symmetric
+    ).to(device)

@@ -346,7 +346,9 @@ def write_photosphere(
     else:  # Pillow 13 has no xmp= for PNG: the XMP spec's uncompressed iTXt chunk, placed before IDAT
         info = PngImagePlugin.PngInfo()
         info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8"), zip=False)
-        kw["pnginfo"] = info
+        # zlib's fastest level: a photo's noise leaves little for the slower ones to find (measured on an
+        # 8192x4096 dream: 3.6 s and 39 MB at level 1, Pillow's default 6 took 19.5 s for 33 MB).
+        kw.update(pnginfo=info, compress_level=1)
     with atomic_path(path) as tmp:
         image.save(tmp, format=fmt, **kw)
     return path
