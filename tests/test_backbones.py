@@ -9,7 +9,14 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from timm.layers import Conv2dSame
 
-from vrdream.backbones import Backbone, create_backbone, list_backbones, symmetric_padding
+from vrdream.backbones import (
+    Backbone,
+    Conv2dReLU6,
+    create_backbone,
+    fold_batchnorms,
+    list_backbones,
+    symmetric_padding,
+)
 from vrdream.errors import InputError, VrdreamError
 
 skdata = pytest.importorskip("skimage.data", reason="scikit-image ships the test photos (chelsea, coffee)")
@@ -248,6 +255,29 @@ def test_symmetric_padding_is_tf_same_padding_one_pixel_over():
             assert out.shape == same(x).shape == (1, 8, 16, 20)
             torch.testing.assert_close(out[..., :-1, :-1], same(moved)[..., :-1, :-1])
             assert not torch.allclose(out, same(x))
+
+
+def test_fused_convolution_and_relu6_compute_the_same_features_and_gradient():
+    """Convolutions fused with the ReLU6 after them (the default, :func:`fuse_relu6`) give bit-identical features
+    and input gradients on the CPU, and fall back to the two ops one after the other under autocast."""
+    fused = create_backbone("efficientnet_lite0", channels_last=True)
+    apart = create_backbone("efficientnet_lite0", channels_last=True, fold_batchnorm=False)
+    fold_batchnorms(apart.net)
+    symmetric_padding(apart.net)
+    assert sum(isinstance(m, Conv2dReLU6) for m in fused.modules()) == 33
+    assert not any(isinstance(m, torch.nn.ReLU6) for m in fused.net.blocks.modules())  # all fused
+    assert not any(isinstance(m, Conv2dReLU6) for m in apart.modules())
+    x = torch.rand(2, 3, 96, 96)
+    a, b = (x.clone().requires_grad_(True) for _ in range(2))
+    fa, fb = fused.features(a, ["blocks.3"])["blocks.3"], apart.features(b, ["blocks.3"])["blocks.3"]
+    assert torch.equal(fa, fb)
+    fa.square().mean().backward()
+    fb.square().mean().backward()
+    assert a.grad is not None and b.grad is not None and torch.equal(a.grad, b.grad)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        low = fused.features(x, ["blocks.3"])["blocks.3"]
+    assert low.dtype == torch.bfloat16
+    assert torch.nn.functional.cosine_similarity(low.float().flatten(), fa.detach().flatten(), dim=0) > 0.98
 
 
 def test_inception_trunk_has_no_head(backbones):
