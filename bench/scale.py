@@ -97,7 +97,7 @@ def throughput(tmp: Path) -> list[dict]:
 def frame_costs_4k(tmp: Path) -> list[dict]:
     """Seconds per 4K frame of the work around the network, and the network's pixels x steps per frame."""
     from vrdream.flow import FlowSettings, sphere_flow
-    from vrdream.sphere import step_pixels
+    from vrdream.sphere import VIEW_PAD, step_pixels
     from vrdream.videoio import write_video
 
     h, w = 1920, 3840
@@ -121,8 +121,10 @@ def frame_costs_4k(tmp: Path) -> list[dict]:
     video = video_settings("hallucination-machine", preset)
     face = SphereOptions().face_for(w)
     faces = [round(face * preset.octave_scale**-i) for i in range(preset.octaves)]
-    rows.append({"stage": "network: later frame", "megapixel-steps": video.steps_next * step_pixels(face, 0.125) / 1e6})
-    first = video.steps_first * sum(step_pixels(n, 0.125) for n in faces) / 1e6
+    rows.append(
+        {"stage": "network: later frame", "megapixel-steps": video.steps_next * step_pixels(face, VIEW_PAD) / 1e6}
+    )
+    first = video.steps_first * sum(step_pixels(n, VIEW_PAD) for n in faces) / 1e6
     rows.append({"stage": "network: a segment's first frame", "megapixel-steps": first})
     return rows
 

@@ -9,9 +9,8 @@ less between neighbouring runs than across a benchmark, and the ratio is of each
 - ``video``: the later frames of bench/video.py's 1024x512 clip (carried detail and the short dream, flow
   included), their mean seconds and mean change.
 
-Today's path is the same code with the old choices (:data:`PATHS`): the BatchNorms left in the network
-(``create_backbone(fold_batchnorm=False)``) and one network pass at a time on both threads
-(``concurrent_passes=1``). CPU time is this process's
+Today's path is the same code with the network as loaded (:data:`PATHS`:
+``create_backbone(fold_batchnorm=False, pad_symmetric=False)``). CPU time is this process's
 user + system time over a run, so CPU / wall says how busy the two cores were; the load average (1 min) is
 read before each run: other work on the machine shows there.
 """
@@ -39,7 +38,6 @@ from vrdream.dream import Dreamer
 from vrdream.engine import EngineOptions
 from vrdream.pipeline import DreamRequest, dream_file
 from vrdream.presets import DEFAULT_PRESET, get_preset
-from vrdream.settings import DreamSettings
 from vrdream.tensors import to_tensor
 from vrdream.video import VideoSettings
 from vrdream.videoio import iter_frames
@@ -61,25 +59,25 @@ VIDEO_WIDTH = 1024
 
 @dataclass(frozen=True)
 class DreamPath:
-    """One way to run the same dream: the choices issue 15 changed."""
+    """One way to run the same dream: the network as loaded (today's) or prepared for the CPU (issue 15)."""
 
     name: str
-    fold_batchnorm: bool
-    concurrent_passes: int
+    #: Fold the BatchNorms, pad TF-'same' convolutions symmetrically and fuse each convolution with its ReLU6.
+    prepared: bool
 
     def dreamer(self) -> Dreamer:
-        settings = get_preset(DEFAULT_PRESET).settings.replace(concurrent_passes=self.concurrent_passes)
+        settings = get_preset(DEFAULT_PRESET).settings
         backbone = create_backbone(
-            settings.backbone, channels_last=settings.channels_last, fold_batchnorm=self.fold_batchnorm
+            settings.backbone,
+            channels_last=settings.channels_last,
+            fold_batchnorm=self.prepared,
+            pad_symmetric=self.prepared,
         )
         return Dreamer(settings, backbone=backbone)
 
 
 #: Today's path (before issue 15) and the new defaults.
-PATHS = (
-    DreamPath("today", fold_batchnorm=False, concurrent_passes=1),
-    DreamPath("new", fold_batchnorm=True, concurrent_passes=DreamSettings().concurrent_passes),
-)
+PATHS = (DreamPath("today", prepared=False), DreamPath("new", prepared=True))
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, float, float]:
@@ -188,8 +186,11 @@ def main() -> None:
         f"Input {STILL.name} ({'../shared/data' if 'shared' in str(STILL) else 'the bundled sample'}); "
         f"{torch.get_num_threads()} threads; fastest of {REPEATS} interleaved runs per path. Ratio rows: "
         "s and cpu_s are new / today (speedup = today / new), mean_change is new / today (target within "
-        "0.9-1.1), seam_score is the new path's (target <= 1.25). Today: BatchNorms unfolded, one pass at a "
-        "time. torch.compile (inductor, this CPU, Debian gcc) was measured and left out: its first compile of "
+        "0.9-1.1), seam_score is the new path's (target <= 1.25). Today: the network as loaded (BatchNorms, "
+        "TF-'same' padding by a copy, ReLU6 on its own); new: BatchNorms folded, symmetric padding, each "
+        "convolution fused with its ReLU6. Passes side by side (concurrent_passes) are not in either path: "
+        "on idle cores they gained nothing and moved the x4 sample's seam score to 1.252. "
+        "torch.compile (inductor, this CPU, Debian gcc) was measured and left out: its first compile of "
         "the network's forward and backward for one view size took 382 s (load ~8), and the compiled step "
         "was slower than the folded eager one (2.7 vs 1.7 CPU s for six 327 px views)."
     )

@@ -19,6 +19,7 @@ from vrdream.presets import DEFAULT_PRESET, PRESETS, get_preset
 from vrdream.progress import progress, weighted_steps
 from vrdream.sphere import (
     PATTERN_PX,
+    VIEW_PAD,
     SphereOptions,
     dream_sphere,
     dream_sphere_scaled,
@@ -34,7 +35,7 @@ DEFAULT = get_preset(DEFAULT_PRESET).settings
 
 
 def plan_work(stages: list) -> int:
-    return sum(step_pixels(s.face_size, 0.125) * s.steps for s in stages)
+    return sum(step_pixels(s.face_size, VIEW_PAD) * s.steps for s in stages)
 
 
 def test_every_preset_keeps_its_2k_look():

@@ -43,6 +43,11 @@ if TYPE_CHECKING:
 Shape = tuple[int, ...]
 
 
+#: Padding of each network view, as a fraction of its face's side: the context it sees from the neighbouring
+#: faces. Its gradient is feathered across the pad (:func:`gather_views`).
+VIEW_PAD = 0.125
+
+
 @dataclass(frozen=True)
 class SphereParam:
     """The sphere as a cube canvas of equi-angular faces (even density: see :mod:`vrdream.cubemap`);
@@ -54,7 +59,7 @@ class SphereParam:
 
     raw: Tensor
     face_size: int
-    pad: float = 0.125
+    pad: float = VIEW_PAD
     where: Tensor | None = None
 
     def shapes(self, octaves: int, scale: float, min_size: int) -> list[Shape]:
@@ -262,8 +267,8 @@ class SphereOptions:
     dream_width: int | None = None
     #: Cube face side at the finest octave; None: a quarter of ``dream_width`` (the cube's matching density).
     face_size: int | None = None
-    #: Padding of each view, as a fraction of the face side (context from the neighbouring faces).
-    pad: float = 0.125
+    #: Padding of each view, as a fraction of the face side (:data:`VIEW_PAD`).
+    pad: float = VIEW_PAD
 
     def __post_init__(self) -> None:
         if self.dream_width is not None and self.dream_width < 32:
@@ -353,7 +358,7 @@ def step_pixels(face_size: int, pad: float) -> int:
     return 6 * (face_size + 2 * max(1, round(pad * face_size))) ** 2
 
 
-def scale_plan(width: int, settings: DreamSettings, min_size: int, pad: float = 0.125) -> ScalePlan:
+def scale_plan(width: int, settings: DreamSettings, min_size: int, pad: float = VIEW_PAD) -> ScalePlan:
     """The octaves that dream an equirect ``width`` px wide with the patterns ``settings.pattern_deg`` sets.
 
     The look pyramid (the presets' octaves and steps) runs at :func:`dream_width_for` the pattern
@@ -385,7 +390,7 @@ def scale_plan(width: int, settings: DreamSettings, min_size: int, pad: float = 
 def dream_sphere_scaled(
     raw: Tensor,
     dreamer: Dreamer,
-    pad: float = 0.125,
+    pad: float = VIEW_PAD,
     *,
     where: Tensor | None = None,
     on_step: Callable[[], None] | None = None,
