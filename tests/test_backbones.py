@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
-from timm.layers import Conv2dSame
 
 from vrdream.backbones import (
     Backbone,
@@ -17,6 +16,7 @@ from vrdream.backbones import (
     list_backbones,
     symmetric_padding,
 )
+from vrdream.efficientnet import Conv2dSame
 from vrdream.errors import InputError, VrdreamError
 
 skdata = pytest.importorskip("skimage.data", reason="scikit-image ships the test photos (chelsea, coffee)")
@@ -152,7 +152,7 @@ def test_inception_layer_shapes_at_299_and_at_the_minimum_size(backbones):
 
 
 def test_early_stop_matches_the_networks_own_full_forward(backbones):
-    """Features from our truncated pass equal those hooked out of timm's full forward, which runs the head."""
+    """Features from our truncated pass equal those hooked out of the network's full forward, which runs the head."""
     net = backbones["efficientnet_lite0"]
     x = torch.rand(1, 3, 64, 64)
     hooked, ran_head = {}, []

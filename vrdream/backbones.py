@@ -16,7 +16,9 @@ Which backbones there are, their layers and weights: :mod:`vrdream.backbone_regi
 
 from __future__ import annotations
 
+import csv
 import functools
+import importlib.util
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .backbone_registry import Recipe, get_recipe, list_backbones
+from .efficientnet import Conv2dSame
 from .errors import VrdreamError
 
 C = TypeVar("C", bound=nn.Conv2d)
@@ -39,7 +42,7 @@ def _submodule(root: nn.Module, path: str) -> nn.Module:
 class Backbone(nn.Module):
     """A frozen ImageNet CNN that returns activations at named dream layers.
 
-    ``net`` is the wrapped network (timm, torchvision or TorchScript). Build it
+    ``net`` is the wrapped network (:mod:`vrdream.efficientnet`, torchvision or TorchScript). Build it
     with :func:`create_backbone`.
     """
 
@@ -180,18 +183,17 @@ def fold_batchnorms(net: nn.Module) -> int:
 
 
 def symmetric_padding(net: nn.Module) -> int:
-    """Replace every TF-'same' convolution (timm's ``Conv2dSame``, EfficientNet-Lite's stride-2 ones) by a
-    plain ``Conv2d`` with the same weights padded ``(k - 1) // 2`` on every side. Returns how many.
+    """Replace every TF-'same' convolution (:class:`~vrdream.efficientnet.Conv2dSame`, EfficientNet-Lite's
+    stride-2 ones) by a plain ``Conv2d`` with the same weights padded ``(k - 1) // 2`` on every side. Returns how
+    many.
 
-    Why: TF pads a stride-2 convolution on an even size one pixel more after than before, which timm does
+    Why: TF pads a stride-2 convolution on an even size one pixel more after than before, which ``Conv2dSame`` does
     with a padded copy of the layer's input in the forward pass and a cropped one in the backward pass:
     8-9 % of a dream step (measured, bench/results/speed.md), for EfficientNet-Lite's widest activations.
     On odd sizes the two paddings are the same; on even ones the symmetric one samples the other phase of
     the stride, as if the input were moved by one pixel: the same filters on the same image, which a
     dream (its views jittered every step) cannot tell apart (tests/test_backbones.py).
     """
-    from timm.layers import Conv2dSame
-
     swapped = 0
     for module in list(net.modules()):
         for name, conv in list(module.named_children()):
@@ -302,11 +304,16 @@ def fuse_relu6(net: nn.Module) -> int:
 
 
 def _imagenet_class_names() -> list[str]:
-    """The 1000 ImageNet-1k class descriptions in index order (``"tabby, tabby cat"``), shipped with timm."""
-    from timm.data import ImageNetInfo
-
-    info = ImageNetInfo()
-    return [info.label_name_to_description(name) for name in info.label_names()]
+    """The 1000 ImageNet-1k class descriptions in index order (``"tabby, tabby cat"``), shipped with timm: its
+    WordNet synsets in index order and their lemmas, read as timm's ``ImageNetInfo`` does but without importing
+    timm, which imports torchvision (seconds at every dream, for two text files)."""
+    spec = importlib.util.find_spec("timm")  # finds the package without running its __init__
+    if spec is None or not spec.submodule_search_locations:
+        raise VrdreamError("timm is not installed (it ships the ImageNet class names); run: pip install timm")
+    info = Path(spec.submodule_search_locations[0]) / "data" / "_info"
+    synsets = (info / "imagenet_synsets.txt").read_text("utf-8").splitlines()
+    lemmas = dict(csv.reader((info / "imagenet_synset_to_lemma.txt").read_text("utf-8").splitlines(), delimiter="\t"))
+    return [lemmas[synset] for synset in synsets]
 
 
 def weights_files(name: str, weights: str | Path | None = None) -> tuple[Path, ...]:
