@@ -184,11 +184,11 @@ def fold_batchnorms(net: nn.Module) -> int:
 
 def symmetric_padding(net: nn.Module) -> int:
     """Replace every TF-'same' convolution (:class:`~vrdream.efficientnet.Conv2dSame`, EfficientNet-Lite's
-    stride-2 ones) by a plain ``Conv2d`` with the same weights padded ``(k - 1) // 2`` on every side. Returns how
-    many.
+    stride-2 ones) by a plain ``Conv2d`` with the same weights padded ``(k - 1) // 2`` on every side.
+    Returns how many.
 
-    Why: TF pads a stride-2 convolution on an even size one pixel more after than before, which ``Conv2dSame`` does
-    with a padded copy of the layer's input in the forward pass and a cropped one in the backward pass:
+    Why: TF pads a stride-2 convolution on an even size one pixel more after than before, which ``Conv2dSame``
+    does with a padded copy of the layer's input in the forward pass and a cropped one in the backward pass:
     8-9 % of a dream step (measured, bench/results/speed.md), for EfficientNet-Lite's widest activations.
     On odd sizes the two paddings are the same; on even ones the symmetric one samples the other phase of
     the stride, as if the input were moved by one pixel: the same filters on the same image, which a
