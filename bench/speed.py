@@ -10,7 +10,7 @@ less between neighbouring runs than across a benchmark, and the ratio is of each
   included), their mean seconds and mean change.
 
 Today's path is the same code with the network as loaded (:data:`PATHS`:
-``create_backbone(fold_batchnorm=False, pad_symmetric=False)``). CPU time is this process's
+``create_backbone(fold_batchnorm=False)``). CPU time is this process's
 user + system time over a run, so CPU / wall says how busy the two cores were; the load average (1 min) is
 read before each run: other work on the machine shows there.
 """
@@ -62,7 +62,7 @@ class DreamPath:
     """One way to run the same dream: the network as loaded (today's) or prepared for the CPU (issue 15)."""
 
     name: str
-    #: Fold the BatchNorms, pad TF-'same' convolutions symmetrically and fuse each convolution with its ReLU6.
+    #: Fold the BatchNorms and fuse each convolution with its ReLU6.
     prepared: bool
 
     def dreamer(self) -> Dreamer:
@@ -71,7 +71,6 @@ class DreamPath:
             settings.backbone,
             channels_last=settings.channels_last,
             fold_batchnorm=self.prepared,
-            pad_symmetric=self.prepared,
         )
         return Dreamer(settings, backbone=backbone)
 
@@ -187,7 +186,7 @@ def main() -> None:
         f"{torch.get_num_threads()} threads; fastest of {REPEATS} interleaved runs per path. Ratio rows: "
         "s and cpu_s are new / today (speedup = today / new), mean_change is new / today (target within "
         "0.9-1.1), seam_score is the new path's (target <= 1.25). Today: the network as loaded (BatchNorms, "
-        "TF-'same' padding by a copy, ReLU6 on its own); new: BatchNorms folded, symmetric padding, each "
+        "ReLU6 on its own); new: BatchNorms folded, each "
         "convolution fused with its ReLU6. Passes side by side (concurrent_passes) are not in either path: "
         "on idle cores they gained nothing and moved the x4 sample's seam score to 1.252. "
         "torch.compile (inductor, this CPU, Debian gcc) was measured and left out: its first compile of "

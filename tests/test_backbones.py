@@ -14,9 +14,7 @@ from vrdream.backbones import (
     create_backbone,
     fold_batchnorms,
     list_backbones,
-    symmetric_padding,
 )
-from vrdream.efficientnet import Conv2dSame
 from vrdream.errors import InputError, VrdreamError
 
 skdata = pytest.importorskip("skimage.data", reason="scikit-image ships the test photos (chelsea, coffee)")
@@ -234,46 +232,23 @@ def test_folded_batchnorms_give_the_same_features_and_gradient():
     assert torch.equal(folded.logits(x).argmax(1), plain.logits(x).argmax(1))
 
 
-def test_symmetric_padding_is_tf_same_padding_one_pixel_over():
-    """TF-'same' stride-2 convolutions padded symmetrically (the default): on sizes that stay odd down the
-    network (97 -> 49 -> 25 -> 13 -> 7) the two paddings are the same, so the whole network computes the same
-    features; on even sizes a layer reads its input moved by one pixel (all but the last output row and column)."""
-    tf_same = create_backbone("efficientnet_lite0", pad_symmetric=False)
-    padded = create_backbone("efficientnet_lite0")
-    assert sum(isinstance(m, Conv2dSame) for m in tf_same.modules()) == 5
-    assert not any(isinstance(m, Conv2dSame) for m in padded.modules())
-    with torch.no_grad():
-        x = torch.rand(2, 3, 97, 97)
-        torch.testing.assert_close(padded.features(x, ["head"])["head"], tf_same.features(x, ["head"])["head"])
-        for kernel in (3, 5):
-            layer = torch.nn.Sequential(Conv2dSame(4, 8, kernel, stride=2))
-            same = layer[0]
-            assert symmetric_padding(layer) == 1
-            x = torch.rand(1, 4, 32, 40)
-            moved = torch.nn.functional.pad(x, (1, -1, 1, -1))  # x[j - 1], 0 at j = 0
-            out = layer(x)
-            assert out.shape == same(x).shape == (1, 8, 16, 20)
-            torch.testing.assert_close(out[..., :-1, :-1], same(moved)[..., :-1, :-1])
-            assert not torch.allclose(out, same(x))
-
-
 def test_fused_convolution_and_relu6_compute_the_same_features_and_gradient():
     """Convolutions fused with the ReLU6 after them (the default, :func:`fuse_relu6`) give bit-identical features
     and input gradients on the CPU, and fall back to the two ops one after the other under autocast."""
     fused = create_backbone("efficientnet_lite0", channels_last=True)
     apart = create_backbone("efficientnet_lite0", channels_last=True, fold_batchnorm=False)
     fold_batchnorms(apart.net)
-    symmetric_padding(apart.net)
     assert sum(isinstance(m, Conv2dReLU6) for m in fused.modules()) == 33
+    assert sum(m.tf_same for m in fused.modules() if isinstance(m, Conv2dReLU6)) == 5  # the stride-2 ones
     assert not any(isinstance(m, torch.nn.ReLU6) for m in fused.net.blocks.modules())  # all fused
     assert not any(isinstance(m, Conv2dReLU6) for m in apart.modules())
-    x = torch.rand(2, 3, 96, 96)
-    a, b = (x.clone().requires_grad_(True) for _ in range(2))
-    fa, fb = fused.features(a, ["blocks.3"])["blocks.3"], apart.features(b, ["blocks.3"])["blocks.3"]
-    assert torch.equal(fa, fb)
-    fa.square().mean().backward()
-    fb.square().mean().backward()
-    assert a.grad is not None and b.grad is not None and torch.equal(a.grad, b.grad)
+    for x in (torch.rand(2, 3, 96, 96), torch.rand(1, 3, 97, 75)):  # TF's 'same' pads even and odd sizes apart
+        a, b = (x.clone().requires_grad_(True) for _ in range(2))
+        fa, fb = fused.features(a, ["blocks.3"])["blocks.3"], apart.features(b, ["blocks.3"])["blocks.3"]
+        assert torch.equal(fa, fb)
+        fa.square().mean().backward()
+        fb.square().mean().backward()
+        assert a.grad is not None and b.grad is not None and torch.equal(a.grad, b.grad)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         low = fused.features(x, ["blocks.3"])["blocks.3"]
     assert low.dtype == torch.bfloat16

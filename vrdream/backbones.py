@@ -21,17 +21,15 @@ import functools
 import importlib.util
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .backbone_registry import Recipe, get_recipe, list_backbones
-from .efficientnet import Conv2dSame
+from .efficientnet import Conv2dSame, pad_same
 from .errors import VrdreamError
-
-C = TypeVar("C", bound=nn.Conv2d)
 
 
 def _submodule(root: nn.Module, path: str) -> nn.Module:
@@ -56,7 +54,6 @@ class Backbone(nn.Module):
         class_names: list[str],
         channels_last: bool = False,
         fold_batchnorm: bool = True,
-        pad_symmetric: bool = True,
     ) -> None:
         super().__init__()
         self.spec = recipe.spec
@@ -73,10 +70,7 @@ class Backbone(nn.Module):
             p.requires_grad_(False)
         if fold_batchnorm:
             fold_batchnorms(self.net)
-        if pad_symmetric:
-            symmetric_padding(self.net)
-        if fold_batchnorm:
-            fuse_relu6(self.net)  # after the padding: a TF-'same' convolution is not a plain Conv2d
+            fuse_relu6(self.net)
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
         self.eval()
@@ -182,30 +176,6 @@ def fold_batchnorms(net: nn.Module) -> int:
     return folded
 
 
-def symmetric_padding(net: nn.Module) -> int:
-    """Replace every TF-'same' convolution (:class:`~vrdream.efficientnet.Conv2dSame`, EfficientNet-Lite's
-    stride-2 ones) by a plain ``Conv2d`` with the same weights padded ``(k - 1) // 2`` on every side.
-    Returns how many.
-
-    Why: TF pads a stride-2 convolution on an even size one pixel more after than before, which ``Conv2dSame``
-    does with a padded copy of the layer's input in the forward pass and a cropped one in the backward pass:
-    8-9 % of a dream step (measured, bench/results/speed.md), for EfficientNet-Lite's widest activations.
-    On odd sizes the two paddings are the same; on even ones the symmetric one samples the other phase of
-    the stride, as if the input were moved by one pixel: the same filters on the same image, which a
-    dream (its views jittered every step) cannot tell apart (tests/test_backbones.py).
-    """
-    swapped = 0
-    for module in list(net.modules()):
-        for name, conv in list(module.named_children()):
-            if not isinstance(conv, Conv2dSame) or any(k % 2 == 0 for k in conv.kernel_size):
-                continue
-            padding = tuple(d * (k - 1) // 2 for k, d in zip(conv.kernel_size, conv.dilation))
-            plain = _with_weights_of(conv, nn.Conv2d, padding)
-            setattr(module, name, plain)
-            swapped += 1
-    return swapped
-
-
 class Conv2dReLU6(nn.Conv2d):
     """A convolution and the ReLU6 after it. On the CPU in float32 they run as one oneDNN kernel (the
     activation applied as the convolution writes its output), elsewhere one after the other.
@@ -215,7 +185,12 @@ class Conv2dReLU6(nn.Conv2d):
     1x1 convolution to 96 channels at 320x320: 12.5 ms fused, 20 ms as convolution then ReLU6).
     """
 
+    #: Pad the input as TF's 'same' convolution does (:func:`vrdream.efficientnet.pad_same`) before convolving.
+    tf_same: bool = False
+
     def forward(self, x: Tensor) -> Tensor:
+        if self.tf_same:
+            x = pad_same(x, self.kernel_size, self.stride, self.dilation)
         if _fusable(x):
             return _ConvReLU6.apply(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
         return F.relu6(super().forward(x))
@@ -265,23 +240,9 @@ class _ConvReLU6(torch.autograd.Function):
         return grad_x, None, None, None, None, None, None
 
 
-def _with_weights_of(conv: nn.Conv2d, kind: type[C], padding: tuple[int, ...] | None = None) -> C:
-    """A ``kind`` convolution of ``conv``'s shape holding ``conv``'s weights (shared, not copied);
-    ``padding`` replaces its padding."""
-    pair = lambda t: cast(tuple[int, int], tuple(t))  # noqa: E731  (Conv2d's 2-D sizes, typed as such)
-    out = kind(
-        conv.in_channels,
-        conv.out_channels,
-        pair(conv.kernel_size),
-        pair(conv.stride),
-        pair(conv.padding if padding is None else padding),
-        pair(conv.dilation),
-        conv.groups,
-        conv.bias is not None,
-        device=conv.weight.device,
-    )
-    out.weight, out.bias = conv.weight, conv.bias
-    return out
+def _pair(size: object) -> tuple[int, int]:
+    """A 2-D convolution's size attribute (kernel, stride, padding, dilation), typed as the pair it is."""
+    return cast(tuple[int, int], size)
 
 
 def fuse_relu6(net: nn.Module) -> int:
@@ -291,12 +252,27 @@ def fuse_relu6(net: nn.Module) -> int:
     for module in list(net.modules()):
         for conv_name, norm_name in _CONV_NORM_PAIRS.get(type(module).__name__, ()):
             conv, after = getattr(module, conv_name, None), getattr(module, norm_name, None)
-            if type(conv) is not nn.Conv2d or not isinstance(after, nn.Sequential):
+            # exactly these types: a subclass (an already fused one included) may compute something else
+            if not isinstance(conv, nn.Conv2d) or type(conv) not in (nn.Conv2d, Conv2dSame):
+                continue
+            if not isinstance(after, nn.Sequential):
                 continue
             kinds = [m for m in after if not isinstance(m, nn.Identity)]
             if len(kinds) != 1 or not isinstance(kinds[0], nn.ReLU6):
                 continue
-            joined = _with_weights_of(conv, Conv2dReLU6)
+            joined = Conv2dReLU6(
+                conv.in_channels,
+                conv.out_channels,
+                _pair(conv.kernel_size),
+                stride=_pair(conv.stride),
+                padding=_pair(conv.padding),
+                dilation=_pair(conv.dilation),
+                groups=conv.groups,
+                bias=conv.bias is not None,
+                device=conv.weight.device,
+            )
+            joined.weight, joined.bias = conv.weight, conv.bias  # shared, not copied
+            joined.tf_same = isinstance(conv, Conv2dSame)
             setattr(module, conv_name, joined)
             setattr(module, norm_name, nn.Identity())
             fused += 1
@@ -332,20 +308,17 @@ def create_backbone(
     device: str | torch.device = "cpu",
     channels_last: bool = False,
     fold_batchnorm: bool = True,
-    pad_symmetric: bool = True,
 ) -> Backbone:
     """Build backbone ``name`` frozen and in eval mode on ``device``.
 
     ``weights`` is a state dict file replacing the default weights (the bundled
     ones, or torchvision's for ``googlenet``/``vgg16``). ``channels_last`` stores
     weights and activations NHWC, which is faster for some CPU/GPU kernels.
-    ``fold_batchnorm``: fold BatchNorms into the convolutions before them (:func:`fold_batchnorms`);
-    ``pad_symmetric``: pad TF-'same' convolutions symmetrically (:func:`symmetric_padding`).
-    False for either keeps the network as loaded (for comparisons).
+    ``fold_batchnorm``: fold BatchNorms into the convolutions before them (:func:`fold_batchnorms`) and
+    fuse each convolution with the ReLU6 after it (:func:`fuse_relu6`);
+    False keeps the network as loaded (for comparisons).
     """
     recipe = get_recipe(name)
     net = recipe.load(Path(weights) if weights is not None else None)
     names = _imagenet_class_names() if recipe.spec.has_head else []
-    return Backbone(
-        recipe, net, names, channels_last=channels_last, fold_batchnorm=fold_batchnorm, pad_symmetric=pad_symmetric
-    ).to(device)
+    return Backbone(recipe, net, names, channels_last=channels_last, fold_batchnorm=fold_batchnorm).to(device)

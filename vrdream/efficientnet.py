@@ -5,7 +5,7 @@ it, torch._dynamo: 3.3 s over torch's own import (``python -X importtime``), at 
 network of some forty convolutions (measured: a default ``Dreamer()`` is built in 5.1 s instead of 8.7). The
 modules, attribute names and registration order are timm's, so the state dicts are timm's key for key
 (:func:`vrdream.weights.lukemelas_to_timm` maps the bundled weights to them), :mod:`vrdream.backbones` folds and
-pads it as it did timm's, and the outputs are timm's to the bit (tests/test_efficientnet.py). As timm's ``tf_``
+fuses it as it did timm's, and the outputs are timm's to the bit (tests/test_efficientnet.py). As timm's ``tf_``
 variants: TF 'same' padding and BatchNorm eps 1e-3, the weights having been trained in TensorFlow; ReLU6, no
 squeeze-excitation (the "Lite" of the name).
 """
@@ -48,16 +48,18 @@ def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> int:
     return max((-(-size // stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
 
 
+def pad_same(x: Tensor, kernel_size: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> Tensor:
+    """``x`` (..., H, W) zero-padded as TF's 'same' convolution pads it: for a stride-2 convolution on an even
+    size, one pixel more after than before."""
+    pad_h, pad_w = (_same_padding(size, k, s, d) for size, k, s, d in zip(x.shape[-2:], kernel_size, stride, dilation))
+    return F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+
+
 class Conv2dSame(nn.Conv2d):
-    """A convolution with TF's 'same' padding, which depends on the input's size: for a stride-2 convolution on
-    an even size, one pixel more after than before (:func:`vrdream.backbones.symmetric_padding` replaces it)."""
+    """A convolution with TF's 'same' padding (:func:`pad_same`), which depends on the input's size."""
 
     def forward(self, x: Tensor) -> Tensor:
-        pad_h, pad_w = (
-            _same_padding(size, k, s, d)
-            for size, k, s, d in zip(x.shape[-2:], self.kernel_size, self.stride, self.dilation)
-        )
-        x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+        x = pad_same(x, self.kernel_size, self.stride, self.dilation)
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
