@@ -153,8 +153,7 @@ def dream_photosphere(
     s = dreamer.settings
     if upscale == 1 and sphere.dream_width is None and sphere.face_size is None:
         plan = scale_plan(raw.shape[-1], s, min_size, sphere.pad)
-        stages = [(st.steps, step_pixels(st.face_size, sphere.pad)) for st in plan.look + plan.detail]
-        with work_progress(stages, "dreaming", quiet) as on_step:
+        with work_progress(plan.work(sphere.pad), "dreaming", quiet) as on_step:
             return dream_sphere_scaled(raw, dreamer, sphere.pad, where=where, on_step=on_step, store=store).cpu()
     if upscale > 1 and sphere.dream_width and sphere.dream_width < raw.shape[-1]:
         size = {"height": sphere.dream_width // 2, "width": sphere.dream_width}
