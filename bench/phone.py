@@ -81,7 +81,7 @@ def eta_error(bar_log: str) -> float | None:
 
 def run_cli(src: Path, dst: Path, flags: tuple[str, ...]) -> dict:
     """``vrdream dream src -o dst flags`` in a child: seconds, its peak RSS, its progress bar's ETA error."""
-    cmd = [sys.executable, "-m", "vrdream", "dream", str(src), "-o", str(dst), *flags]
+    cmd = [sys.executable, "-m", "vrdream", "dream", str(src), "-o", str(dst), "--overwrite", *flags]
     t0 = time.perf_counter()
     # the allocator the ``vrdream`` script re-runs itself under (``python -m vrdream`` does not)
     env = fast_allocator_env(dict(os.environ))
