@@ -18,6 +18,7 @@ from vrdream.pipeline import to_tensor
 from vrdream.presets import DEFAULT_PRESET, PRESETS, get_preset
 from vrdream.progress import progress, weighted_steps
 from vrdream.sphere import (
+    DETAIL_STEP_COST,
     PATTERN_PX,
     VIEW_PAD,
     SphereOptions,
@@ -121,6 +122,20 @@ def test_the_bar_counts_work_so_a_costly_step_weighs_more():
             step()
             seen.append(bar.n)
     assert seen == [10.0, 20.0, 180.0] and bar.total == 180.0
+
+
+def test_the_plan_weighs_a_tiled_detail_step_more_than_its_pixels():
+    """The bar's work per step: a look octave's network pixels, a detail octave's times DETAIL_STEP_COST
+    (its views tiled), in the order the stages run."""
+    plan = scale_plan(8192, DEFAULT, MIN_SIZE)
+    work = plan.work()
+    assert [n for n, _ in work] == [s.steps for s in plan.look + plan.detail]
+    assert [w for _, w in work[: len(plan.look)]] == [step_pixels(s.face_size, VIEW_PAD) for s in plan.look]
+    assert [w for _, w in work[len(plan.look) :]] == [
+        DETAIL_STEP_COST * step_pixels(s.face_size, VIEW_PAD) for s in plan.detail
+    ]
+    two_k = scale_plan(2048, DEFAULT, MIN_SIZE)  # no detail octaves: pixels only
+    assert two_k.work() == [(s.steps, step_pixels(s.face_size, VIEW_PAD)) for s in two_k.look]
 
 
 def test_cli_pattern_deg(tmp_path, sample_pano, capsys):
