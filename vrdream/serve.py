@@ -461,6 +461,11 @@ def serve_file(
     gc.freeze()
     with sock:
         server.run(sockets=[sock])
+    if server.should_exit:
+        # Stopped by Ctrl-C. uvicorn re-raises the signal as it returns, but inside asyncio.run, whose own
+        # handler only cancels the serving task, and that task may already have ended: then nothing is
+        # raised and the command would exit 0 (seen under load in tests/test_serve.py). Raised here, always.
+        raise KeyboardInterrupt
 
 
 def start_lines(host: str, port: int, scheme: str, lan: str | None) -> list[str]:
