@@ -202,8 +202,14 @@ def _fusable(x: Tensor) -> bool:
         x.device.type == "cpu"
         and x.dtype == torch.float32
         and not torch.is_autocast_enabled("cpu")
-        and torch.backends.mkldnn.is_available()
+        and _fused_kernel_available()
     )
+
+
+@functools.cache
+def _fused_kernel_available() -> bool:
+    """Whether this torch build has oneDNN and its fused convolution (not every platform's does)."""
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 
 
 class _ConvReLU6(torch.autograd.Function):
