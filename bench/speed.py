@@ -10,7 +10,11 @@ less between neighbouring runs than across a benchmark, and the ratio is of each
   included), their mean seconds and mean change.
 
 Today's path is the same code with the network as loaded (:data:`PATHS`:
-``create_backbone(fold_batchnorm=False)``). CPU time is this process's
+``create_backbone(fold_batchnorm=False)``): it shares every other change (geometry, flow, allocator). So when
+``BENCH_SPEED_BASE`` names a checkout of the code before issue 15's dream work (``git worktree add --detach
+../vrdream-base 9bf1f12``), both cases also run as child processes of that code ("before") and of this
+checkout ("now"), interleaved: the still as a whole ``vrdream dream IN -o OUT`` command, the video's later
+frames through bench/video.py's ``run`` (the same names in both trees). CPU time is this process's
 user + system time over a run, so CPU / wall says how busy the two cores were; the load average (1 min) is
 read before each run: other work on the machine shows there.
 """
@@ -18,6 +22,7 @@ read before each run: other work on the machine shows there.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -29,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from bench.common import write_results
+from bench.common import run_child, user_env, write_results
 from bench.video import FRAMES
 from bench.video import SAMPLE as VIDEO_SAMPLE
 from bench.video import run as run_video
@@ -154,24 +159,89 @@ def video_rows(dreamers: dict[str, Dreamer], tmp: Path) -> list[dict]:
     return rows
 
 
-def ratios(rows: list[dict]) -> list[dict]:
-    """Per case: the new path's fastest run against today's, and the change in look."""
+#: bench/video.py's later frames in a child process whose ``sys.path`` starts with a checkout's code: argv[1] is
+#: where to write ``{"s", "mean_change"}``, argv[2] the clip's width.
+VIDEO_CHILD = """
+import json, sys, tempfile
+from pathlib import Path
+from bench.video import FRAMES, SAMPLE, run
+from videos import load_panorama, make_video
+from vrdream.dream import Dreamer
+from vrdream.presets import DEFAULT_PRESET, get_preset
+from vrdream.tensors import to_tensor
+from vrdream.video import VideoSettings
+from vrdream.videoio import iter_frames
+with tempfile.TemporaryDirectory() as tmp:
+    clip = make_video(Path(tmp) / "c.mp4", load_panorama(SAMPLE, int(sys.argv[2])), frames=FRAMES)
+    raws = [to_tensor(f) for f in iter_frames(clip)]
+times, dreams = run(raws, Dreamer(get_preset(DEFAULT_PRESET).settings), VideoSettings())
+change = sum(float((d - r).abs().mean()) for d, r in zip(dreams[1:], raws[1:])) / (len(raws) - 1)
+Path(sys.argv[1]).write_text(json.dumps({"s": sum(times[1:]) / (len(times) - 1), "mean_change": change}))
+"""
+
+
+def tree_rows(trees: dict[str, Path], tmp: Path) -> list[dict]:
+    """The still as a whole command and the video's later frames, each in a child process of each tree's code."""
+    rows = []
+    for _ in range(REPEATS):
+        for name, tree in trees.items():
+            out = tmp / f"still-{name}.png"
+            argv = [sys.executable, "-m", "vrdream", "dream", str(STILL), "-o", str(out), "--overwrite"]
+            load = os.getloadavg()[0]
+            # as a user's shell runs it: the command picks its own allocator
+            run = run_child(argv, env=user_env(PYTHONPATH=str(tree)), cwd=tmp)
+            score = seam(STILL, out)
+            case = "still 2048x1024, whole command" if "shared" in str(STILL) else f"still {STILL.name}, whole command"
+            rows.append(
+                {
+                    "case": case,
+                    "path": name,
+                    "s": run["s"],
+                    "cpu_s": run["cpu s"],
+                    "cpu_per_wall": run["cpu s"] / run["s"],
+                    "load1": load,
+                    "seam_score": score["score"],
+                    "mean_change": score["mean_change"],
+                }
+            )
+            print(rows[-1], flush=True)
+            result = tmp / f"video-{name}.json"
+            load = os.getloadavg()[0]
+            env = dict(os.environ, PYTHONPATH=f"{tree}:{tree / 'tests'}")  # this process's allocator
+            run = run_child([sys.executable, "-c", VIDEO_CHILD, str(result), str(VIDEO_WIDTH)], env=env, cwd=tmp)
+            video = json.loads(result.read_text())
+            rows.append(
+                {
+                    "case": f"video later frame {VIDEO_WIDTH}x{VIDEO_WIDTH // 2}, child process",
+                    "path": name,
+                    "s": video["s"],
+                    "load1": load,
+                    "seam_score": None,
+                    "mean_change": video["mean_change"],
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def ratios(rows: list[dict], old: str, new: str) -> list[dict]:
+    """Per case that has both paths: path ``new``'s fastest run against ``old``'s, and the change in look."""
     out = []
     for case in dict.fromkeys(r["case"] for r in rows):
-        best = {
-            p.name: min((r for r in rows if r["case"] == case and r["path"] == p.name), key=lambda r: r["s"])
-            for p in PATHS
-        }
-        today, new = best["today"], best["new"]
+        runs = {name: [r for r in rows if r["case"] == case and r["path"] == name] for name in (old, new)}
+        if not all(runs.values()):
+            continue
+        a, b = (min(runs[name], key=lambda r: r["s"]) for name in (old, new))
+        cpu = {"cpu_s": b["cpu_s"] / a["cpu_s"]} if "cpu_s" in a else {}
         out.append(
             {
                 "case": case,
-                "path": "new / today",
-                "s": new["s"] / today["s"],
-                "cpu_s": new["cpu_s"] / today["cpu_s"],
-                "speedup": today["s"] / new["s"],
-                "seam_score": new["seam_score"],
-                "mean_change": new["mean_change"] / today["mean_change"],
+                "path": f"{new} / {old}",
+                "s": b["s"] / a["s"],
+                **cpu,
+                "speedup": a["s"] / b["s"],
+                "seam_score": b["seam_score"],
+                "mean_change": b["mean_change"] / a["mean_change"],
             }
         )
     return out
@@ -179,8 +249,11 @@ def ratios(rows: list[dict]) -> list[dict]:
 
 def main() -> None:
     dreamers = {p.name: p.dreamer() for p in PATHS}
+    base = os.environ.get("BENCH_SPEED_BASE")
     with tempfile.TemporaryDirectory() as tmp:
         rows = still_rows(dreamers, Path(tmp)) + video_rows(dreamers, Path(tmp))
+        if base:
+            rows += tree_rows({"before": Path(base).resolve(), "now": ROOT}, Path(tmp))
     notes = (
         f"Input {STILL.name} ({'../shared/data' if 'shared' in str(STILL) else 'the bundled sample'}); "
         f"{torch.get_num_threads()} threads; fastest of {REPEATS} interleaved runs per path. Ratio rows: "
@@ -193,7 +266,12 @@ def main() -> None:
         "the network's forward and backward for one view size took 382 s (load ~8), and the compiled step "
         "was slower than the folded eager one (2.7 vs 1.7 CPU s for six 327 px views)."
     )
-    write_results("speed", rows + ratios(rows), notes)
+    if base:
+        notes += (
+            f' "before": the code in {base} (BENCH_SPEED_BASE), "now": this checkout, each in a child process '
+            "(the still: the whole command, start-up and file I/O included; the video: later frames as above)."
+        )
+    write_results("speed", rows + ratios(rows, "today", "new") + ratios(rows, "before", "now"), notes)
 
 
 if __name__ == "__main__":

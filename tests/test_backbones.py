@@ -234,7 +234,9 @@ def test_folded_batchnorms_give_the_same_features_and_gradient():
 
 def test_fused_convolution_and_relu6_compute_the_same_features_and_gradient():
     """Convolutions fused with the ReLU6 after them (the default, :func:`fuse_relu6`) give bit-identical features
-    and input gradients on the CPU, and fall back to the two ops one after the other under autocast."""
+    and input gradients on the CPU, and fall back to the two ops one after the other under autocast. The stride-2
+    depthwise ones convolve with a zero tap instead of padding their input (:func:`same_conv_inputs`): to the bit too,
+    through all five stride-2 convolutions, on sizes whose halves are even, odd and mixed."""
     fused = create_backbone("efficientnet_lite0", channels_last=True)
     apart = create_backbone("efficientnet_lite0", channels_last=True, fold_batchnorm=False)
     fold_batchnorms(apart.net)
@@ -242,15 +244,16 @@ def test_fused_convolution_and_relu6_compute_the_same_features_and_gradient():
     assert sum(m.tf_same for m in fused.modules() if isinstance(m, Conv2dReLU6)) == 5  # the stride-2 ones
     assert not any(isinstance(m, torch.nn.ReLU6) for m in fused.net.blocks.modules())  # all fused
     assert not any(isinstance(m, Conv2dReLU6) for m in apart.modules())
-    for x in (torch.rand(2, 3, 96, 96), torch.rand(1, 3, 97, 75)):  # TF's 'same' pads even and odd sizes apart
+    # TF's 'same' pads even and odd sizes apart
+    for x in (torch.rand(2, 3, 96, 96), torch.rand(1, 3, 97, 75), torch.rand(1, 3, 100, 66)):
         a, b = (x.clone().requires_grad_(True) for _ in range(2))
-        fa, fb = fused.features(a, ["blocks.3"])["blocks.3"], apart.features(b, ["blocks.3"])["blocks.3"]
+        fa, fb = fused.features(a, ["blocks.5"])["blocks.5"], apart.features(b, ["blocks.5"])["blocks.5"]
         assert torch.equal(fa, fb)
         fa.square().mean().backward()
         fb.square().mean().backward()
         assert a.grad is not None and b.grad is not None and torch.equal(a.grad, b.grad)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        low = fused.features(x, ["blocks.3"])["blocks.3"]
+        low = fused.features(x, ["blocks.5"])["blocks.5"]
     assert low.dtype == torch.bfloat16
     assert torch.nn.functional.cosine_similarity(low.float().flatten(), fa.detach().flatten(), dim=0) > 0.98
 
