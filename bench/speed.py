@@ -186,7 +186,9 @@ def tree_rows(trees: dict[str, Path], tmp: Path) -> list[dict]:
     for _ in range(REPEATS):
         for name, tree in trees.items():
             out = tmp / f"still-{name}.png"
-            argv = [sys.executable, "-m", "vrdream", "dream", str(STILL), "-o", str(out), "--overwrite"]
+            # what the `vrdream` console script runs (vrdream.cli:entry, in both trees)
+            script = "from vrdream.cli import entry; entry()"
+            argv = [sys.executable, "-c", script, "dream", str(STILL), "-o", str(out), "--overwrite"]
             load = os.getloadavg()[0]
             # as a user's shell runs it: the command picks its own allocator
             run = run_child(argv, env=user_env(PYTHONPATH=str(tree)), cwd=tmp)

@@ -78,6 +78,21 @@ def _dream_commands() -> list[str]:
     )
 
 
+#: The flags of a still's pattern scale on the sphere: ``vrdream video``, ``zoom`` and ``stimuli`` dream at one
+#: width, so these would be ignored there; they are refused instead (argparse's usage error).
+SCALE_FLAGS = ("pattern_deg", "detail_steps")
+
+
+@pytest.mark.parametrize("command", ["stimuli", "video", "zoom"])
+@pytest.mark.parametrize("flag", ["--pattern-deg", "--detail-steps"])
+def test_commands_that_dream_at_one_width_refuse_the_pattern_scale(
+    command: str, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args([command, "in.mp4", "-o", "out", flag, "3"])
+    assert exc.value.code == 2 and f"unrecognized arguments: {flag} 3" in capsys.readouterr().err
+
+
 def test_every_command_that_dreams_is_covered() -> None:
     assert _dream_commands() == ["batch", "dream", "stimuli", "video", "zoom"]
 
@@ -103,7 +118,9 @@ def test_every_dream_flag_reaches_the_engine(
     dests = {a.dest for a in group._group_actions}
     # stimuli's levels choose preset, network, layer and guide: the level flags are not its to take
     levels = set(LEVEL_FLAGS) if command == "stimuli" else set()
-    assert dests == set(DREAM_FLAG_VALUES) - levels, "every dream flag needs a value (and a check) here"
+    # the pattern scale is a still's (dream_sphere_scaled): the commands that dream at one width refuse it
+    unscaled = set(SCALE_FLAGS) if command in ("stimuli", "video", "zoom") else set()
+    assert dests == set(DREAM_FLAG_VALUES) - levels - unscaled, "every dream flag needs a value (and a check) here"
 
     files = {"WEIGHTS": str(tmp_path / "w.pt"), "GUIDE": str(tiny_inputs["still"])}
     video_in = command in ("video", "stimuli")
@@ -126,7 +143,7 @@ def test_every_dream_flag_reaches_the_engine(
         torch.set_num_threads(threads)
     got = built.value.options
     settings = got.settings
-    expected = {k: v for k, v in DREAM_FLAG_VALUES.items() if k not in NOT_ENGINE | levels}
+    expected = {k: v for k, v in DREAM_FLAG_VALUES.items() if k not in NOT_ENGINE | levels | unscaled}
     if command == "stimuli":
         assert (got.preset, settings.objective) == ("edges", "blocks.1")  # the first default level's
     else:

@@ -1,5 +1,4 @@
-import sys
+# ``python -m vrdream`` is the console script: the same allocator re-run for commands that dream.
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

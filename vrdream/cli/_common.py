@@ -39,10 +39,13 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
 LEVEL_FLAGS = ("preset", "backbone", "weights", "objective", "guide")
 
 
-def add_dream_options(p: argparse.ArgumentParser, *, levels: bool = False) -> None:
+def add_dream_options(p: argparse.ArgumentParser, *, levels: bool = False, scaled: bool = True) -> None:
     """The engine's settings as flags; each left out keeps the preset's value (its default says which).
 
     ``levels``: the command's levels choose the presets (``vrdream stimuli``), so :data:`LEVEL_FLAGS` are left out.
+    ``scaled``: the command dreams stills at their patterns' scale on the sphere
+    (:func:`vrdream.sphere.dream_sphere_scaled`), so it takes ``--pattern-deg`` and ``--detail-steps``; the
+    others dream at one width (``--dream-width``) and leave those flags out: refused rather than ignored.
     """
     d = PRESETS[DEFAULT_PRESET].settings
 
@@ -79,18 +82,20 @@ def add_dream_options(p: argparse.ArgumentParser, *, levels: bool = False) -> No
         "--octave-scale", type=float, metavar="X", help=f"size ratio between octaves {preset_default(d.octave_scale)}"
     )
     g.add_argument("--steps", type=int, metavar="N", help=f"gradient steps per octave {preset_default(d.steps)}")
-    g.add_argument(
-        "--pattern-deg",
-        type=float,
-        metavar="DEG",
-        help=f"pattern size on the sphere, degrees: the same dream at any resolution {preset_default(d.pattern_deg)}",
-    )
-    g.add_argument(
-        "--detail-steps",
-        type=int,
-        metavar="N",
-        help=f"steps of each finer octave up to the input's full size, 0: none {preset_default(d.detail_steps)}",
-    )
+    if scaled:
+        g.add_argument(
+            "--pattern-deg",
+            type=float,
+            metavar="DEG",
+            help="pattern size on the sphere, degrees: the same dream at any resolution "
+            + preset_default(d.pattern_deg),
+        )
+        g.add_argument(
+            "--detail-steps",
+            type=int,
+            metavar="N",
+            help="steps of each finer octave up to the input's full size, 0: none " + preset_default(d.detail_steps),
+        )
     g.add_argument(
         "--step-size",
         type=float,

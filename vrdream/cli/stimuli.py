@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_dream_width(s, "the output's")
     add_steps_next(s)
-    add_dream_options(p, levels=True)
+    add_dream_options(p, levels=True, scaled=False)
     add_encode_options(p)
     p.set_defaults(run=run)
 

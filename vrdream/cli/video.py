@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "video", __doc__, help="dream a 360° video with temporal coherence", runs_network=True)
     p.add_argument("input", metavar="IN", help="equirectangular video (any FFmpeg-readable file)")
     add_output_options(p)
-    add_dream_options(p)
+    add_dream_options(p, scaled=False)
     v = p.add_argument_group("video")
     add_dream_width(v, "the video's")
     add_temporal_options(v)

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "zoom", __doc__, help="endless-zoom dream video (Möbius zoom on the sphere)", runs_network=True)
     p.add_argument("input", metavar="IN", help="photosphere (or a picture with --flat)")
     add_output_options(p)
-    add_dream_options(p)
+    add_dream_options(p, scaled=False)
     z = p.add_argument_group("zoom")
     z.add_argument("--frames", type=int, default=d.frames, metavar="N", help=f"frames (default {d.frames})")
     z.add_argument("--zoom", type=float, default=d.zoom, metavar="X", help=f"zoom per frame (default {d.zoom})")
