@@ -93,6 +93,25 @@ def run_child(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | Non
     return out
 
 
+def cpu_description() -> str:
+    """The CPU's model, its count and its widest vector units, from /proc/cpuinfo (Linux; else the platform's
+    word). Results from different machines of the same kind differ most there: bf16 runs natively only where
+    the CPU has AVX-512 BF16 or AMX, and both change which precision ``auto`` picks."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    fields = {k.strip(): v for k, v in (line.split(":", 1) for line in info.splitlines() if ":" in line)}
+    model = " ".join(fields.get("model name", platform.machine()).split())
+    flags = set(fields.get("flags", "").split())
+    units = [
+        name
+        for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "BF16"), ("amx_bf16", "AMX"))
+        if flag in flags
+    ]
+    return f"{model}, {os.cpu_count()} CPUs, {' '.join(units) or 'no AVX2'}"
+
+
 def write_results(name: str, rows: list[dict], notes: str = "") -> Path:
     """Write ``results/<name>.json`` and a markdown table ``results/<name>.md``; return the markdown path."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -100,6 +119,7 @@ def write_results(name: str, rows: list[dict], notes: str = "") -> Path:
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.machine(),
         "processor": platform.processor(),
+        "cpu": cpu_description(),
         "python": platform.python_version(),
         "allocator": "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "system",
     }
@@ -109,7 +129,7 @@ def write_results(name: str, rows: list[dict], notes: str = "") -> Path:
     lines = [
         f"# bench/{name}.py",
         "",
-        f"{meta['when']}, {meta['machine']}, allocator {meta['allocator']}",
+        f"{meta['when']}, {meta['machine']} ({meta['cpu']}), allocator {meta['allocator']}",
         "",
         "| " + " | ".join(cols) + " |",
         "|" + "---|" * len(cols),

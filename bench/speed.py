@@ -10,17 +10,18 @@ less between neighbouring runs than across a benchmark, and the ratio is of each
   included), their mean seconds and mean change.
 
 Today's path is the same code with the network as loaded (:data:`PATHS`:
-``create_backbone(fold_batchnorm=False)``): it shares every other change (geometry, flow, allocator). So when
-``BENCH_SPEED_BASE`` names a checkout of the code before issue 15's dream work (``git worktree add --detach
-../vrdream-base 9bf1f12``), both cases also run as child processes of that code ("before") and of this
-checkout ("now"), interleaved: the still as a whole ``vrdream dream IN -o OUT`` command, the video's later
-frames through bench/video.py's ``run`` (the same names in both trees). CPU time is this process's
-user + system time over a run, so CPU / wall says how busy the two cores were; the load average (1 min) is
-read before each run: other work on the machine shows there.
+``create_backbone(fold_batchnorm=False)``): it shares every other change (geometry, flow, allocator). Both
+cases also run as child processes of the code before issue 15's dream work ("before": a temporary git worktree
+of :data:`BASE_COMMIT`, or the checkout ``BENCH_SPEED_BASE`` names; ``BENCH_SPEED_BASE=none`` leaves these rows
+out) and of this checkout ("now"), interleaved: the still as a whole ``vrdream dream IN -o OUT`` command, the
+video's later frames through bench/video.py's ``run`` (the same names in both trees). CPU time is this
+process's user + system time over a run, so CPU / wall says how busy the two cores were; the load average
+(1 min) is read before each run: other work on the machine shows there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -28,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,13 +250,38 @@ def ratios(rows: list[dict], old: str, new: str) -> list[dict]:
     return out
 
 
+#: The last commit before issue 15's dream work: "before" runs its code where ``BENCH_SPEED_BASE`` names none.
+BASE_COMMIT = "9bf1f12"
+
+
+@contextlib.contextmanager
+def base_tree() -> Iterator[Path | None]:
+    """The code to run as "before": ``BENCH_SPEED_BASE`` (``none``: no before/now rows), else a temporary git
+    worktree of :data:`BASE_COMMIT` (removed afterwards), else None where this is no git checkout that has it."""
+    given = os.environ.get("BENCH_SPEED_BASE")
+    if given:
+        yield None if given == "none" else Path(given).resolve()
+        return
+    git = ["git", "-C", str(ROOT)]
+    if subprocess.run([*git, "cat-file", "-e", f"{BASE_COMMIT}^{{commit}}"], capture_output=True).returncode:
+        print(f"bench/speed.py: no before/now rows: {ROOT} is no git checkout with {BASE_COMMIT}", flush=True)
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "base"
+        subprocess.run([*git, "worktree", "add", "--detach", str(tree), BASE_COMMIT], check=True, capture_output=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True, capture_output=True)
+
+
 def main() -> None:
     dreamers = {p.name: p.dreamer() for p in PATHS}
-    base = os.environ.get("BENCH_SPEED_BASE")
-    with tempfile.TemporaryDirectory() as tmp:
+    with base_tree() as base, tempfile.TemporaryDirectory() as tmp:
         rows = still_rows(dreamers, Path(tmp)) + video_rows(dreamers, Path(tmp))
         if base:
-            rows += tree_rows({"before": Path(base).resolve(), "now": ROOT}, Path(tmp))
+            rows += tree_rows({"before": base, "now": ROOT}, Path(tmp))
     notes = (
         f"Input {STILL.name} ({'../shared/data' if 'shared' in str(STILL) else 'the bundled sample'}); "
         f"{torch.get_num_threads()} threads; fastest of {REPEATS} interleaved runs per path. Ratio rows: "
@@ -270,7 +296,8 @@ def main() -> None:
     )
     if base:
         notes += (
-            f' "before": the code in {base} (BENCH_SPEED_BASE), "now": this checkout, each in a child process '
+            f' "before": the code of {os.environ.get("BENCH_SPEED_BASE") or BASE_COMMIT}, "now": this checkout, '
+            "each in a child process "
             "(the still: the whole command, start-up and file I/O included; the video: later frames as above)."
         )
     write_results("speed", rows + ratios(rows, "today", "new") + ratios(rows, "before", "now"), notes)
