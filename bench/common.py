@@ -94,22 +94,25 @@ def run_child(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | Non
 
 
 def cpu_description() -> str:
-    """The CPU's model, its count and its widest vector units, from /proc/cpuinfo (Linux; else the platform's
-    word). Results from different machines of the same kind differ most there: bf16 runs natively only where
-    the CPU has AVX-512 BF16 or AMX, and both change which precision ``auto`` picks."""
+    """The CPU's model, the CPUs this process may use and, on x86, its widest vector units, from /proc/cpuinfo
+    (Linux; elsewhere the platform's word). Results from different machines of the same kind differ most
+    there: bf16 runs natively only where the CPU has AVX-512 BF16 or AMX, which changes what ``auto`` picks."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+        return f"{platform.processor() or platform.machine()}, {cpus} CPUs"
     fields = {k.strip(): v for k, v in (line.split(":", 1) for line in info.splitlines() if ":" in line)}
     model = " ".join(fields.get("model name", platform.machine()).split())
-    flags = set(fields.get("flags", "").split())
+    if "flags" not in fields:  # not x86: no vector-unit flags to read
+        return f"{model}, {cpus} CPUs"
+    flags = set(fields["flags"].split())
     units = [
         name
         for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "BF16"), ("amx_bf16", "AMX"))
         if flag in flags
     ]
-    return f"{model}, {os.cpu_count()} CPUs, {' '.join(units) or 'no AVX2'}"
+    return f"{model}, {cpus} CPUs, {' '.join(units) or 'no AVX2'}"
 
 
 def write_results(name: str, rows: list[dict], notes: str = "") -> Path:

@@ -11,7 +11,7 @@ less between neighbouring runs than across a benchmark, and the ratio is of each
 
 Today's path is the same code with the network as loaded (:data:`PATHS`:
 ``create_backbone(fold_batchnorm=False)``): it shares every other change (geometry, flow, allocator). Both
-cases also run as child processes of the code before issue 15's dream work ("before": a temporary git worktree
+cases also run as child processes of the code before issue 15's dream work ("before": a temporary copy (git archive)
 of :data:`BASE_COMMIT`, or the checkout ``BENCH_SPEED_BASE`` names; ``BENCH_SPEED_BASE=none`` leaves these rows
 out) and of this checkout ("now"), interleaved: the still as a whole ``vrdream dream IN -o OUT`` command, the
 video's later frames through bench/video.py's ``run`` (the same names in both trees). CPU time is this
@@ -59,6 +59,7 @@ STILL = (
     else ROOT / "vrdream" / "samples" / "mars.jpg"
 )
 SEAM_TOOL = SHARED / "tools" / "seam_score.py"
+STILL_CASE = "still 2048x1024" if "shared" in str(STILL) else f"still {STILL.name}"
 REPEATS = 2
 VIDEO_WIDTH = 1024
 
@@ -87,7 +88,7 @@ PATHS = (DreamPath("today", prepared=False), DreamPath("new", prepared=True))
 
 def timed(fn: Callable[[], object]) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds of this process, 1-minute load average before) of one call."""
-    load = float(Path("/proc/loadavg").read_text().split()[0])
+    load = os.getloadavg()[0]
     r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     fn()
     wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
@@ -117,7 +118,7 @@ def still_rows(dreamers: dict[str, Dreamer], tmp: Path) -> list[dict]:
             score = seam(STILL, out)
             rows.append(
                 {
-                    "case": "still 2048x1024" if "shared" in str(STILL) else f"still {STILL.name}",
+                    "case": STILL_CASE,
                     "path": path.name,
                     "s": wall,
                     "cpu_s": cpu,
@@ -137,7 +138,7 @@ def video_rows(dreamers: dict[str, Dreamer], tmp: Path) -> list[dict]:
     rows = []
     for _ in range(REPEATS):
         for path in PATHS:
-            load = float(Path("/proc/loadavg").read_text().split()[0])
+            load = os.getloadavg()[0]
             r0 = resource.getrusage(resource.RUSAGE_SELF)
             times, dreams = run_video(raws, dreamers[path.name], VideoSettings())
             r1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -194,7 +195,7 @@ def tree_rows(trees: dict[str, Path], tmp: Path) -> list[dict]:
             # as a user's shell runs it: the command picks its own allocator
             run = run_child(argv, env=user_env(PYTHONPATH=str(tree)), cwd=tmp)
             score = seam(STILL, out)
-            case = "still 2048x1024, whole command" if "shared" in str(STILL) else f"still {STILL.name}, whole command"
+            case = f"{STILL_CASE}, whole command"
             rows.append(
                 {
                     "case": case,
@@ -256,24 +257,22 @@ BASE_COMMIT = "9bf1f12"
 
 @contextlib.contextmanager
 def base_tree() -> Iterator[Path | None]:
-    """The code to run as "before": ``BENCH_SPEED_BASE`` (``none``: no before/now rows), else a temporary git
-    worktree of :data:`BASE_COMMIT` (removed afterwards), else None where this is no git checkout that has it."""
+    """The code to run as "before": ``BENCH_SPEED_BASE`` (``none``: no before/now rows), else
+    :data:`BASE_COMMIT`'s files in a temporary folder (``git archive``: the checkout's git metadata is never
+    touched, so a benchmark killed part-way leaves nothing behind), else None where this is no git checkout
+    that has it."""
     given = os.environ.get("BENCH_SPEED_BASE")
     if given:
         yield None if given == "none" else Path(given).resolve()
         return
-    git = ["git", "-C", str(ROOT)]
-    if subprocess.run([*git, "cat-file", "-e", f"{BASE_COMMIT}^{{commit}}"], capture_output=True).returncode:
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASE_COMMIT], capture_output=True)
+    if archive.returncode:
         print(f"bench/speed.py: no before/now rows: {ROOT} is no git checkout with {BASE_COMMIT}", flush=True)
         yield None
         return
     with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "base"
-        subprocess.run([*git, "worktree", "add", "--detach", str(tree), BASE_COMMIT], check=True, capture_output=True)
-        try:
-            yield tree
-        finally:
-            subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        yield Path(tmp)
 
 
 def main() -> None:

@@ -93,6 +93,19 @@ def test_commands_that_dream_at_one_width_refuse_the_pattern_scale(
     assert exc.value.code == 2 and f"unrecognized arguments: {flag} 3" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["dream", "batch"])
+@pytest.mark.parametrize("size", [["--dream-width", "512"], ["--upscale", "2"], ["--flat"]])
+def test_a_still_sized_another_way_refuses_the_pattern_scale(
+    command: str, size: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pattern scale would go unused: one line, exit 2, before any work (nothing is written)."""
+    out = tmp_path / ("out.jpg" if command == "dream" else "out")
+    assert main([command, "in.jpg", "-o", str(out), "--pattern-deg", "20", *size]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--pattern-deg" in err[0] and size[0] in err[0]
+    assert not out.exists()
+
+
 def test_every_command_that_dreams_is_covered() -> None:
     assert _dream_commands() == ["batch", "dream", "stimuli", "video", "zoom"]
 

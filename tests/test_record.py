@@ -156,7 +156,7 @@ def test_a_video_is_recorded_and_its_frames_are_made_again_bit_for_bit(
 
     clip = make_video(tmp_path / "clip.mp4", load_panorama(sample_pano, 128), frames=7, audio=None)
     out = tmp_path / "v.mp4"
-    cheap = ["--steps", "1", "--octaves", "1", "--detail-steps", "0", "--steps-next", "1", "--device", "cpu", "-q"]
+    cheap = ["--steps", "1", "--octaves", "1", "--steps-next", "1", "--device", "cpu", "-q"]
     # In segments of 3 frames, each crossfading in over the 3 before: every frame but the first is a mix.
     threads = torch.get_num_threads()
     try:

@@ -36,7 +36,7 @@ from vrdream.videoio import iter_rgb24
 FRAMES = 12
 SIZE = (64, 128)  # height, width: a multiple of 16 wide
 #: The cheapest dream that still dreams: one octave, one step, one step per later frame, on the CPU.
-CHEAP = ["--steps", "1", "--octaves", "1", "--detail-steps", "0", "--steps-next", "1", "--device", "cpu"]
+CHEAP = ["--steps", "1", "--octaves", "1", "--steps-next", "1", "--device", "cpu"]
 SET = ["--levels", "edges,textures", "--strengths", "0,1", "--fade", *CHEAP, "-q"]
 VIDEOS = ["control", "edges-0", "edges-1", "edges-0-fade", "edges-1-fade"]
 VIDEOS += [v.replace("edges", "textures") for v in VIDEOS[1:]]

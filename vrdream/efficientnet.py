@@ -76,7 +76,7 @@ def same_taps(weight: Tensor, size: tuple[int, ...], stride: tuple[int, ...]) ->
 def same_conv_inputs(conv: nn.Conv2d, x: Tensor) -> tuple[Tensor, Tensor, tuple[int, int]]:
     """``(input, weight, padding)`` that make ``F.conv2d`` with ``conv``'s other attributes compute TF's 'same'
     convolution of ``x``: zero taps (:func:`same_taps`) for a depthwise convolution, the input padded for others."""
-    if conv.groups == conv.in_channels and conv.dilation == (1, 1):
+    if 1 < conv.groups == conv.in_channels and conv.dilation == (1, 1):  # depthwise, not a 1-channel dense one
         weight, padding = same_taps(conv.weight, x.shape[-2:], conv.stride)
         return x, weight, padding
     return pad_same(x, conv.kernel_size, conv.stride, conv.dilation), conv.weight, (0, 0)

@@ -19,7 +19,6 @@ one (backward flow), so warping is a plain lookup: ``warped(x) = prev(src(x))``.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -29,6 +28,7 @@ from torch import Tensor
 
 from .cubemap import FACE_BASIS, c2e, crop_pad, e2c, face_dirs
 from .equirect import equirect_dirs, sample_equirect
+from .parallel import run_side_by_side
 from .quantize import to_uint8_tensor
 
 
@@ -55,7 +55,9 @@ class FlowSettings:
 class SphereFlow:
     """Backward flow of an equirect frame pair.
 
-    ``source``: (1, H, W, 3) unit directions: where each pixel of the new frame was in the previous one.
+    ``source``: (1, H, W, 3) unit directions: where each pixel of the new frame was in the previous one,
+    stored planar (a view of (3, H, W) memory, as :func:`vrdream.equirect.equirect_dirs` keeps its
+    directions): read it with :func:`vrdream.equirect.planar`, never ``.view``.
     ``angle``: (1, 1, H, W) how far it moved, in radians on the sphere.
     """
 
@@ -80,7 +82,9 @@ def sphere_flow(prev: Tensor, cur: Tensor, settings: FlowSettings = FlowSettings
     step = 2.0 / n
     points = face_dirs(n, p, dtype=torch.float64)  # (6, m, m, 3) pixel centres on the cube
 
-    def face_flow(k: int) -> Tensor:
+    sources: dict[int, Tensor] = {}
+
+    def face_flow(k: int) -> None:
         cur_u8, prev_u8 = _gray_u8(faces[0, k]), _gray_u8(faces[1, k])
         flow_px = cv2.calcOpticalFlowFarneback(  # (m, m, 2) float32 pixel offsets (x, y)
             cur_u8,
@@ -95,15 +99,14 @@ def sphere_flow(prev: Tensor, cur: Tensor, settings: FlowSettings = FlowSettings
             0,
         )
         fl = torch.from_numpy(flow_px).to(torch.float64)
-        return points[k] + step * (fl[..., :1] * basis[k, 0] - fl[..., 1:] * basis[k, 1])
+        sources[k] = points[k] + step * (fl[..., :1] * basis[k, 0] - fl[..., 1:] * basis[k, 1])
 
-    # The faces side by side, one per thread: OpenCV's Farneback keeps about one core busy (it releases the
-    # GIL), so two faces at once took 0.55x the time of one after the other on this 2-core CPU, same result.
-    with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:
-        sources = list(pool.map(face_flow, range(6)))
+    # The faces side by side, as many as torch has threads: Farneback keeps about one core busy, so two
+    # faces at once took 0.55x the time of one after the other on this 2-core CPU, the same result.
+    run_side_by_side(face_flow, range(6), torch.get_num_threads())
     # Keep each face's interior (its flow saw real neighbours on all sides) and read it back as an
     # equirect; c2e interpolates across face edges from the neighbouring faces, so the field is seamless.
-    field = crop_pad(torch.stack(sources).permute(0, 3, 1, 2), p)  # (6, 3, n, n)
+    field = crop_pad(torch.stack([sources[k] for k in range(6)]).permute(0, 3, 1, 2), p)  # (6, 3, n, n)
     # Planar (3, H, W) from here, and norms as square-sum-root: torch.linalg.vector_norm took 40-50 ms per norm of a
     # 1024x512 field in float64 (20x this), a fifth of the frame's flow.
     source = c2e(field[None].to(cur.device), h, w)[0]

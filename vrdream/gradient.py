@@ -7,11 +7,7 @@ network sees a truncated context) never stay in one place and never show.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 import torch
 from torch import Tensor
@@ -19,8 +15,7 @@ from torch import Tensor
 from .backbones import Backbone
 from .device import autocast
 from .objective import LOGITS, Objective
-
-T = TypeVar("T")
+from .parallel import run_side_by_side
 
 #: The largest total stride of the bundled backbones: tiles start on multiples of it.
 STRIDE = 32
@@ -53,7 +48,7 @@ def input_gradient(
     pieces' gradients add up to what one pass would give (up to the context
     lost at tile borders, which the random grid offset moves around). Whole
     images are preferred to tiles: they lose no context. ``concurrent`` pieces run
-    side by side (:func:`run_side_by_side`); each writes only its own part of the result.
+    side by side (:func:`vrdream.parallel.run_side_by_side`); each writes only its own part of the result.
     """
     b, _, h, w = x.shape
     step = b if batch is None else max(1, batch)
@@ -79,36 +74,6 @@ def input_gradient(
 
     run_side_by_side(one, pieces, concurrent if x.device.type == "cpu" else 1)
     return grad
-
-
-def run_side_by_side(fn: Callable[[T], None], items: Sequence[T], concurrent: int) -> None:
-    """``fn`` on every item, ``concurrent`` at a time in threads that share torch's CPU threads between them
-    (each runs its ops on ``threads // concurrent`` of them); in this thread when ``concurrent`` is 1.
-
-    Why: measured on this 2-core CPU, EfficientNet-Lite's passes scale poorly over torch's two threads
-    (a dream used 1.0-1.4 cores), and on a busy machine each parallel op waits at its end for the thread
-    that was descheduled. Two passes side by side, one thread each, keep both cores on their own work
-    (torch's ops release the GIL). Each thread's pass holds its own activations: the memory budget is
-    shared between them (:meth:`vrdream.dream.Dreamer.passes`).
-    """
-    workers = min(concurrent, len(items), torch.get_num_threads())  # never more threads than torch is given
-    if workers <= 1:
-        for item in items:
-            fn(item)
-        return
-    pool = _pool(workers, max(1, torch.get_num_threads() // workers))
-    for future in [pool.submit(fn, item) for item in items]:
-        future.result()
-
-
-@functools.cache
-def _pool(workers: int, threads: int) -> ThreadPoolExecutor:
-    """Threads for :func:`run_side_by_side`, ``threads`` torch threads each, kept for the process (one pool
-    per thread count asked for): made anew each step, every new thread could take another of jemalloc's
-    arenas, each keeping the freed pages of a pass's activations."""
-    return ThreadPoolExecutor(
-        workers, thread_name_prefix="vrdream-pass", initializer=torch.set_num_threads, initargs=(threads,)
-    )
 
 
 def _cuts(

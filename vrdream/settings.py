@@ -96,7 +96,7 @@ class DreamSettings:
     #: panorama's dream then peaks under 4 GB (bench/sphere.py). Shared by the passes run side by side.
     memory_limit_mb: int = 1536
     #: Network passes (views or tiles) run side by side on the CPU, torch's threads shared between them
-    #: (:func:`vrdream.gradient.run_side_by_side`); 1: one pass at a time on every thread. On this 2-core
+    #: (:func:`vrdream.parallel.run_side_by_side`); 1: one pass at a time on every thread. On this 2-core
     #: CPU two single-threaded passes did six 448 px views in 0.45-0.6x the wall time of one two-threaded
     #: pass after another at load 8 (torch's threads spin at every op's end, more so when one is
     #: descheduled), but about the same on idle cores, and they change the dream's split into passes: the

@@ -170,7 +170,32 @@ def engine_from_args(args: argparse.Namespace) -> EngineOptions:
     """The dream engine's options from :func:`add_dream_options`' flags: every command that dreams uses this."""
     from ..engine import EngineOptions
 
+    refuse_ignored_scale(args)
     return EngineOptions(settings_from_args(args), preset=args.preset, weights=args.weights, guide=args.guide)
+
+
+def refuse_ignored_scale(args: argparse.Namespace) -> None:
+    """``--pattern-deg`` and ``--detail-steps`` size a still's dream by its patterns on the sphere
+    (:func:`vrdream.pipeline.dream_photosphere`); a size given another way, a flat picture or a dream made
+    for super-resolution would leave them unused, so the pair is refused (one line, exit 2), not ignored."""
+    from ..errors import VrdreamError
+
+    scale = [f for f in ("pattern_deg", "detail_steps") if getattr(args, f, None) is not None]
+    sized = [
+        f
+        for f, given in (
+            ("dream_width", getattr(args, "dream_width", None)),
+            ("face_size", getattr(args, "face_size", None)),
+            ("upscale", getattr(args, "upscale", 1) > 1),
+            ("flat", getattr(args, "flat", False)),
+        )
+        if given
+    ]
+    if scale and sized:
+        flag, other = (f"--{name.replace('_', '-')}" for name in (scale[0], sized[0]))
+        raise VrdreamError(
+            f"{flag} is for a dream sized by its patterns on the sphere; {other} sizes it another way: give one of them"
+        )
 
 
 def number_pair(text: str) -> tuple[float, float]:
