@@ -29,10 +29,11 @@ def autocast_dtype(device: torch.device, precision: Precision = "auto") -> torch
     ``auto`` is bf16 on CUDA (tensor cores; the standard there) and fp32 on the
     CPU. Measured here: a bf16 *forward* is within 0.99 correlation of fp32,
     but the bf16 *input gradient* a dream follows correlates only 0.2-0.6 with
-    the fp32 one (eight mantissa bits lost over every layer of the backward
-    pass), and on this CPU's depthwise convolutions bf16 bought no speed. Dreams
-    made in bf16 still raise the objective as much (tests/test_dream.py); they
-    are just not the fp32 dream.
+    the fp32 one, and on a CPU's depthwise convolutions bf16 bought no speed.
+    Layer by layer (bench/precision.py) the loss is in the first, full-resolution
+    convolutions (the stem and blocks 0-1.0: 0.69-0.93 each); every later one
+    keeps >= 0.98. Dreams made in bf16 still raise the objective as much
+    (tests/test_dream.py); they are just not the fp32 dream.
     """
     if precision != "auto":
         return _DTYPES[precision]
