@@ -96,7 +96,8 @@ def run_child(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | Non
 def cpu_description() -> str:
     """The CPU's model, the CPUs this process may use and, on x86, its widest vector units, from /proc/cpuinfo
     (Linux; elsewhere the platform's word). Results from different machines of the same kind differ most
-    there: bf16 runs natively only where the CPU has AVX-512 BF16 or AMX, which changes what ``auto`` picks."""
+    there: oneDNN runs bf16 only with AVX-512 (fast with AVX-512 BF16 or AMX), and where it does the SR
+    nets' ``auto`` precision is bf16 (:func:`vrdream.upscale.sr_dtype`)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         info = Path("/proc/cpuinfo").read_text()

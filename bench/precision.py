@@ -9,7 +9,8 @@ timed on its own input): the part a faster bf16 could speed up. The inputs are t
 views of ../shared/data/mars.jpg (the bundled sample where that is absent) at a 256 px face.
 
 Correlation is a property of the arithmetic, the same on any CPU or GPU that rounds to bf16; the speed of
-bf16 is not, and on a CPU without native bf16 (no AVX-512 BF16 or AMX) there is none to gain.
+bf16 is not: oneDNN runs bf16 on CPUs with AVX-512 (natively fast with AVX-512 BF16 or AMX), and on one
+without (AVX2 only) there is none to gain.
 """
 
 from __future__ import annotations
@@ -40,25 +41,24 @@ TARGET = 0.95
 
 @contextlib.contextmanager
 def in_bf16(modules: list[nn.Module]) -> Iterator[None]:
-    """Run each of ``modules`` under CPU bf16 autocast, its output back in fp32 for the next (fp32) layer."""
-    handles = []
+    """Run each of ``modules`` under CPU bf16 autocast, its output back in fp32 for the next (fp32) layer: its
+    forward wrapped for the time being (an instance attribute over the class's method, deleted afterwards),
+    so that autocast ends with the module's call even when it raises."""
+
+    def wrapped(forward: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        def bf16_forward(*args: object, **kwargs: object) -> torch.Tensor:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return forward(*args, **kwargs).float()
+
+        return bf16_forward
+
     for module in modules:
-        state: dict[str, torch.autocast] = {}
-
-        def enter(m: nn.Module, args: object, state: dict[str, torch.autocast] = state) -> None:
-            state["ctx"] = torch.autocast("cpu", dtype=torch.bfloat16)
-            state["ctx"].__enter__()
-
-        def leave(m: nn.Module, args: object, out: torch.Tensor, state: dict[str, torch.autocast] = state) -> object:
-            state["ctx"].__exit__(None, None, None)
-            return out.float()
-
-        handles += [module.register_forward_pre_hook(enter), module.register_forward_hook(leave)]
+        module.forward = wrapped(module.forward)  # type: ignore[method-assign]
     try:
         yield
     finally:
-        for handle in handles:
-            handle.remove()
+        for module in modules:
+            del module.forward
 
 
 def gradient(dreamer: Dreamer, x: torch.Tensor) -> torch.Tensor:
@@ -164,8 +164,8 @@ def main() -> None:
             if best
             else f"No policy keeps >= {TARGET}; the whole network in bf16: {whole:.3f}."
         )
-        + " bf16 is not used on the CPU: oneDNN runs it natively only with AVX-512 BF16 or AMX, and where it"
-        " ran (an earlier machine) its depthwise convolutions were no faster."
+        + " The dream does not use bf16 on the CPU: oneDNN runs it only on CPUs with AVX-512, and where it ran"
+        " (an earlier machine) its depthwise convolutions were no faster."
     )
     write_results("precision", rows, notes)
 

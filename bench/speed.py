@@ -259,15 +259,21 @@ BASE_COMMIT = "9bf1f12"
 def base_tree() -> Iterator[Path | None]:
     """The code to run as "before": ``BENCH_SPEED_BASE`` (``none``: no before/now rows), else
     :data:`BASE_COMMIT`'s files in a temporary folder (``git archive``: the checkout's git metadata is never
-    touched, so a benchmark killed part-way leaves nothing behind), else None where this is no git checkout
-    that has it."""
+    touched, so a benchmark killed part-way leaves at most that folder), else None where this is no git
+    checkout that has it (or no git)."""
     given = os.environ.get("BENCH_SPEED_BASE")
     if given:
         yield None if given == "none" else Path(given).resolve()
         return
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASE_COMMIT], capture_output=True)
-    if archive.returncode:
-        print(f"bench/speed.py: no before/now rows: {ROOT} is no git checkout with {BASE_COMMIT}", flush=True)
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASE_COMMIT], capture_output=True)
+    except FileNotFoundError:  # no git on this machine
+        archive = None
+    if archive is None or archive.returncode:
+        print(
+            f"bench/speed.py: no before/now rows: {ROOT} is no git checkout with {BASE_COMMIT} (or git is missing)",
+            flush=True,
+        )
         yield None
         return
     with tempfile.TemporaryDirectory() as tmp:

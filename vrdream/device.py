@@ -31,8 +31,8 @@ def autocast_dtype(device: torch.device, precision: Precision = "auto") -> torch
     but the bf16 *input gradient* a dream follows correlates only 0.2-0.6 with
     the fp32 one, and on a CPU's depthwise convolutions bf16 bought no speed.
     Layer by layer (bench/precision.py) the loss is in the first, full-resolution
-    convolutions (the stem and blocks 0-1.0: 0.69-0.93 each); every later one
-    keeps >= 0.98. Dreams made in bf16 still raise the objective as much
+    convolutions (the stem to blocks.1.0's depthwise one: 0.69-0.93 each); every
+    later one keeps >= 0.978. Dreams made in bf16 still raise the objective as much
     (tests/test_dream.py); they are just not the fp32 dream.
     """
     if precision != "auto":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
 import torch
@@ -18,8 +18,9 @@ T = TypeVar("T")
 
 
 def run_side_by_side(fn: Callable[[T], None], items: Sequence[T], concurrent: int) -> None:
-    """``fn`` on every item, ``concurrent`` at a time in threads that share torch's CPU threads between them
-    (each runs its ops on ``threads // concurrent`` of them); in this thread when ``concurrent`` is 1.
+    """``fn`` on every item, ``concurrent`` at a time (no more than the items or torch's threads) in threads
+    that share torch's CPU threads between them (each runs its ops on its share of them); in this thread
+    when that is one.
     ``fn`` returns nothing: each item writes its own part of a result. An item's exception is raised here.
 
     Why: measured on this 2-core CPU, EfficientNet-Lite's passes scale poorly over torch's two threads
@@ -35,8 +36,16 @@ def run_side_by_side(fn: Callable[[T], None], items: Sequence[T], concurrent: in
             fn(item)
         return
     pool = _pool(workers, max(1, torch.get_num_threads() // workers))
-    for future in [pool.submit(fn, item) for item in items]:
-        future.result()
+    futures = [pool.submit(fn, item) for item in items]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        # no item starts after a failure, and the running ones end here rather than behind the caller's back
+        for future in futures:
+            future.cancel()
+        wait(futures)
+        raise
 
 
 @functools.cache
@@ -45,5 +54,5 @@ def _pool(workers: int, threads: int) -> ThreadPoolExecutor:
     per thread count asked for): made anew each step, every new thread could take another of jemalloc's
     arenas, each keeping the freed pages of a pass's activations."""
     return ThreadPoolExecutor(
-        workers, thread_name_prefix="vrdream-pass", initializer=torch.set_num_threads, initargs=(threads,)
+        workers, thread_name_prefix="vrdream-side", initializer=torch.set_num_threads, initargs=(threads,)
     )

@@ -180,22 +180,17 @@ def refuse_ignored_scale(args: argparse.Namespace) -> None:
     for super-resolution would leave them unused, so the pair is refused (one line, exit 2), not ignored."""
     from ..errors import VrdreamError
 
-    scale = [f for f in ("pattern_deg", "detail_steps") if getattr(args, f, None) is not None]
-    sized = [
-        f
-        for f, given in (
-            ("dream_width", getattr(args, "dream_width", None)),
-            ("face_size", getattr(args, "face_size", None)),
-            ("upscale", getattr(args, "upscale", 1) > 1),
-            ("flat", getattr(args, "flat", False)),
-        )
-        if given
-    ]
-    if scale and sized:
-        flag, other = (f"--{name.replace('_', '-')}" for name in (scale[0], sized[0]))
-        raise VrdreamError(
-            f"{flag} is for a dream sized by its patterns on the sphere; {other} sizes it another way: give one of them"
-        )
+    scale = [f for f in ("--pattern-deg", "--detail-steps") if getattr(args, f[2:].replace("-", "_"), None) is not None]
+    others = {
+        "--dream-width": (getattr(args, "dream_width", None), "sets the dream's width itself"),
+        "--face-size": (getattr(args, "face_size", None), "sets the dream's face size itself"),
+        "--upscale": (getattr(args, "upscale", 1) > 1, "dreams at the input's width for super-resolution"),
+        "--flat": (getattr(args, "flat", False), "dreams a flat picture, not a sphere"),
+    }
+    given = [(flag, why) for flag, (on, why) in others.items() if on]
+    if scale and given:
+        (flag, why), first = given[0], scale[0]
+        raise VrdreamError(f"{first} is for a still dreamed at its pattern size on the sphere; {flag} {why}")
 
 
 def number_pair(text: str) -> tuple[float, float]:
