@@ -39,13 +39,16 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
 LEVEL_FLAGS = ("preset", "backbone", "weights", "objective", "guide")
 
 
-def add_dream_options(p: argparse.ArgumentParser, *, levels: bool = False, scaled: bool = True) -> None:
+def add_dream_options(
+    p: argparse.ArgumentParser, *, levels: bool = False, scaled: bool = True, scale_note: str = ""
+) -> None:
     """The engine's settings as flags; each left out keeps the preset's value (its default says which).
 
     ``levels``: the command's levels choose the presets (``vrdream stimuli``), so :data:`LEVEL_FLAGS` are left out.
     ``scaled``: the command dreams stills at their patterns' scale on the sphere
     (:func:`vrdream.sphere.dream_sphere_scaled`), so it takes ``--pattern-deg`` and ``--detail-steps``; the
     others dream at one width (``--dream-width``) and leave those flags out: refused rather than ignored.
+    ``scale_note``: added to those flags' help where they apply to some of a command's inputs only.
     """
     d = PRESETS[DEFAULT_PRESET].settings
 
@@ -88,13 +91,16 @@ def add_dream_options(p: argparse.ArgumentParser, *, levels: bool = False, scale
             type=float,
             metavar="DEG",
             help="pattern size on the sphere, degrees: the same dream at any resolution "
+            + scale_note
             + preset_default(d.pattern_deg),
         )
         g.add_argument(
             "--detail-steps",
             type=int,
             metavar="N",
-            help="steps of each finer octave up to the input's full size, 0: none " + preset_default(d.detail_steps),
+            help="steps of each finer octave up to the input's full size, 0: none "
+            + scale_note
+            + preset_default(d.detail_steps),
         )
     g.add_argument(
         "--step-size",

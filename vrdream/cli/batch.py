@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_quiet(p)
     add_worker_options(p)
     add_input_options(p)
-    add_dream_options(p)
+    add_dream_options(p, scale_note="(stills; a video dreams at --dream-width) ")
     v = p.add_argument_group("sphere and video")
     v.add_argument(
         "--dream-width", type=int, metavar="W", help="equirect width the dream runs at (default: the input's)"
