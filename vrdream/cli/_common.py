@@ -47,7 +47,7 @@ def add_dream_options(
     ``levels``: the command's levels choose the presets (``vrdream stimuli``), so :data:`LEVEL_FLAGS` are left out.
     ``scaled``: the command dreams stills at their patterns' scale on the sphere
     (:func:`vrdream.sphere.dream_sphere_scaled`), so it takes ``--pattern-deg`` and ``--detail-steps``; the
-    others dream at one width (``--dream-width``) and leave those flags out: refused rather than ignored.
+    others dream at one width (``--dream-width``): there those flags are hidden and refused, not ignored.
     ``scale_note``: added to those flags' help where they apply to some of a command's inputs only.
     """
     d = PRESETS[DEFAULT_PRESET].settings
@@ -85,23 +85,29 @@ def add_dream_options(
         "--octave-scale", type=float, metavar="X", help=f"size ratio between octaves {preset_default(d.octave_scale)}"
     )
     g.add_argument("--steps", type=int, metavar="N", help=f"gradient steps per octave {preset_default(d.steps)}")
-    if scaled:
-        g.add_argument(
-            "--pattern-deg",
-            type=float,
-            metavar="DEG",
-            help="pattern size on the sphere, degrees: the same dream at any resolution "
-            + scale_note
-            + preset_default(d.pattern_deg),
-        )
-        g.add_argument(
-            "--detail-steps",
-            type=int,
-            metavar="N",
-            help="steps of each finer octave up to the input's full size, 0: none "
-            + scale_note
-            + preset_default(d.detail_steps),
-        )
+    # Where they cannot apply they are taken but hidden, for a one-line reason (refuse_ignored_scale) instead
+    # of argparse's "unrecognized arguments" to someone who learnt them from `vrdream dream`.
+    g.add_argument(
+        "--pattern-deg",
+        type=float,
+        metavar="DEG",
+        help="pattern size on the sphere, degrees: the same dream at any resolution "
+        + scale_note
+        + preset_default(d.pattern_deg)
+        if scaled
+        else argparse.SUPPRESS,
+    )
+    g.add_argument(
+        "--detail-steps",
+        type=int,
+        metavar="N",
+        help="steps of each finer octave up to the input's full size, 0: none "
+        + scale_note
+        + preset_default(d.detail_steps)
+        if scaled
+        else argparse.SUPPRESS,
+    )
+    p.set_defaults(one_width=not scaled)
     g.add_argument(
         "--step-size",
         type=float,
@@ -161,11 +167,13 @@ def settings_from_args(args: argparse.Namespace) -> DreamSettings:
 
 def dream_changes(args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`~vrdream.dream.DreamSettings` fields :func:`add_dream_options`' flags set (None: not given);
-    ``--threads``, which is no setting, is applied to torch here."""
+    ``--threads``, which is no setting, is applied to torch here; a pattern scale that would go unused is
+    refused here (:func:`refuse_ignored_scale`), before any work, for every command that dreams."""
     import torch
 
     from ..settings import DreamSettings
 
+    refuse_ignored_scale(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     names = {f.name for f in dataclasses.fields(DreamSettings)}
@@ -176,7 +184,6 @@ def engine_from_args(args: argparse.Namespace) -> EngineOptions:
     """The dream engine's options from :func:`add_dream_options`' flags: every command that dreams uses this."""
     from ..engine import EngineOptions
 
-    refuse_ignored_scale(args)
     return EngineOptions(settings_from_args(args), preset=args.preset, weights=args.weights, guide=args.guide)
 
 
@@ -188,6 +195,10 @@ def refuse_ignored_scale(args: argparse.Namespace) -> None:
 
     scale = [f for f in ("--pattern-deg", "--detail-steps") if getattr(args, f[2:].replace("-", "_"), None) is not None]
     others = {
+        f"vrdream {getattr(args, 'command', '')}": (
+            getattr(args, "one_width", False),
+            "dreams every frame at one width (--dream-width)",
+        ),
         "--dream-width": (getattr(args, "dream_width", None), "sets the dream's width itself"),
         "--face-size": (getattr(args, "face_size", None), "sets the dream's face size itself"),
         "--upscale": (getattr(args, "upscale", 1) > 1, "dreams at the input's width for super-resolution"),
