@@ -5,8 +5,9 @@ each convolution the default preset's network runs up to its objective layer, th
 convolution under bf16 autocast (the rest fp32) is correlated with the all-fp32 gradient. Policy rows run
 every convolution from a block onwards in bf16 (the earlier ones fp32), with the share of the network's
 fp32 convolution time that they take on this machine (each convolution's forward and input-gradient pass
-timed on its own input): the part a faster bf16 could speed up. The inputs are the sphere's six padded
-views of ../shared/data/mars.jpg (the bundled sample where that is absent) at a 256 px face.
+timed on its own input, in fp32 and in bf16): the part a faster bf16 could speed up, and by how much here.
+The inputs are the sphere's six padded views of ../shared/data/mars.jpg (the bundled sample where that is
+absent) at a 256 px face.
 
 Correlation is a property of the arithmetic, the same on any CPU or GPU that rounds to bf16; the speed of
 bf16 is not: oneDNN runs bf16 on CPUs with AVX-512 (natively fast with AVX-512 BF16 or AMX), and on one
@@ -89,12 +90,13 @@ def used_convolutions(dreamer: Dreamer, x: torch.Tensor) -> list[tuple[str, nn.C
     return found
 
 
-def layer_seconds(module: nn.Module, x: torch.Tensor, repeat: int = 3) -> float:
-    """Fastest fp32 forward + input-gradient pass of ``module`` alone on ``x``."""
+def layer_seconds(module: nn.Module, x: torch.Tensor, bf16: bool = False, repeat: int = 3) -> float:
+    """Fastest forward + input-gradient pass of ``module`` alone on ``x``, in fp32 or under bf16 autocast."""
 
     def once() -> None:
         xi = x.clone().requires_grad_(True)
-        y = module(xi)
+        with in_bf16([module]) if bf16 else contextlib.nullcontext():
+            y = module(xi)
         torch.autograd.grad(y, xi, torch.ones_like(y))
 
     once()
@@ -120,6 +122,7 @@ def main() -> None:
     reference = gradient(dreamer, views)
     convs = used_convolutions(dreamer, views)
     seconds = {name: layer_seconds(conv, x) for name, conv, x in convs}
+    bf16_seconds = {name: layer_seconds(conv, x, bf16=True) for name, conv, x in convs}
     total = sum(seconds.values())
     rows: list[dict] = []
     for name, conv, _ in convs:
@@ -130,6 +133,7 @@ def main() -> None:
                     "kind": kind(conv),
                     "correlation": correlation(reference, gradient(dreamer, views)),
                     "share_of_fp32_time": seconds[name] / total,
+                    "bf16_speedup": seconds[name] / bf16_seconds[name],
                 }
             )
         print(rows[-1], flush=True)
@@ -145,6 +149,9 @@ def main() -> None:
                     "kind": "policy",
                     "correlation": correlation(reference, gradient(dreamer, views)),
                     "share_of_fp32_time": sum(seconds[n] for n, _, _ in convs[i:]) / total,
+                    # all the convolutions' time with these in bf16, against all in fp32
+                    "bf16_speedup": total
+                    / (sum(seconds[n] for n, _, _ in convs[:i]) + sum(bf16_seconds[n] for n, _, _ in convs[i:])),
                 }
             )
         print(rows[-1], flush=True)
@@ -157,15 +164,18 @@ def main() -> None:
         f"Input gradient of {dreamer.settings.objective} ({dreamer.settings.backbone}, BatchNorms folded, "
         f"ReLU6 fused) on six {views.shape[-1]} px sphere views of {STILL.name}, {torch.get_num_threads()} threads; "
         "correlation with the all-fp32 gradient (Pearson, every pixel and channel). share_of_fp32_time: the "
-        "convolutions' own fp32 forward + input-gradient time on this machine, as a fraction of all of them. "
+        "convolutions' own fp32 forward + input-gradient time on this machine, as a fraction of all of them; "
+        "bf16_speedup: that time in fp32 over the same under bf16 autocast (a policy's: all the convolutions' "
+        "time, those before it in fp32). "
         + (
             f"The largest bf16 share that keeps >= {TARGET}: {best['bf16']} ({best['share_of_fp32_time']:.0%} of "
             f"the convolution time, correlation {best['correlation']:.3f}); the whole network in bf16: {whole:.3f}."
             if best
             else f"No policy keeps >= {TARGET}; the whole network in bf16: {whole:.3f}."
         )
-        + " The dream does not use bf16 on the CPU: oneDNN runs it only on CPUs with AVX-512, and where it ran"
-        " (an earlier machine) its depthwise convolutions were no faster."
+        + " The dream does not use bf16 on the CPU: oneDNN runs it only on CPUs with AVX-512 (elsewhere a slow"
+        " fallback: bf16_speedup < 1), and where it ran (an earlier machine) its depthwise convolutions were no"
+        " faster."
     )
     write_results("precision", rows, notes)
 
