@@ -91,9 +91,11 @@ def add_dream_options(
         "--pattern-deg",
         type=float,
         metavar="DEG",
-        help="pattern size on the sphere, degrees: the same dream at any resolution "
-        + scale_note
-        + preset_default(d.pattern_deg)
+        help=(
+            "pattern size on the sphere, degrees: the same dream at any resolution "
+            + scale_note
+            + preset_default(d.pattern_deg)
+        )
         if scaled
         else argparse.SUPPRESS,
     )
@@ -101,9 +103,11 @@ def add_dream_options(
         "--detail-steps",
         type=int,
         metavar="N",
-        help="steps of each finer octave up to the input's full size, 0: none "
-        + scale_note
-        + preset_default(d.detail_steps)
+        help=(
+            "steps of each finer octave up to the input's full size, 0: none "
+            + scale_note
+            + preset_default(d.detail_steps)
+        )
         if scaled
         else argparse.SUPPRESS,
     )
@@ -189,8 +193,9 @@ def engine_from_args(args: argparse.Namespace) -> EngineOptions:
 
 def refuse_ignored_scale(args: argparse.Namespace) -> None:
     """``--pattern-deg`` and ``--detail-steps`` size a still's dream by its patterns on the sphere
-    (:func:`vrdream.pipeline.dream_photosphere`); a size given another way, a flat picture or a dream made
-    for super-resolution would leave them unused, so the pair is refused (one line, exit 2), not ignored."""
+    (:func:`vrdream.pipeline.dream_photosphere`); a command that dreams every frame at one width, a size
+    given another way, a flat picture or a dream made for super-resolution would leave them unused, so the
+    pair is refused (one line, exit 2), not ignored."""
     from ..errors import VrdreamError
 
     scale = [f for f in ("--pattern-deg", "--detail-steps") if getattr(args, f[2:].replace("-", "_"), None) is not None]
