@@ -18,6 +18,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+#: The 2048x1024 Mars panorama in ../shared/data where that is present (a real input at a phone's 2K),
+#: else the bundled 1536x768 sample.
+MARS = next(
+    p for p in (ROOT.parent / "shared" / "data" / "mars.jpg", ROOT / "vrdream" / "samples" / "mars.jpg") if p.is_file()
+)
 
 
 def best_of(

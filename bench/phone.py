@@ -38,16 +38,13 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from bench.common import write_results
+from bench.common import MARS, ROOT, write_results
 from vrdream.cli import fast_allocator_env
 from vrdream.dream import DreamSettings
 from vrdream.photosphere import read_photosphere
 from vrdream.pipeline import to_tensor
 from vrdream.sphere import high_frequency_power, pattern_centroid_cpd
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data" / "mars.jpg"
-SAMPLE = SHARED if SHARED.is_file() else ROOT / "samples" / "mars.jpg"
 #: (input width, extra flags, label), in the order run: the baseline next to the case it is the baseline of.
 CASES: tuple[tuple[int, tuple[str, ...], str], ...] = (
     (2048, (), "default"),
@@ -112,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        pixels = Image.open(SAMPLE).convert("RGB")
+        pixels = Image.open(MARS).convert("RGB")
         inputs: dict[int, Path] = {}
         for full_width, flags, label in CASES:
             if args.half and full_width > 8192:
@@ -156,7 +153,7 @@ def write(rows: list[dict], half: bool, load_avg: tuple[float, float, float]) ->
             r["pattern_vs_2k"] = r["pattern_cpd"] / two_k["pattern_cpd"]
     notes = (
         ("Half size (--half): widths halved, pattern angle doubled. " if half else "")
-        + f"Input ../{SAMPLE.relative_to(ROOT.parent)}, and it x4 / x8 bicubic (no real 8K detail). "
+        + f"Input ../{MARS.relative_to(ROOT.parent)}, and it x4 / x8 bicubic (no real 8K detail). "
         f"Threads: torch's default ({torch.get_num_threads()}). Load average when started: "
         f"{' '.join(f'{x:.1f}' for x in load_avg)}; load_after: the 1-minute load average when each case ended "
         "(a machine shared by six engineers: seconds and the ETA depend on the load, compare ratios; peak RSS "

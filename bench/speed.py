@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from bench.common import run_child, user_env, write_results
+from bench.common import MARS, ROOT, run_child, user_env, write_results
 from bench.video import FRAMES
 from bench.video import SAMPLE as VIDEO_SAMPLE
 from bench.video import run as run_video
@@ -51,15 +51,9 @@ from vrdream.videoio import iter_frames
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from videos import load_panorama, make_video  # noqa: E402  (the tests' synthetic 360° clip maker)
 
-ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-STILL = (
-    SHARED / "data" / "mars.jpg"
-    if (SHARED / "data" / "mars.jpg").is_file()
-    else ROOT / "vrdream" / "samples" / "mars.jpg"
-)
 SEAM_TOOL = SHARED / "tools" / "seam_score.py"
-STILL_CASE = "still 2048x1024" if "shared" in str(STILL) else f"still {STILL.name}"
+STILL_CASE = "still 2048x1024" if "shared" in str(MARS) else f"still {MARS.name}"
 REPEATS = 2
 VIDEO_WIDTH = 1024
 
@@ -113,9 +107,9 @@ def still_rows(dreamers: dict[str, Dreamer], tmp: Path) -> list[dict]:
             out = tmp / f"still-{path.name}.png"
             request = DreamRequest(engine=EngineOptions(dreamers[path.name].settings))
             wall, cpu, load = timed(
-                lambda: dream_file(STILL, out, request, overwrite=True, quiet=True, dreamer=dreamers[path.name])
+                lambda: dream_file(MARS, out, request, overwrite=True, quiet=True, dreamer=dreamers[path.name])
             )
-            score = seam(STILL, out)
+            score = seam(MARS, out)
             rows.append(
                 {
                     "case": STILL_CASE,
@@ -190,11 +184,11 @@ def tree_rows(trees: dict[str, Path], tmp: Path) -> list[dict]:
             out = tmp / f"still-{name}.png"
             # what the `vrdream` console script runs (vrdream.cli:entry, in both trees)
             script = "from vrdream.cli import entry; entry()"
-            argv = [sys.executable, "-c", script, "dream", str(STILL), "-o", str(out), "--overwrite"]
+            argv = [sys.executable, "-c", script, "dream", str(MARS), "-o", str(out), "--overwrite"]
             load = os.getloadavg()[0]
             # as a user's shell runs it: the command picks its own allocator
             run = run_child(argv, env=user_env(PYTHONPATH=str(tree)), cwd=tmp)
-            score = seam(STILL, out)
+            score = seam(MARS, out)
             case = f"{STILL_CASE}, whole command"
             rows.append(
                 {
@@ -288,7 +282,7 @@ def main() -> None:
         if base:
             rows += tree_rows({"before": base, "now": ROOT}, Path(tmp))
     notes = (
-        f"Input {STILL.name} ({'../shared/data' if 'shared' in str(STILL) else 'the bundled sample'}); "
+        f"Input {MARS.name} ({'../shared/data' if 'shared' in str(MARS) else 'the bundled sample'}); "
         f"{torch.get_num_threads()} threads; fastest of {REPEATS} interleaved runs per path. Ratio rows: "
         "s and cpu_s are new / today (speedup = today / new), mean_change is new / today (target within "
         "0.9-1.1), seam_score is the new path's (target <= 1.25). Today: the network as loaded (BatchNorms, "

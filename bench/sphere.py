@@ -15,13 +15,9 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from bench.common import peak_rss_mb, write_results
+from bench.common import MARS, ROOT, peak_rss_mb, write_results
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data" / "mars.jpg"
-SAMPLE = SHARED if SHARED.is_file() else ROOT / "vrdream" / "samples" / "mars.jpg"
 REPEATS = 2
 #: (input width, method, dream width): the 8K input is dreamed at 2048 and its detail laid onto the 8K raw
 #: (a face of 2048 would take about 16x the 2048 case's time on this CPU; memory is what that row measures).
@@ -38,7 +34,7 @@ def one(width: int, method: str, dream_width: int | None) -> dict:
     from vrdream.sphere import SphereOptions, dream_faces_independently, dream_sphere
     from vrdream.tensors import to_tensor
 
-    raw = to_tensor(resize(read_photosphere(SAMPLE).pixels, height=width // 2, width=width))
+    raw = to_tensor(resize(read_photosphere(MARS).pixels, height=width // 2, width=width))
     t0 = time.perf_counter()
     dreamer = Dreamer(get_preset(DEFAULT_PRESET).settings)
     fn = dream_sphere if method == "joint" else dream_faces_independently
@@ -72,7 +68,7 @@ def main() -> None:
         return min(r["seconds"] for r in rows if r["method"] == method and r["input"] == "2048x1024")
 
     notes = (
-        f"Input ../{SAMPLE.relative_to(ROOT.parent)}. Overhead of the joint sphere over naive per-face at "
+        f"Input ../{MARS.relative_to(ROOT.parent)}. Overhead of the joint sphere over naive per-face at "
         f"2048x1024 (fastest of {REPEATS} interleaved runs each): {fastest('joint') / fastest('naive'):.2f}x "
         f"(target <= 1.15). Targets: 2048x1024 in <= 60 s on 2 cores; 8192x4096 within 4 GB peak RSS."
     )
