@@ -4,7 +4,7 @@ For each device (the CPU with ``BENCH_THREADS`` threads, default 1: steadier tha
 machine; CUDA when there is one) and precision (fp32, plus bf16/fp16 where the device runs them
 natively), each model upscales x4 a panorama (samples/mars.jpg resized) once as a single tile
 ("untiled") and once cut into tiles as tall as the panorama, 2-3 across ("tiled", the model's default
-overlap), through :func:`vrdream.upscale.upscale_equirect`, weights loading included. The FLOPs of the
+overlap), through :func:`vrdream.upscale.upscale` (``sphere=True``), weights loading included. The FLOPs of the
 network (torch.utils.flop_counter) over the measured matmul ceiling (bench.common.matmul_flops) say how
 well the hardware is used. At these small sizes the tiles' overlaps cost far more pixels than at a real
 size, so two more rows measure tiled against untiled at the tile side the CPU really uses. The last row
@@ -47,7 +47,7 @@ from vrdream.upscale import (
     scaled_forward,
     sr_dtype,
     tile_starts,
-    upscale_equirect,
+    upscale,
 )
 
 SAMPLE = Path(__file__).resolve().parent.parent / "vrdream" / "samples" / "mars.jpg"
@@ -98,9 +98,9 @@ def real_tile_rows(precision: str) -> list[dict]:
         tile = auto_tile(arch, 1, 2 << 30, half=precision != "fp32")
         x = panorama(2 * tile)
         h, w = x.shape[-2:]
-        upscale_equirect(x[..., :64, :64], SCALE, name, precision=precision)  # weights loaded, kernels warm
-        untiled = best_of(lambda: upscale_equirect(x, SCALE, name, tile=10**5, precision=precision), 1, warmup=0)
-        tiled = best_of(lambda: upscale_equirect(x, SCALE, name, tile=tile, precision=precision), 1, warmup=0)
+        upscale(x[..., :64, :64], SCALE, name, sphere=True, precision=precision)  # weights loaded, kernels warm
+        untiled = best_of(lambda: upscale(x, SCALE, name, tile=10**5, sphere=True, precision=precision), 1, warmup=0)
+        tiled = best_of(lambda: upscale(x, SCALE, name, tile=tile, sphere=True, precision=precision), 1, warmup=0)
         rows.append(
             {
                 "device": "cpu",
@@ -283,7 +283,7 @@ def main() -> None:
                 mp = x.shape[-2] * x.shape[-1] / 1e6
 
                 def run(tile: int) -> None:
-                    upscale_equirect(x, SCALE, name, device=device, tile=tile, precision=precision)
+                    upscale(x, SCALE, name, device=device, tile=tile, sphere=True, precision=precision)
 
                 repeat = 3 if device == "cuda" else 1
                 untiled = best_of(lambda: run(10**5), repeat=repeat, sync=sync)

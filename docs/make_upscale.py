@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 from vrdream.photosphere import resize
 from vrdream.quantize import to_uint8
 from vrdream.srmodels import SR_MODELS
-from vrdream.upscale import upscale_flat
+from vrdream.upscale import upscale
 
 OUT = Path(__file__).parent / "upscale.png"
 TILE = 256
@@ -55,7 +55,7 @@ def methods(small: np.ndarray) -> dict[str, np.ndarray]:
     x = torch.from_numpy(small).permute(2, 0, 1)[None]
     out = {"bicubic": F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False).clamp(0, 1)}
     for name in SR_MODELS:
-        out[name] = upscale_flat(x, 4, name, precision="fp32")
+        out[name] = upscale(x, 4, name, sphere=False, precision="fp32")
     return {k: v[0].permute(1, 2, 0).numpy() for k, v in out.items()}
 
 

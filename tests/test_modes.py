@@ -13,7 +13,7 @@ from vrdream.dream import DreamSettings
 from vrdream.equirect import PAD, Interpolation
 from vrdream.errors import VrdreamError, check_choice
 from vrdream.octave import Normalize
-from vrdream.upscale import upscale_flat
+from vrdream.upscale import upscale
 
 
 def test_check_choice_accepts_the_literal_values_and_names_them_when_refusing():
@@ -52,7 +52,7 @@ def test_precision_picks_the_dtype():
 def test_upscale_refuses_an_unknown_precision_before_loading_a_model():
     # "no-such-model" would fail to load: the precision is refused first, where it enters.
     with pytest.raises(VrdreamError, match="^precision 'fp64': must be one of"):
-        upscale_flat(torch.zeros(1, 3, 8, 8), 2, "no-such-model", precision="fp64")  # type: ignore[arg-type]
+        upscale(torch.zeros(1, 3, 8, 8), 2, "no-such-model", sphere=False, precision="fp64")  # type: ignore[arg-type]
 
 
 def test_region_modes():

@@ -26,8 +26,7 @@ from vrdream.upscale import (
     choose_sr_model,
     feather,
     tile_starts,
-    upscale_equirect,
-    upscale_flat,
+    upscale,
 )
 
 FAST = "realesr-animevideov3"
@@ -45,7 +44,7 @@ def pano(sample_pano: Path) -> torch.Tensor:
 
 
 def up(img: torch.Tensor, scale: int, model: str = FAST, **kw) -> torch.Tensor:
-    return upscale_equirect(img, scale, model, precision="fp32", **kw)
+    return upscale(img, scale, model, sphere=True, precision="fp32", **kw)
 
 
 @pytest.mark.parametrize(("size", "tile", "overlap", "scale"), [(100, 40, 16, 2), (333, 64, 32, 4), (50, 64, 16, 2)])
@@ -96,7 +95,7 @@ def test_the_wrap_is_like_any_other_column(pano: torch.Tensor) -> None:
     direct = up(pano, 2)
     turned = up(pano.roll(96, -1), 2).roll(-192, -1)
     assert float((turned - direct).abs().max()) < 1 / 255
-    flat = upscale_flat(pano, 2, FAST, precision="fp32")  # reflect-padded: the wrap is a border
+    flat = upscale(pano, 2, FAST, sphere=False, precision="fp32")  # reflect-padded: the wrap is a border
     wrap = (slice(None), slice(None), slice(None), [0, 1, -2, -1])
     assert float((flat - direct)[wrap].abs().max()) > 4 / 255
 
@@ -135,7 +134,7 @@ def test_upscaled_panorama_has_no_seam(shared_data: Path, tmp_path: Path) -> Non
     Image.fromarray(sharp).save(tmp_path / "sharp.png")
     floor = seam_score(shared_data, bicubic_png, tmp_path / "sharp.png")["score"]
     ours = seam_score(shared_data, bicubic_png, save(up(x, 4), tmp_path / "ours.png"))
-    flat = upscale_flat(x, 4, FAST, precision="fp32")
+    flat = upscale(x, 4, FAST, sphere=False, precision="fp32")
     reflect = seam_score(shared_data, bicubic_png, save(flat, tmp_path / "flat.png"))
     assert ours["score"] <= max(1.25, floor), (floor, ours["edges"])
     assert reflect["edges"]["wrap"] > 2 * ours["edges"]["wrap"], (reflect["edges"], ours["edges"])
@@ -144,7 +143,7 @@ def test_upscaled_panorama_has_no_seam(shared_data: Path, tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_bf16_is_close_to_fp32(pano: torch.Tensor) -> None:
     fp32 = up(pano[..., :48, :48], 4)
-    bf16 = upscale_equirect(pano[..., :48, :48], 4, FAST, precision="bf16")
+    bf16 = upscale(pano[..., :48, :48], 4, FAST, sphere=True, precision="bf16")
     psnr = -10 * np.log10(float(((bf16 - fp32) ** 2).mean()))
     assert bf16.dtype == torch.float32 and psnr > 45
 

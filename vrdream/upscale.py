@@ -221,7 +221,19 @@ def upscale(
     precision: Precision = "auto",
     tiles: TileSettings = TileSettings(),
 ) -> Tensor:
-    """Shared body of :func:`upscale_equirect` and :func:`upscale_flat` (``sphere`` picks the padding)."""
+    """Super-resolve images (B, 3, H, W) in [0, 1] -> (B, 3, scale H, scale W).
+
+    ``sphere``: the images are equirects, padded across the 0°/360° wrap and the poles
+    (:func:`vrdream.equirect.pad_equirect`), so the result is seamless on the sphere; else flat images,
+    reflect-padded at their borders.
+    ``model``: a name from :data:`vrdream.srmodels.SR_MODELS` or ``auto`` (:func:`choose_sr_model`).
+    ``device``: where the network runs (default: the image's device); the result stays on the
+    image's device. ``tile``: tile side in input pixels (default: from ``memory_budget`` bytes,
+    itself by default a quarter of the device's free memory, at most 2 GiB on the CPU). ``weights``: see
+    :func:`vrdream.srnets.load_sr_model`. ``precision``: ``auto`` (default: bf16 where the hardware
+    runs it natively, see :func:`sr_dtype`), ``fp32``, ``bf16`` or ``fp16``.
+    ``tiles``: the tile overlap (and a default tile side).
+    """
     if img.ndim != 4 or img.shape[1] != 3:
         raise ValueError(f"expected (B, 3, H, W), got {tuple(img.shape)}")
     if scale < 1:
@@ -251,74 +263,6 @@ def upscale(
             return scaled_forward(net, x.contiguous(memory_format=torch.channels_last), scale)
 
     return run_tiled(fn, padded, margin, scale, side, overlap, device=device, progress=progress).clamp_(0, 1)
-
-
-def upscale_equirect(
-    img: Tensor,
-    scale: int,
-    model: str = "auto",
-    *,
-    device: torch.device | str | None = None,
-    tile: int | None = None,
-    memory_budget: int | None = None,
-    progress: Progress | None = None,
-    weights: str | None = None,
-    precision: Precision = "auto",
-    tiles: TileSettings = TileSettings(),
-) -> Tensor:
-    """Super-resolve equirects (B, 3, H, W) in [0, 1] -> (B, 3, scale H, scale W), seamless on the sphere.
-
-    ``model``: a name from :data:`vrdream.srmodels.SR_MODELS` or ``auto`` (:func:`choose_sr_model`).
-    ``device``: where the network runs (default: the image's device); the result stays on the
-    image's device. ``tile``: tile side in input pixels (default: from ``memory_budget`` bytes,
-    itself by default a quarter of the device's free memory, at most 2 GiB on the CPU). ``weights``: see
-    :func:`vrdream.srnets.load_sr_model`. ``precision``: ``auto`` (default: bf16 where the hardware
-    runs it natively, see :func:`sr_dtype`), ``fp32``, ``bf16`` or ``fp16``.
-    ``tiles``: the tile overlap (and a default tile side).
-    """
-    return upscale(
-        img,
-        scale,
-        model,
-        sphere=True,
-        device=device,
-        tile=tile,
-        memory_budget=memory_budget,
-        progress=progress,
-        weights=weights,
-        precision=precision,
-        tiles=tiles,
-    )
-
-
-def upscale_flat(
-    img: Tensor,
-    scale: int,
-    model: str = "auto",
-    *,
-    device: torch.device | str | None = None,
-    tile: int | None = None,
-    memory_budget: int | None = None,
-    progress: Progress | None = None,
-    weights: str | None = None,
-    precision: Precision = "auto",
-    tiles: TileSettings = TileSettings(),
-) -> Tensor:
-    """Super-resolve flat images (B, 3, H, W) -> (B, 3, scale H, scale W); borders reflect-padded.
-    Arguments as :func:`upscale_equirect`."""
-    return upscale(
-        img,
-        scale,
-        model,
-        sphere=False,
-        device=device,
-        tile=tile,
-        memory_budget=memory_budget,
-        progress=progress,
-        weights=weights,
-        precision=precision,
-        tiles=tiles,
-    )
 
 
 def choose_sr_model(device: torch.device | str) -> tuple[str, str]:

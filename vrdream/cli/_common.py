@@ -254,12 +254,17 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     """``--fov H,V``, ``--flat`` and ``--max-pixels N``: how to read an input panorama."""
     add_fov(p)
     p.add_argument("--flat", action="store_true", help="an ordinary picture, not a panorama")
+    add_max_pixels(p)
+
+
+def add_max_pixels(p: argparse.ArgumentParser, images: str = "images") -> None:
+    """``--max-pixels N``: the size past which ``images`` (how the command counts them) are refused."""
     p.add_argument(
         "--max-pixels",
         type=int,
         default=MAX_PIXELS,
         metavar="N",
-        help=f"refuse images of more than N pixels (default {MAX_PIXELS})",
+        help=f"refuse {images} of more than N pixels (default {MAX_PIXELS})",
     )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..settings import INTERPOLATIONS, LAYOUTS, MAX_PIXELS
-from ._common import add_fov, add_output_options, add_quality, command, say_wrote
+from ..settings import INTERPOLATIONS, LAYOUTS
+from ._common import add_fov, add_max_pixels, add_output_options, add_quality, command, say_wrote
 
 ORDER = 20
 
@@ -40,13 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="resampling (default bicubic: sharper, and e2c -> c2e loses less)",
     )
     add_fov(p)
-    p.add_argument(
-        "--max-pixels",
-        type=int,
-        default=MAX_PIXELS,
-        metavar="N",
-        help=f"refuse images (the panorama, or the six faces together) of more than N pixels (default {MAX_PIXELS})",
-    )
+    add_max_pixels(p, "images (the panorama, or the six faces together)")
     add_quality(p)
     add_output_options(p)
     p.set_defaults(run=run)

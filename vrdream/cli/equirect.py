@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..faces import face_naming
-from ..settings import INTERPOLATIONS, MAX_PIXELS
-from ._common import add_output_options, add_quality, command, say_wrote
+from ..settings import INTERPOLATIONS
+from ._common import add_max_pixels, add_output_options, add_quality, command, say_wrote
 
 ORDER = 21
 
@@ -43,13 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--interpolation", choices=INTERPOLATIONS, default="bicubic", help="resampling (default bicubic)")
     add_quality(p)
-    p.add_argument(
-        "--max-pixels",
-        type=int,
-        default=MAX_PIXELS,
-        metavar="N",
-        help=f"refuse images (each face, or the panorama) of more than N pixels (default {MAX_PIXELS})",
-    )
+    add_max_pixels(p, "images (each face, or the panorama)")
     add_output_options(p)
     p.set_defaults(run=run)
 
