@@ -9,6 +9,8 @@ timed on its own input, in fp32 and in bf16): the part a faster bf16 could speed
 The inputs are the sphere's six padded views of ../shared/data/mars.jpg (the bundled sample where that is
 absent) at a 256 px face.
 
+The policy as the dream applies it, per backbone and stage: bench/precision_stages.py.
+
 Correlation is a property of the arithmetic, the same on any CPU or GPU that rounds to bf16; the speed of
 bf16 is not: oneDNN runs bf16 on CPUs with AVX-512 (natively fast with AVX-512 BF16 or AMX), and on one
 without (AVX2 only) there is none to gain.
@@ -18,14 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from bench.common import MARS, write_results
+from vrdream.backbones import Backbone
 from vrdream.dream import Dreamer
 from vrdream.gradient import evaluate
+from vrdream.objective import Objective
 from vrdream.photosphere import read_photosphere
 from vrdream.presets import DEFAULT_PRESET, get_preset
 from vrdream.sphere import SphereParam
@@ -37,7 +41,7 @@ TARGET = 0.95
 
 
 @contextlib.contextmanager
-def in_bf16(modules: list[nn.Module]) -> Iterator[None]:
+def in_bf16(modules: Sequence[nn.Module]) -> Iterator[None]:
     """Run each of ``modules`` under CPU bf16 autocast, its output back in fp32 for the next (fp32) layer: its
     forward wrapped for the time being (an instance attribute over the class's method, deleted afterwards),
     so that autocast ends with the module's call even when it raises."""
@@ -58,10 +62,10 @@ def in_bf16(modules: list[nn.Module]) -> Iterator[None]:
             del module.forward
 
 
-def gradient(dreamer: Dreamer, x: torch.Tensor) -> torch.Tensor:
+def gradient(backbone: Backbone, objective: Objective, x: torch.Tensor) -> torch.Tensor:
     """The objective's input gradient on ``x``, flattened."""
     x = x.clone().requires_grad_(True)
-    (g,) = torch.autograd.grad(evaluate(dreamer.backbone, dreamer.objective, x).float(), x)
+    (g,) = torch.autograd.grad(evaluate(backbone, objective, x).float(), x)
     return g.flatten()
 
 
@@ -110,12 +114,16 @@ def kind(conv: nn.Conv2d) -> str:
     return f"{shape} {k}x{k}" + (f" stride {s}" if s > 1 else "")
 
 
+def sphere_views() -> torch.Tensor:
+    """The six padded views (6, 3, m, m) of :data:`MARS`'s sphere at a :data:`FACE` px face, unturned."""
+    param = SphereParam(to_tensor(read_photosphere(MARS).pixels), FACE)
+    return param.views_at(param.base((1, 6, 3, FACE, FACE)), torch.eye(3)).images
+
+
 def main() -> None:
     dreamer = Dreamer(get_preset(DEFAULT_PRESET).settings)
-    raw = to_tensor(read_photosphere(MARS).pixels)
-    param = SphereParam(raw, FACE)
-    views = param.views_at(param.base((1, 6, 3, FACE, FACE)), torch.eye(3)).images
-    reference = gradient(dreamer, views)
+    views = sphere_views()
+    reference = gradient(dreamer.backbone, dreamer.objective, views)
     convs = used_convolutions(dreamer, views)
     seconds = {name: layer_seconds(conv, x) for name, conv, x in convs}
     bf16_seconds = {name: layer_seconds(conv, x, bf16=True) for name, conv, x in convs}
@@ -127,7 +135,7 @@ def main() -> None:
                 {
                     "bf16": name,
                     "kind": kind(conv),
-                    "correlation": correlation(reference, gradient(dreamer, views)),
+                    "correlation": correlation(reference, gradient(dreamer.backbone, dreamer.objective, views)),
                     "share_of_fp32_time": seconds[name] / total,
                     "bf16_speedup": seconds[name] / bf16_seconds[name],
                 }
@@ -143,7 +151,7 @@ def main() -> None:
                 {
                     "bf16": f"every convolution from {convs[i][0]} on",
                     "kind": "policy",
-                    "correlation": correlation(reference, gradient(dreamer, views)),
+                    "correlation": correlation(reference, gradient(dreamer.backbone, dreamer.objective, views)),
                     "share_of_fp32_time": sum(seconds[n] for n, _, _ in convs[i:]) / total,
                     # all the convolutions' time with these in bf16, against all in fp32
                     "bf16_speedup": total
@@ -151,8 +159,10 @@ def main() -> None:
                 }
             )
         print(rows[-1], flush=True)
+    dreamer.backbone.reduced_precision_from = None  # bf16 from the stem: not the dream's policy
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        whole = correlation(reference, gradient(dreamer, views))
+        low = gradient(dreamer.backbone, dreamer.objective, views)
+    whole = correlation(reference, low)  # in fp32, outside the autocast
     rows.append({"bf16": "the whole network (autocast)", "kind": "policy", "correlation": whole})
     keep = [r for r in rows if r["kind"] == "policy" and r["correlation"] >= TARGET and "share_of_fp32_time" in r]
     best = max(keep, key=lambda r: r["share_of_fp32_time"], default=None)
@@ -169,9 +179,10 @@ def main() -> None:
             if best
             else f"No policy keeps >= {TARGET}; the whole network in bf16: {whole:.3f}."
         )
-        + " The dream does not use bf16 on the CPU: oneDNN runs it only on CPUs with AVX-512 (elsewhere a slow"
-        " fallback: bf16_speedup < 1), and where it ran (an earlier machine) its depthwise convolutions were no"
-        " faster."
+        + " The dream's auto precision is fp32 on the CPU: oneDNN runs bf16 only on CPUs with AVX-512 (elsewhere a"
+        " slow fallback: bf16_speedup < 1), and where it ran (an earlier machine) its depthwise convolutions were"
+        " no faster. Where it reduces precision (auto on a GPU, or asked for) a backbone keeps its first stages in"
+        " fp32: precision_stages.md."
     )
     write_results("precision", rows, notes)
 

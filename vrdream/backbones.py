@@ -64,6 +64,9 @@ class Backbone(nn.Module):
         self._layer_paths = dict(recipe.layer_paths)
         self._stage_paths = recipe.stages
         self._stage_index = {path: i for i, path in enumerate(recipe.stages)}
+        #: The first stage that runs in the autocast's reduced precision; those before it run in fp32
+        #: (:attr:`vrdream.backbone_registry.Recipe.reduced_precision_from`). None: every stage.
+        self.reduced_precision_from = recipe.reduced_precision_from
         self.register_buffer("mean", torch.tensor(recipe.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(recipe.std).view(1, 3, 1, 1), persistent=False)
         for p in self.net.parameters():
@@ -81,9 +84,15 @@ class Backbone(nn.Module):
 
     def _run(self, h: Tensor, stop: int) -> Iterator[tuple[str, Tensor]]:
         """Yield ``(stage path, output)`` for the first ``stop`` stages, starting from normalised ``h``."""
-        for path in self._stage_paths[:stop]:
+        first = self._stage_index[self.reduced_precision_from] if self.reduced_precision_from else 0
+        for i, path in enumerate(self._stage_paths[:stop]):
             # Looked up per call rather than cached, so that copies and ``.to()`` can never go stale.
-            h = _submodule(self.net, path)(h)
+            stage = _submodule(self.net, path)
+            if i < first and torch.is_autocast_enabled(h.device.type):
+                with torch.autocast(h.device.type, enabled=False):
+                    h = stage(h.float())
+            else:
+                h = stage(h)
             yield path, h
 
     def _prepare(self, x: Tensor) -> Tensor:

@@ -27,13 +27,15 @@ def autocast_dtype(device: torch.device, precision: Precision = "auto") -> torch
     """The reduced precision to autocast to, or None for plain fp32.
 
     ``auto`` is bf16 on CUDA (tensor cores; the standard there) and fp32 on the
-    CPU. Measured here: a bf16 *forward* is within 0.99 correlation of fp32,
-    but the bf16 *input gradient* a dream follows correlates only 0.2-0.6 with
-    the fp32 one, and on a CPU's depthwise convolutions bf16 bought no speed.
-    Layer by layer (bench/precision.py) the loss is in the first, full-resolution
-    convolutions (the stem to blocks.1.0's depthwise one: 0.69-0.93 each); every
-    later one keeps >= 0.978. Dreams made in bf16 still raise the objective as much
-    (tests/test_dream.py); they are just not the fp32 dream.
+    CPU. A dream follows its objective's input gradient, and bf16 in a backbone's
+    first, full-resolution layers moves that gradient (bench/precision.py, EfficientNet-Lite0:
+    0.69-0.93 correlation with fp32 per layer from the stem to blocks.1, 0.55 for the whole
+    network in bf16; >= 0.978 for every later layer). So under any reduced precision a
+    backbone runs its stages before ``Recipe.reduced_precision_from`` in fp32
+    (:meth:`vrdream.backbones.Backbone._run`), which keeps the gradient's correlation >= 0.95
+    at every dream layer of every bundled backbone. On this AVX2 CPU oneDNN has no fast bf16
+    (a slow fallback), and where it had one (an earlier machine) its depthwise convolutions
+    bought no speed: the CPU stays fp32.
     """
     if precision != "auto":
         return _DTYPES[precision]

@@ -197,14 +197,16 @@ def dream_recipe(
         seeds={"dream": engine.settings.seed},
         weights=[Weights("backbone", engine.settings.backbone, engine.weights), *([sr] if sr else [])],
         device=str(dreamer.device),
-        precision=precision_name(dreamer.dtype),
+        precision=precision_name(dreamer.dtype, dreamer.backbone.reduced_precision_from),
         threads=torch.get_num_threads(),
     )
 
 
-def precision_name(dtype: object) -> str:
-    """``fp32`` for None (no autocast), else the torch dtype's short name (``bf16``, ``fp16``)."""
-    return {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(dtype), "fp32")
+def precision_name(dtype: object, reduced_from: str | None = None) -> str:
+    """``fp32`` for None (no autocast), else the torch dtype's short name (``bf16``, ``fp16``), followed by
+    ``from STAGE`` when the network's stages before ``reduced_from`` ran in fp32."""
+    name = {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(dtype), "fp32")
+    return f"{name} from {reduced_from}" if reduced_from and name != "fp32" else name
 
 
 def command_line() -> list[str]:

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="P",
         default="auto",
         choices=PRECISIONS,
-        help="auto: bf16 where the hardware runs it natively (default auto)",
+        help="auto: bf16 where it is fast (a GPU, a CPU with native bf16), else fp32 (default auto)",
     )
     g.add_argument(
         "--tile",
