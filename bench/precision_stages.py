@@ -6,9 +6,9 @@ Under reduced-precision autocast a backbone runs its stages before
 For every bundled backbone (the others' weights need a download) and each of its dream layers, on the sphere's
 six padded views of ../shared/data/mars.jpg at a 256 px face (:func:`bench.precision.sphere_views`): the
 gradient's correlation with the all-fp32 one with the whole network in bf16, with the recipe's first bf16 stage,
-and the earliest stage from which bf16 keeps >= 0.95 for that layer. The recipe's value is the latest of those
-over the layers, so every layer keeps the target. No timing: correlation is a property of the arithmetic, the
-same on any CPU or GPU that rounds to bf16.
+and the earliest stage from which bf16 keeps >= 0.95 for that layer. A recipe's value, where one is set, is
+the latest of those over the layers, so every layer keeps the target. No timing: correlation is a property of
+the arithmetic, the same on any CPU or GPU that rounds to bf16.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def main() -> None:
         "bundled backbone at each dream layer: correlation of the input gradient with the all-fp32 one "
         f"(Pearson). earliest_keeping_target: the earliest stage from which bf16 keeps >= {TARGET} (the stages "
         "before it in fp32; none: only all-fp32 does, for this layer); at_recipe: with the recipe's "
-        "reduced_precision_from, the latest of those over the layers (a layer before it runs all in fp32: 1).",
+        "reduced_precision_from where one is set, the latest of those over the layers (a layer before it runs "
+        "all in fp32: 1; None: bf16 throughout).",
     )
 
 

@@ -211,7 +211,7 @@ def test_channels_last_and_bf16_give_the_same_features():
 @pytest.mark.slow
 def test_reduced_precision_keeps_the_first_stages_in_fp32_and_the_dreams_gradient(backbones):
     """Under bf16 autocast a backbone runs the stages before its ``reduced_precision_from`` in fp32: the dream's
-    input gradient then keeps >= 0.95 correlation with the all-fp32 one at every dream layer (bench/precision.py
+    input gradient then keeps >= 0.95 correlation with the all-fp32 one at every dream layer (bench/precision_stages.py
     measures it on the sphere's views), where bf16 throughout does not."""
     net = backbones["efficientnet_lite0"]
     assert net.reduced_precision_from == "blocks.2"
