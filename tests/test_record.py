@@ -133,6 +133,7 @@ def test_a_dreamed_still_has_its_record(stills: tuple[Path, Path], tmp_path: Pat
     ]
     assert recipe["inputs"] == [{"path": "raw.png", "name": "raw.png", "sha256": file_sha256(raw)}]
     assert {"vrdream", "python", "torch", "av", "numpy"} <= set(recipe["versions"])
+    assert "ffmpeg" not in recipe["versions"]  # a still is not encoded by FFmpeg
     assert record["output"]["sha256"] == file_sha256(out)
     assert record["output"]["frames"] == [pixels_sha256(cv2.imread(str(out), cv2.IMREAD_UNCHANGED))]
     assert run(["verify", str(out)]) == 0

@@ -191,7 +191,7 @@ def test_every_output_has_a_complete_record(made: Path, clip: Path) -> None:
         assert recipe["command"] == ["vrdream", "stimuli", str(clip), "-o", str(made), *SET]
         rel = os.path.relpath(clip, made)
         assert recipe["inputs"] == [{"path": rel, "name": "clip.mp4", "sha256": file_sha256(clip)}]
-        assert {"vrdream", "python", "torch", "av", "numpy"} <= set(recipe["versions"])
+        assert {"vrdream", "python", "torch", "av", "numpy", "ffmpeg"} <= set(recipe["versions"])
         assert recipe["device"] == "cpu"
         s = recipe["settings"]
         assert s["frames"] == FRAMES and s["fps"] == "24/1" and s["size"] == list(SIZE)

@@ -172,7 +172,7 @@ class Recipe:
                 {"path": relative_to_folder(Path(p), out), "name": Path(p).name, "sha256": file_sha256(p)}
                 for p in self.inputs
             ],
-            "versions": versions(),
+            "versions": versions(video=is_video(out)),
             "device": self.device,
             "precision": self.precision,
             "threads": self.threads,
@@ -218,8 +218,10 @@ def command_line() -> list[str]:
     return argv
 
 
-def versions() -> dict[str, str]:
-    """The versions that decide the bits of an output: vrdream, Python, torch, PyAV (and its FFmpeg), numpy."""
+def versions(*, video: bool) -> dict[str, str]:
+    """The versions that decide the bits of an output: vrdream, Python, torch, PyAV, numpy ..., and for a
+    ``video`` the FFmpeg that encoded it (a still never loads FFmpeg: importing PyAV for its version alone
+    took 90 ms and 18 MB of every still command)."""
     from . import __version__
 
     found = {"vrdream": __version__, "python": platform.python_version(), "platform": platform.platform()}
@@ -228,6 +230,8 @@ def versions() -> dict[str, str]:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             continue
+    if not video:
+        return found
     try:
         import av
 
