@@ -209,19 +209,30 @@ def test_channels_last_and_bf16_give_the_same_features():
 
 
 @pytest.mark.slow
-def test_reduced_precision_keeps_the_first_stages_in_fp32_and_the_dreams_gradient(backbones):
+@pytest.mark.parametrize(
+    "name, last_fp32, first_bf16, layer",
+    [("efficientnet_lite0", "blocks.1", "blocks.2", "blocks.3"), ("inception_v3", "mixed2", "mixed3", "mixed5")],
+)
+def test_reduced_precision_keeps_the_first_stages_in_fp32_and_the_dreams_gradient(
+    backbones, name: str, last_fp32: str, first_bf16: str, layer: str
+):
     """Under bf16 autocast a backbone runs the stages before its ``reduced_precision_from`` in fp32: the dream's
     input gradient then keeps >= 0.95 correlation with the all-fp32 one at every dream layer (bench/precision_stages.py
-    measures it on the sphere's views), where bf16 throughout does not."""
-    net = backbones["efficientnet_lite0"]
-    assert net.reduced_precision_from == "blocks.2"
-    x = photo("chelsea", 224)  # here: 0.994 with the first stages in fp32, 0.89 in bf16 throughout (blocks.3)
+    measures it on the sphere's views of Mars, where bf16 throughout keeps 0.06-0.78), and loses a fraction of what
+    bf16 throughout loses on a photo."""
+    net = backbones[name]
+    boundary = net.reduced_precision_from
+    assert boundary is not None
+    x = photo("chelsea", 224)
 
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        feats = net.features(x, ["blocks.1", "blocks.2"])
-    assert (feats["blocks.1"].dtype, feats["blocks.2"].dtype) == (torch.float32, torch.bfloat16)
+    with torch.no_grad():
+        exact = net.features(x, [last_fp32, first_bf16])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = net.features(x, [last_fp32, first_bf16])
+    assert torch.equal(low[last_fp32], exact[last_fp32])  # ran in fp32, to the bit
+    assert not torch.allclose(low[first_bf16].float(), exact[first_bf16], rtol=1e-4, atol=1e-4)  # ran in bf16
 
-    def gradient(layer: str, bf16: bool) -> torch.Tensor:
+    def gradient(bf16: bool) -> torch.Tensor:
         a = x.clone().requires_grad_(True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             value = net.features(a, [layer])[layer].float().square().mean()
@@ -231,13 +242,16 @@ def test_reduced_precision_keeps_the_first_stages_in_fp32_and_the_dreams_gradien
     def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
         return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
 
-    reference = gradient("blocks.3", bf16=False)
-    assert correlation(gradient("blocks.3", bf16=True), reference) >= 0.95
+    reference = gradient(bf16=False)
+    kept = correlation(gradient(bf16=True), reference)
     try:
         net.reduced_precision_from = None  # bf16 throughout, as before
-        assert correlation(gradient("blocks.3", bf16=True), reference) < 0.95
+        throughout = correlation(gradient(bf16=True), reference)
     finally:
-        net.reduced_precision_from = "blocks.2"
+        net.reduced_precision_from = boundary
+    assert kept >= 0.95
+    # here 0.994 against 0.89 (Lite0), 0.9986 against 0.964 (Inception-v3): the policy's loss is a twentieth
+    assert 1 - kept <= (1 - throughout) / 4
 
 
 def test_folded_batchnorms_give_the_same_features_and_gradient():

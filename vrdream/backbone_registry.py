@@ -73,8 +73,7 @@ class Recipe:
     #: The first stage that may run in reduced precision (bf16/fp16 autocast); the stages before it run in fp32
     #: whatever the precision asked for. Measured (bench/precision_stages.py): the earliest stage from which the
     #: dream's input gradient keeps a correlation >= 0.95 with the all-fp32 one at every dream layer. None:
-    #: reduced from the start (googlenet, vgg16: not measured, their weights are not bundled; inception_v3: not
-    #: yet set, its table suggests mixed_3 but that is not yet checked at every layer).
+    #: reduced from the start (googlenet, vgg16: not measured, their weights are not bundled).
     reduced_precision_from: str | None = None
 
 

@@ -33,8 +33,8 @@ def autocast_dtype(device: torch.device, precision: Precision = "auto") -> torch
     network in bf16; >= 0.978 for every later layer). So under any reduced precision a
     backbone runs its stages before ``Recipe.reduced_precision_from`` in fp32
     (:meth:`vrdream.backbones.Backbone._run`), which keeps the gradient's correlation >= 0.95
-    at every dream layer of EfficientNet-Lite0/1/2 (bench/results/precision_stages.md; Inception-v3's
-    boundary is not set yet). On this AVX2 CPU oneDNN has no fast bf16
+    at every dream layer of EfficientNet-Lite0/1/2 and Inception-v3 (bench/results/precision_stages.md).
+    On this AVX2 CPU oneDNN has no fast bf16
     (a slow fallback), and where it had one (an earlier machine) its depthwise convolutions
     bought no speed: the CPU stays fp32.
     """

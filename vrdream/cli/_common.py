@@ -138,7 +138,7 @@ def add_dream_options(
         choices=PRECISIONS,
         metavar="P",
         help="network precision: auto (bf16 where it is fast: a GPU; for super-resolution also a CPU with "
-        "native bf16), fp32, bf16, fp16; EfficientNet-Lite keeps its first layers in fp32 "
+        "native bf16), fp32, bf16, fp16; the bundled backbones keep their first layers in fp32 "
         + preset_default(d.precision),
     )
     g.add_argument("--device", metavar="DEV", help=f"auto, cpu, cuda, cuda:N {preset_default(d.device)}")
