@@ -162,6 +162,10 @@ NCNN = {  # fastest first
 NCNN_WIDTHS = (512, 1024)
 
 
+#: The floor of any command that runs a network on torch: a process that only imports it.
+IMPORT_TORCH = [sys.executable, "-c", "import torch"]
+
+
 def ncnn_command(name: str, src: Path, dst: Path) -> list[str]:
     """The ncnn peer of ``vrdream upscale``: a Python process that reads ``src``, upscales, writes ``dst``."""
     setup, _ = NCNN[name]
@@ -203,6 +207,7 @@ def ncnn_rows() -> Iterator[dict]:
             def runs(src: Path) -> dict[str, list[dict[str, float]]]:
                 commands = {tree: (ours(src), env, cwd) for tree, (env, cwd) in trees.items()}
                 commands["ncnn"] = (ncnn_command(name, src, dst), user_env(), None)
+                commands["import torch"] = (IMPORT_TORCH, user_env(), None)
                 found: dict[str, list[dict[str, float]]] = {k: [] for k in commands}
                 for _ in range(repeat):
                     for key, (cmd, env, cwd) in commands.items():
@@ -225,6 +230,8 @@ def ncnn_rows() -> Iterator[dict]:
                     "ncnn cpu s": peer["cpu s"],
                     "vrdream MB": mine["peak MB"],
                     "ncnn MB": peer["peak MB"],
+                    "import torch s": best["import torch"]["s"],
+                    "import torch / ncnn": best["import torch"]["s"] / peer["s"],
                 }
                 if "before" in best:
                     row |= {
@@ -245,7 +252,9 @@ def ncnn_notes(load: tuple[float, float, float]) -> str:
         "threads, the panorama padded through the sphere) against a Python process running the ncnn runtime "
         "on the CPU (gpuid -1) that reads the same PNG and writes a JPEG at quality 95. Start-up and file I/O "
         "are in both. vrdream / ncnn < 1: vrdream is faster. cpu s = user + system: over the wall time, how "
-        f"many cores each kept busy. Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in load)}"
+        "many cores each kept busy. import torch: a Python process that only imports torch, run beside them (the "
+        "floor of any torch command; over 1 where it alone takes longer than ncnn's whole run). "
+        f"Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in load)}"
         f", {os.cpu_count()} CPUs (a shared machine: the last column is the load during each row)."
         + (
             f' "before": the same command running the code in {os.environ["BENCH_UPSCALE_BASE"]} (BENCH_UPSCALE_BASE).'
