@@ -110,7 +110,8 @@ class Backbone(nn.Module):
         """Activations ``{layer: (B, C, h, w)}`` of ``x`` (B, 3, H, W) RGB in [0, 1].
 
         Runs the network only as far as the deepest requested layer. Differentiable
-        w.r.t. ``x``; under ``torch.autocast`` the activations come out in its dtype.
+        w.r.t. ``x``; under ``torch.autocast`` the stages before ``reduced_precision_from`` run in fp32, the
+        rest as autocast runs them (an activation's dtype is then whatever its stage's last op gave).
         """
         unknown = [name for name in layers if name not in self._layer_paths]
         if unknown:
