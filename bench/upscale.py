@@ -252,7 +252,7 @@ def ncnn_notes(load: tuple[float, float, float]) -> str:
         "threads, the panorama padded through the sphere) against a Python process running the ncnn runtime "
         "on the CPU (gpuid -1) that reads the same PNG and writes a JPEG at quality 95. Start-up and file I/O "
         "are in both. vrdream / ncnn < 1: vrdream is faster. cpu s = user + system: over the wall time, how "
-        "many cores each kept busy. import torch: a Python process that only imports torch, run beside them (the "
+        "many cores each kept busy. import torch: a Python process that only imports torch, run in turn with them (the "
         "floor of any torch command; over 1 where it alone takes longer than ncnn's whole run). "
         f"Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in load)}"
         f", {os.cpu_count()} CPUs (a shared machine: the last column is the load during each row)."

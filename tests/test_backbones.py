@@ -211,7 +211,7 @@ def test_channels_last_and_bf16_give_the_same_features():
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name, last_fp32, first_bf16, layer",
-    [("efficientnet_lite0", "blocks.1", "blocks.2", "blocks.3"), ("inception_v3", "mixed2", "mixed3", "mixed5")],
+    [("efficientnet_lite0", "blocks.1", "blocks.2", "blocks.3"), ("inception_v3", "mixed2", "mixed3", "mixed8")],
 )
 def test_reduced_precision_keeps_the_first_stages_in_fp32_and_the_dreams_gradient(
     backbones, name: str, last_fp32: str, first_bf16: str, layer: str
@@ -250,7 +250,7 @@ def test_reduced_precision_keeps_the_first_stages_in_fp32_and_the_dreams_gradien
     finally:
         net.reduced_precision_from = boundary
     assert kept >= 0.95
-    # here 0.994 against 0.89 (Lite0), 0.9986 against 0.964 (Inception-v3): the policy's loss is a twentieth
+    # here 0.994 against 0.89 (Lite0 blocks.3), 0.9955 against 0.950 (Inception-v3 mixed8): a tenth of the loss
     assert 1 - kept <= (1 - throughout) / 4
 
 

@@ -7,8 +7,8 @@ writes the whole record beside it, as ``OUT.vrdream.json`` (``dream.jpg`` → ``
   ``fade``, ``upscale``, ``stimulus``, ``sheet``), the ``command`` line (``sys.argv``; a Python caller's
   own), every resolved ``settings`` dataclass as JSON, the ``seeds``, the ``weights`` files of the
   backbone and of the super-resolution model with their SHA-256, every ``inputs`` file with its SHA-256
-  (path relative to the output's folder), the ``versions`` of vrdream, Python, torch, PyAV/FFmpeg and
-  numpy, the ``device`` and the ``precision`` the network ran in, and torch's CPU ``threads``;
+  (path relative to the output's folder), the ``versions`` of vrdream, Python, torch, PyAV (and for a video
+  its FFmpeg) and numpy, the ``device`` and the ``precision`` the network ran in, and torch's CPU ``threads``;
 - ``recipe_sha256``: the SHA-256 of the recipe's canonical JSON. Videos carry it in their container
   metadata too (the MP4 ``comment`` tag ``vrdream-record sha256:<hash>``): the record's hash itself
   cannot be inside the file it describes, the recipe's can;
