@@ -107,13 +107,13 @@ def test_verify_without_a_record_is_one_line(stills: tuple[Path, Path], capsys: 
     assert len(err) == 1 and str(stills[0]) in err[0] and "no vrdream record" in err[0]
 
 
-@pytest.mark.slow
 def test_the_recorded_precision_names_where_reduced_precision_began() -> None:
     assert precision_name(None, "blocks.2") == "fp32"
     assert precision_name(torch.bfloat16, "blocks.2") == "bf16 from blocks.2"
     assert precision_name(torch.float16) == "fp16"  # super-resolution: reduced throughout
 
 
+@pytest.mark.slow
 def test_a_dreamed_still_has_its_record(stills: tuple[Path, Path], tmp_path: Path) -> None:
     from vrdream.backbones import weights_files
 

@@ -82,7 +82,7 @@ class DreamSettings:
     #: Seed of every random choice (jitter, tile offsets): the same seed gives the same dream on the CPU.
     seed: int = 0
     #: ``auto`` (bf16 on a GPU, fp32 on the CPU), ``fp32``, ``bf16`` or ``fp16``; reduced precision keeps the
-    #: backbone's first stages in fp32 (:func:`vrdream.device.autocast_dtype`).
+    #: bundled backbones' first stages in fp32 (:func:`vrdream.device.autocast_dtype`).
     precision: Precision = "auto"
     #: ``auto``, ``cpu``, ``cuda``, ``cuda:1`` …
     device: str = "auto"
